@@ -1,0 +1,187 @@
+//! API keys: created by an operator, shown once, stored only as a hash, revocable.
+//!
+//! A key reads `opk_<prefix>_<secret>`. The prefix finds the stored key by index; the SHA-256
+//! of the whole key is then compared in constant time. The keys are 240-bit random, so a fast
+//! hash is the right one (a slow password hash buys nothing against brute force here).
+
+mod service;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::store::StoreError;
+use crate::validation::bounded_text;
+
+pub use service::{ApiKeyError, ApiKeyService, CreatedApiKey};
+
+const PREFIX_LEN: usize = 12;
+const SECRET_LEN: usize = 40;
+const TOKEN_TAG: &str = "opk_";
+const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiKeyId(Uuid);
+
+impl ApiKeyId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The SHA-256 of a whole key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct KeyHash([u8; 32]);
+
+impl KeyHash {
+    fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|_| format!("a key hash has 32 bytes, not {}", bytes.len()))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn matches(&self, other: &KeyHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyHash(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The public part of the key, shown in listings so an operator can tell keys apart.
+    pub prefix: String,
+    pub hash: KeyHash,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn parse_name(input: &str) -> Result<String, String> {
+        bounded_text(input, 100)
+    }
+
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+fn random_chars(rng: &mut impl Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(ALPHABET[(rng.next_u32() & 31) as usize]))
+        .collect()
+}
+
+/// Draws a new key: `(prefix, whole token)`.
+fn generate_token(rng: &mut impl Rng) -> (String, String) {
+    let prefix = random_chars(rng, PREFIX_LEN);
+    let secret = random_chars(rng, SECRET_LEN);
+    let token = format!("{TOKEN_TAG}{prefix}_{secret}");
+    (prefix, token)
+}
+
+/// The prefix of a well-formed token, or `None`.
+fn prefix_of(token: &str) -> Option<&str> {
+    let rest = token.strip_prefix(TOKEN_TAG)?;
+    let (prefix, secret) = rest.split_once('_')?;
+    let well_formed = prefix.len() == PREFIX_LEN
+        && secret.len() == SECRET_LEN
+        && rest.bytes().all(|b| b == b'_' || ALPHABET.contains(&b));
+    well_formed.then_some(prefix)
+}
+
+/// Where API keys are kept.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait ApiKeyRepository: Send + Sync + 'static {
+    /// # Errors
+    /// `Duplicate(ApiKeyPrefix)` when the prefix is taken.
+    async fn insert(&self, key: &ApiKey) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// `Unexpected` when the store fails.
+    async fn find_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// All keys, oldest first.
+    ///
+    /// # Errors
+    /// `Unexpected` when the store fails.
+    async fn list(&self) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Marks the key revoked at `at`; revoking a revoked key keeps its first revocation time.
+    ///
+    /// # Errors
+    /// `MissingReference` when there is no such key.
+    async fn revoke(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_well_formed_and_distinct() {
+        let mut rng = rand::rng();
+        let (prefix, token) = generate_token(&mut rng);
+        assert_eq!(prefix_of(&token), Some(prefix.as_str()));
+        let (_, other) = generate_token(&mut rng);
+        assert_ne!(token, other);
+    }
+
+    #[test]
+    fn malformed_tokens_have_no_prefix() {
+        let (_, token) = generate_token(&mut rand::rng());
+        for bad in [
+            "",
+            "opk_",
+            &token[..token.len() - 1],
+            &token.replace("opk_", "xyz_"),
+            &format!("{token}a"),
+            &token.to_uppercase(),
+        ] {
+            assert_eq!(prefix_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hashes_match_only_the_same_token() {
+        let a = KeyHash::of("opk_a");
+        assert!(a.matches(&KeyHash::of("opk_a")));
+        assert!(!a.matches(&KeyHash::of("opk_b")));
+        assert_eq!(format!("{a:?}"), "KeyHash(..)");
+    }
+}

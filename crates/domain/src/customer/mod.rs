@@ -1,0 +1,13 @@
+//! Customers: who an order is for, identified by phone number.
+
+mod models;
+mod ports;
+mod service;
+
+pub use models::{
+    Customer, CustomerId, CustomerInput, CustomerName, CustomerPatch, Email, NewCustomer,
+};
+pub use ports::{CustomerDirectory, CustomerRepository, DirectoryEntry, DirectoryError};
+#[cfg(any(test, feature = "testing"))]
+pub use ports::{MockCustomerDirectory, MockCustomerRepository};
+pub use service::{CustomerError, CustomerService};

@@ -1,0 +1,241 @@
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::phone::{PhoneNumber, PhoneRegion};
+use crate::validation::{Violations, bounded_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CustomerId(Uuid);
+
+impl CustomerId {
+    /// A fresh, time-ordered id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A customer's name as they or the merchant wrote it: 1 to 200 characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerName(String);
+
+impl CustomerName {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        bounded_text(input, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, checked for shape only (one `@`, a dotted domain, at most 254 characters);
+/// whether it receives mail is not orderpay's to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        let invalid = || "is not a valid email address".to_string();
+        if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = s.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = !domain.contains('@')
+            && domain.contains('.')
+            && domain
+                .split('.')
+                .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub phone: PhoneNumber,
+    pub name: CustomerName,
+    pub email: Option<Email>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A request to create a customer, as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerInput {
+    pub phone: String,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// A validated customer to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCustomer {
+    pub phone: PhoneNumber,
+    pub name: CustomerName,
+    pub email: Option<Email>,
+}
+
+impl CustomerInput {
+    /// Parses every field, reporting each bad one under `prefix` + its name.
+    pub fn parse(
+        &self,
+        region: Option<PhoneRegion>,
+        prefix: &str,
+    ) -> Result<NewCustomer, Violations> {
+        let mut v = Violations::new();
+        let phone = v.check(
+            format!("{prefix}phone"),
+            PhoneNumber::parse(&self.phone, region),
+        );
+        let name = v.check(format!("{prefix}name"), CustomerName::parse(&self.name));
+        let email = match &self.email {
+            Some(e) => v.check(format!("{prefix}email"), Email::parse(e)).map(Some),
+            None => Some(None),
+        };
+        match (phone, name, email) {
+            (Some(phone), Some(name), Some(email)) if v.is_empty() => {
+                Ok(NewCustomer { phone, name, email })
+            }
+            _ => Err(v),
+        }
+    }
+}
+
+impl NewCustomer {
+    pub fn into_customer(self, now: DateTime<Utc>) -> Customer {
+        Customer {
+            id: CustomerId::generate(),
+            phone: self.phone,
+            name: self.name,
+            email: self.email,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Changes to a customer: a field left `None` stays as it is; `email: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerPatch {
+    pub name: Option<String>,
+    pub email: Option<Option<String>>,
+}
+
+impl CustomerPatch {
+    /// Applies the patch to a copy of `customer`, or reports every bad field.
+    pub fn apply(&self, customer: &Customer, now: DateTime<Utc>) -> Result<Customer, Violations> {
+        let mut v = Violations::new();
+        let mut updated = customer.clone();
+        if let Some(name) = &self.name
+            && let Some(name) = v.check("name", CustomerName::parse(name))
+        {
+            updated.name = name;
+        }
+        match &self.email {
+            Some(Some(email)) => {
+                if let Some(email) = v.check("email", Email::parse(email)) {
+                    updated.email = Some(email);
+                }
+            }
+            Some(None) => updated.email = None,
+            None => {}
+        }
+        updated.updated_at = now;
+        v.finish(|| updated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn input_reports_every_bad_field_with_its_prefix() {
+        let input = CustomerInput {
+            phone: "nope".into(),
+            name: " ".into(),
+            email: Some("no-at-sign".into()),
+        };
+        let err = input.parse(None, "customer.").unwrap_err();
+        let fields: Vec<&str> = err.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["customer.phone", "customer.name", "customer.email"]);
+    }
+
+    #[test]
+    fn email_shape_is_checked_and_domain_lowercased() {
+        assert_eq!(Email::parse("Ada@Example.COM").unwrap().as_str(), "Ada@example.com");
+        for bad in ["", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "a@-b.c"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn patch_changes_only_given_fields_and_can_clear_email() {
+        let now = chrono::Utc::now();
+        let customer = CustomerInput {
+            phone: "+14155550100".into(),
+            name: "Ada".into(),
+            email: Some("ada@example.com".into()),
+        }
+        .parse(None, "")
+        .unwrap()
+        .into_customer(now);
+        let patched = CustomerPatch {
+            name: None,
+            email: Some(None),
+        }
+        .apply(&customer, now)
+        .unwrap();
+        assert_eq!(patched.name.as_str(), "Ada");
+        assert_eq!(patched.email, None);
+        let bad = CustomerPatch {
+            name: Some(String::new()),
+            email: Some(Some("x".into())),
+        }
+        .apply(&customer, now)
+        .unwrap_err();
+        assert_eq!(bad.errors().len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn email_parse_never_panics(s in "\\PC{0,80}") {
+            let _ = Email::parse(&s);
+        }
+
+        #[test]
+        fn names_are_trimmed_and_bounded(s in "\\PC{0,300}") {
+            if let Ok(name) = CustomerName::parse(&s) {
+                prop_assert_eq!(name.as_str(), s.trim());
+                prop_assert!(name.as_str().chars().count() <= CustomerName::MAX_CHARS);
+            }
+        }
+    }
+}

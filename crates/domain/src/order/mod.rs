@@ -1,0 +1,18 @@
+//! Orders: what a customer buys, its reference, its totals and its status.
+
+mod models;
+mod ports;
+mod reference;
+mod service;
+mod status;
+
+pub use models::{
+    ItemName, LineItem, LineItemInput, Metadata, NewOrder, Order, OrderCustomer, OrderCustomerInput,
+    OrderFilter, OrderId, OrderInput, OrderParts, Quantity, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS,
+};
+pub use ports::{OrderRepository, ReferenceGenerator};
+#[cfg(any(test, feature = "testing"))]
+pub use ports::{MockOrderRepository, MockReferenceGenerator};
+pub use reference::{OrderReference, RandomReferences};
+pub use service::{OrderError, OrderService};
+pub use status::{IllegalTransition, OrderStatus, StatusEvent};

@@ -1,0 +1,516 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{IllegalTransition, OrderReference, OrderStatus, StatusEvent};
+use crate::customer::{CustomerId, CustomerInput, NewCustomer};
+use crate::money::{Amount, Currency};
+use crate::phone::PhoneRegion;
+use crate::validation::{Violations, bounded_text};
+
+/// Stripe's ceiling for one charge: an order total above it could never be paid.
+pub const MAX_TOTAL_MINOR_UNITS: i64 = 99_999_999;
+/// How many line items one order may have.
+pub const MAX_ITEMS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderId(Uuid);
+
+impl OrderId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for OrderId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// How many of an item: 1 to 999,999.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub const MAX: u32 = 999_999;
+
+    pub fn parse(value: i64) -> Result<Self, String> {
+        if (1..=i64::from(Self::MAX)).contains(&value) {
+            Ok(Self(value as u32))
+        } else {
+            Err(format!("must be between 1 and {}", Self::MAX))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// What a line item is called on the order and the payment page: 1 to 250 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemName(String);
+
+impl ItemName {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        bounded_text(input, 250).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    pub name: ItemName,
+    pub quantity: Quantity,
+    pub unit_amount: Amount,
+    /// `quantity * unit_amount`, computed here, never sent by a client.
+    pub amount: Amount,
+}
+
+impl LineItem {
+    /// # Errors
+    /// When `quantity * unit_amount` overflows.
+    pub fn new(name: ItemName, quantity: Quantity, unit_amount: Amount) -> Result<Self, String> {
+        let amount = unit_amount
+            .checked_mul(quantity.get())
+            .map_err(|_| "quantity times unit_amount overflows".to_string())?;
+        Ok(Self {
+            name,
+            quantity,
+            unit_amount,
+            amount,
+        })
+    }
+}
+
+/// Free-form key-value pairs a client attaches (a chat id, a cart id), with Stripe's bounds:
+/// up to 50 keys of up to 40 characters, values of up to 500.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(BTreeMap<String, String>);
+
+impl Metadata {
+    pub const MAX_KEYS: usize = 50;
+    pub const MAX_KEY_CHARS: usize = 40;
+    pub const MAX_VALUE_CHARS: usize = 500;
+
+    /// Checks every pair, reporting each bad one at `metadata.<key>`.
+    pub fn parse(pairs: BTreeMap<String, String>) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        if pairs.len() > Self::MAX_KEYS {
+            v.add("metadata", format!("must have at most {} keys", Self::MAX_KEYS));
+        }
+        for (key, value) in &pairs {
+            let field = format!("metadata.{key}");
+            if key.is_empty() || key.chars().count() > Self::MAX_KEY_CHARS {
+                v.add(
+                    field,
+                    format!("keys must be 1 to {} characters", Self::MAX_KEY_CHARS),
+                );
+            } else if key.contains(['[', ']']) || key.chars().any(char::is_control) {
+                v.add(field, "keys must not contain brackets or control characters");
+            } else if value.chars().count() > Self::MAX_VALUE_CHARS {
+                v.add(
+                    field,
+                    format!("values must be at most {} characters", Self::MAX_VALUE_CHARS),
+                );
+            }
+        }
+        v.finish(|| Self(pairs))
+    }
+
+    /// Rebuilds metadata that was checked before it was stored.
+    pub fn restore(pairs: BTreeMap<String, String>) -> Self {
+        Self(pairs)
+    }
+
+    pub fn as_map(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+/// Who an order is for, as the client said it.
+#[derive(Debug, Clone)]
+pub enum OrderCustomerInput {
+    Id(Uuid),
+    /// Find the customer with this phone, or create them.
+    Phone(CustomerInput),
+    /// The client gave both or neither.
+    Ambiguous { given_both: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct LineItemInput {
+    pub name: String,
+    pub quantity: i64,
+    pub unit_amount: i64,
+}
+
+/// A request to create an order, as the client sent it.
+#[derive(Debug, Clone)]
+pub struct OrderInput {
+    pub customer: OrderCustomerInput,
+    pub currency: String,
+    pub items: Vec<LineItemInput>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderCustomer {
+    Id(CustomerId),
+    FindOrCreate(NewCustomer),
+}
+
+/// A validated order to create: items priced, total computed and within bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub customer: OrderCustomer,
+    pub currency: Currency,
+    pub items: Vec<LineItem>,
+    pub total: Amount,
+    pub metadata: Metadata,
+}
+
+impl OrderInput {
+    /// Parses every field and computes the totals with checked arithmetic, reporting every
+    /// problem at once with its JSON path.
+    pub fn parse(self, region: Option<PhoneRegion>) -> Result<NewOrder, Violations> {
+        let mut v = Violations::new();
+        let customer = match &self.customer {
+            OrderCustomerInput::Id(id) => Some(OrderCustomer::Id(CustomerId::from_uuid(*id))),
+            OrderCustomerInput::Phone(input) => match input.parse(region, "customer.") {
+                Ok(new) => Some(OrderCustomer::FindOrCreate(new)),
+                Err(errors) => {
+                    for e in errors.errors() {
+                        v.add(e.field.clone(), &e.message);
+                    }
+                    None
+                }
+            },
+            OrderCustomerInput::Ambiguous { given_both } => {
+                let why = if *given_both {
+                    "give either customer_id or customer, not both"
+                } else {
+                    "give customer_id, or customer with a phone and a name"
+                };
+                v.add("customer_id", why);
+                None
+            }
+        };
+        let currency = v.check("currency", Currency::parse(&self.currency));
+        let items = parse_items(&self.items, &mut v);
+        let metadata = match Metadata::parse(self.metadata) {
+            Ok(m) => Some(m),
+            Err(errors) => {
+                for e in errors.errors() {
+                    v.add(e.field.clone(), &e.message);
+                }
+                None
+            }
+        };
+        let total = items.as_deref().and_then(|items| order_total(items, &mut v));
+        match (customer, currency, items, total, metadata) {
+            (Some(customer), Some(currency), Some(items), Some(total), Some(metadata))
+                if v.is_empty() =>
+            {
+                Ok(NewOrder {
+                    customer,
+                    currency,
+                    items,
+                    total,
+                    metadata,
+                })
+            }
+            _ => Err(v),
+        }
+    }
+}
+
+fn parse_items(inputs: &[LineItemInput], v: &mut Violations) -> Option<Vec<LineItem>> {
+    if inputs.is_empty() || inputs.len() > MAX_ITEMS {
+        v.add("items", format!("must have 1 to {MAX_ITEMS} line items"));
+        return None;
+    }
+    let mut items = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        let name = v.check(format!("items[{i}].name"), ItemName::parse(&input.name));
+        let quantity = v.check(format!("items[{i}].quantity"), Quantity::parse(input.quantity));
+        let unit_amount = v.check(
+            format!("items[{i}].unit_amount"),
+            Amount::new(input.unit_amount),
+        );
+        if let (Some(name), Some(quantity), Some(unit_amount)) = (name, quantity, unit_amount)
+            && let Some(item) = v.check(
+                format!("items[{i}]"),
+                LineItem::new(name, quantity, unit_amount),
+            )
+        {
+            items.push(item);
+        }
+    }
+    (items.len() == inputs.len()).then_some(items)
+}
+
+fn order_total(items: &[LineItem], v: &mut Violations) -> Option<Amount> {
+    let total = items
+        .iter()
+        .try_fold(Amount::ZERO, |sum, item| sum.checked_add(item.amount));
+    match total {
+        Ok(total) if total.minor_units() == 0 => {
+            v.add("items", "the order total must be greater than zero");
+            None
+        }
+        Ok(total) if total.minor_units() <= MAX_TOTAL_MINOR_UNITS => Some(total),
+        _ => {
+            v.add(
+                "items",
+                format!("the order total must be at most {MAX_TOTAL_MINOR_UNITS} minor units"),
+            );
+            None
+        }
+    }
+}
+
+/// Which orders a list returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub customer_id: Option<CustomerId>,
+    pub status: Option<OrderStatus>,
+}
+
+/// An order's stored fields, for adapters that rebuild an [`Order`].
+#[derive(Debug, Clone)]
+pub struct OrderParts {
+    pub id: OrderId,
+    pub reference: OrderReference,
+    pub customer_id: CustomerId,
+    pub currency: Currency,
+    pub items: Vec<LineItem>,
+    pub total: Amount,
+    pub status: OrderStatus,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub reference: OrderReference,
+    pub customer_id: CustomerId,
+    pub currency: Currency,
+    pub items: Vec<LineItem>,
+    pub total: Amount,
+    pub metadata: Metadata,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    // Private: it changes only through `transition`.
+    status: OrderStatus,
+}
+
+impl Order {
+    /// A new order awaiting payment.
+    pub fn create(
+        new: NewOrder,
+        customer_id: CustomerId,
+        reference: OrderReference,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: OrderId::generate(),
+            reference,
+            customer_id,
+            currency: new.currency,
+            items: new.items,
+            total: new.total,
+            metadata: new.metadata,
+            created_at: now,
+            updated_at: now,
+            status: OrderStatus::PendingPayment,
+        }
+    }
+
+    pub fn restore(parts: OrderParts) -> Self {
+        Self {
+            id: parts.id,
+            reference: parts.reference,
+            customer_id: parts.customer_id,
+            currency: parts.currency,
+            items: parts.items,
+            total: parts.total,
+            metadata: parts.metadata,
+            created_at: parts.created_at,
+            updated_at: parts.updated_at,
+            status: parts.status,
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+
+    /// Moves the order through the status machine.
+    ///
+    /// # Errors
+    /// `IllegalTransition` when `event` cannot happen in the current status; nothing changes.
+    pub fn transition(
+        &mut self,
+        event: StatusEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.status = self.status.apply(event)?;
+        self.updated_at = now;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn item(quantity: i64, unit_amount: i64) -> LineItemInput {
+        LineItemInput {
+            name: "Tea".into(),
+            quantity,
+            unit_amount,
+        }
+    }
+
+    fn input(items: Vec<LineItemInput>) -> OrderInput {
+        OrderInput {
+            customer: OrderCustomerInput::Id(Uuid::now_v7()),
+            currency: "usd".into(),
+            items,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    fn fields(v: &Violations) -> Vec<&str> {
+        v.errors().iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn totals_are_computed_per_line_and_summed() {
+        let order = input(vec![item(2, 450), item(1, 100)]).parse(None).unwrap();
+        assert_eq!(order.items[0].amount.minor_units(), 900);
+        assert_eq!(order.total.minor_units(), 1000);
+        assert_eq!(order.currency.code(), "usd");
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_at_once_with_its_path() {
+        let mut bad = input(vec![item(0, 100), item(1, -5)]);
+        bad.currency = "zzz".into();
+        bad.items[1].name = "".into();
+        bad.metadata.insert("k".repeat(41), "v".into());
+        let err = bad.parse(None).unwrap_err();
+        assert_eq!(
+            fields(&err),
+            [
+                "currency",
+                "items[0].quantity",
+                "items[1].name",
+                "items[1].unit_amount",
+                &format!("metadata.{}", "k".repeat(41)),
+            ]
+        );
+    }
+
+    #[test]
+    fn item_count_is_bounded() {
+        assert_eq!(fields(&input(vec![]).parse(None).unwrap_err()), ["items"]);
+        let many = (0..101).map(|_| item(1, 1)).collect();
+        assert_eq!(fields(&input(many).parse(None).unwrap_err()), ["items"]);
+        let hundred = (0..100).map(|_| item(1, 1)).collect();
+        assert!(input(hundred).parse(None).is_ok());
+    }
+
+    #[test]
+    fn total_must_be_positive_and_within_the_ceiling() {
+        assert_eq!(fields(&input(vec![item(1, 0)]).parse(None).unwrap_err()), ["items"]);
+        assert!(input(vec![item(1, MAX_TOTAL_MINOR_UNITS)]).parse(None).is_ok());
+        let over = input(vec![item(1, MAX_TOTAL_MINOR_UNITS), item(1, 1)]);
+        assert_eq!(fields(&over.parse(None).unwrap_err()), ["items"]);
+    }
+
+    #[test]
+    fn line_overflow_names_the_line() {
+        let err = input(vec![item(1, 1), item(2, i64::MAX)]).parse(None).unwrap_err();
+        assert_eq!(fields(&err), ["items[1]"]);
+    }
+
+    #[test]
+    fn customer_must_be_given_one_way() {
+        let mut both = input(vec![item(1, 1)]);
+        both.customer = OrderCustomerInput::Ambiguous { given_both: true };
+        assert_eq!(fields(&both.parse(None).unwrap_err()), ["customer_id"]);
+        let mut by_phone = input(vec![item(1, 1)]);
+        by_phone.customer = OrderCustomerInput::Phone(CustomerInput {
+            phone: "12".into(),
+            name: "Ada".into(),
+            email: None,
+        });
+        assert_eq!(fields(&by_phone.parse(None).unwrap_err()), ["customer.phone"]);
+    }
+
+    #[test]
+    fn metadata_bounds() {
+        let many: BTreeMap<String, String> =
+            (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert!(Metadata::parse(many).is_err());
+        let long_value = BTreeMap::from([("k".to_string(), "v".repeat(501))]);
+        assert!(Metadata::parse(long_value).is_err());
+        let ok = BTreeMap::from([("chat_id".to_string(), "42".to_string())]);
+        assert_eq!(Metadata::parse(ok.clone()).unwrap().as_map(), &ok);
+    }
+
+    #[test]
+    fn only_pending_orders_can_be_cancelled() {
+        let new = input(vec![item(1, 1)]).parse(None).unwrap();
+        let now = Utc::now();
+        let reference = OrderReference::parse("AAAA-BBBB").unwrap();
+        let mut order = Order::create(new, CustomerId::generate(), reference, now);
+        assert_eq!(order.status(), OrderStatus::PendingPayment);
+        order.transition(StatusEvent::Cancel, now).unwrap();
+        assert_eq!(order.status(), OrderStatus::Cancelled);
+        let err = order.transition(StatusEvent::Cancel, now).unwrap_err();
+        assert_eq!(err.from, OrderStatus::Cancelled);
+        assert_eq!(order.status(), OrderStatus::Cancelled);
+    }
+
+    proptest! {
+        #[test]
+        fn parsed_totals_equal_the_wide_sum_or_are_rejected(
+            lines in prop::collection::vec((1i64..1000, 0i64..10_000_000), 1..20)
+        ) {
+            let items = lines.iter().map(|(q, a)| item(*q, *a)).collect();
+            let wide: i128 = lines.iter().map(|(q, a)| i128::from(*q) * i128::from(*a)).sum();
+            match input(items).parse(None) {
+                Ok(order) => {
+                    prop_assert_eq!(i128::from(order.total.minor_units()), wide);
+                    prop_assert!(wide > 0 && wide <= i128::from(MAX_TOTAL_MINOR_UNITS));
+                }
+                Err(_) => prop_assert!(wide == 0 || wide > i128::from(MAX_TOTAL_MINOR_UNITS)),
+            }
+        }
+
+        #[test]
+        fn quantity_accepts_exactly_its_range(q in any::<i64>()) {
+            prop_assert_eq!(Quantity::parse(q).is_ok(), (1..=999_999).contains(&q));
+        }
+    }
+}

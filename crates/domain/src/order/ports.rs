@@ -1,0 +1,50 @@
+use async_trait::async_trait;
+
+use super::{Order, OrderFilter, OrderId, OrderReference, OrderStatus};
+use crate::pagination::{Page, PageRequest};
+use crate::store::StoreError;
+
+/// Where orders and their line items are kept.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync + 'static {
+    /// Stores a new order with its line items. Atomic: all of it or nothing.
+    ///
+    /// # Errors
+    /// `Duplicate(OrderReference)` when the reference is taken; `MissingReference` when the
+    /// customer does not exist.
+    async fn insert(&self, order: &Order) -> Result<(), StoreError>;
+
+    /// # Errors
+    /// `Unexpected` when the store fails.
+    async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+
+    /// At most two queries: the order, then its items.
+    ///
+    /// # Errors
+    /// `Unexpected` when the store fails.
+    async fn find_by_reference(
+        &self,
+        reference: &OrderReference,
+    ) -> Result<Option<Order>, StoreError>;
+
+    /// Orders matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// `MissingReference` when `page.starting_after` names no order.
+    async fn list(&self, filter: OrderFilter, page: PageRequest)
+    -> Result<Page<Order>, StoreError>;
+
+    /// Writes `order`'s status and `updated_at` if its stored status is still `expected`.
+    ///
+    /// # Errors
+    /// `Conflict` when the stored status is no longer `expected`; `MissingReference` when there
+    /// is no such order.
+    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError>;
+}
+
+/// Draws order references.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait ReferenceGenerator: Send + Sync + 'static {
+    fn generate(&self) -> OrderReference;
+}

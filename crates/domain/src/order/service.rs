@@ -1,0 +1,419 @@
+use std::sync::Arc;
+
+use anyhow::anyhow;
+
+use super::{
+    IllegalTransition, NewOrder, Order, OrderCustomer, OrderFilter, OrderId, OrderReference,
+    OrderRepository, ReferenceGenerator, StatusEvent,
+};
+use crate::clock::Clock;
+use crate::customer::{CustomerError, CustomerService};
+use crate::pagination::{Page, PageRequest};
+use crate::store::{StoreError, UniqueKey};
+
+/// How many references to draw before giving up. With 32^8 possible references a second
+/// collision in a row means something other than chance is wrong.
+const REFERENCE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("no such order")]
+    NotFound,
+    #[error("no such customer")]
+    CustomerNotFound,
+    #[error("no order matches `starting_after`")]
+    CursorNotFound,
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<StoreError> for OrderError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+impl From<CustomerError> for OrderError {
+    fn from(e: CustomerError) -> Self {
+        match e {
+            CustomerError::NotFound => Self::CustomerNotFound,
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+/// Creating, finding and cancelling orders.
+#[derive(Clone)]
+pub struct OrderService {
+    orders: Arc<dyn OrderRepository>,
+    customers: CustomerService,
+    references: Arc<dyn ReferenceGenerator>,
+    clock: Arc<dyn Clock>,
+}
+
+impl OrderService {
+    pub fn new(
+        orders: Arc<dyn OrderRepository>,
+        customers: CustomerService,
+        references: Arc<dyn ReferenceGenerator>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            orders,
+            customers,
+            references,
+            clock,
+        }
+    }
+
+    /// Creates an order for an existing customer, or for a phone number whose customer is
+    /// found or created in the same call. The reference is drawn again on a collision.
+    ///
+    /// # Errors
+    /// `CustomerNotFound` when `customer_id` names no customer.
+    #[tracing::instrument(skip_all)]
+    pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+        let customer_id = match &new.customer {
+            OrderCustomer::Id(id) => *id,
+            OrderCustomer::FindOrCreate(customer) => {
+                self.customers.find_or_create(customer.clone()).await?.id
+            }
+        };
+        for _ in 0..REFERENCE_ATTEMPTS {
+            let order = Order::create(
+                new.clone(),
+                customer_id,
+                self.references.generate(),
+                self.clock.now(),
+            );
+            match self.orders.insert(&order).await {
+                Ok(()) => {
+                    tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
+                    return Ok(order);
+                }
+                Err(StoreError::Duplicate(UniqueKey::OrderReference)) => {
+                    tracing::warn!(reference = %order.reference, "order reference collision, drawing another");
+                }
+                Err(StoreError::MissingReference) => return Err(OrderError::CustomerNotFound),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(OrderError::Unexpected(anyhow!(
+            "{REFERENCE_ATTEMPTS} order references in a row were already taken"
+        )))
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn get(&self, id: OrderId) -> Result<Order, OrderError> {
+        self.orders.find_by_id(id).await?.ok_or(OrderError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(reference = %reference))]
+    pub async fn get_by_reference(&self, reference: &OrderReference) -> Result<Order, OrderError> {
+        self.orders
+            .find_by_reference(reference)
+            .await?
+            .ok_or(OrderError::NotFound)
+    }
+
+    pub async fn list(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, OrderError> {
+        match self.orders.list(filter, page).await {
+            Ok(page) => Ok(page),
+            Err(StoreError::MissingReference) => Err(OrderError::CursorNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Cancels an order that awaits payment.
+    ///
+    /// # Errors
+    /// `IllegalTransition` when it is paid, refunded or already cancelled, including when that
+    /// happened concurrently with this call.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn cancel(&self, id: OrderId) -> Result<Order, OrderError> {
+        let mut order = self.get(id).await?;
+        let before = order.status();
+        order.transition(StatusEvent::Cancel, self.clock.now())?;
+        match self.orders.update_status(&order, before).await {
+            Ok(()) => Ok(order),
+            // Someone changed the status since we read it: judge again against what is stored.
+            Err(StoreError::Conflict) => {
+                let current = self.get(id).await?;
+                Err(current.status().apply(StatusEvent::Cancel).err().map_or_else(
+                    || OrderError::Unexpected(anyhow!("order {id} keeps changing status")),
+                    OrderError::from,
+                ))
+            }
+            Err(StoreError::MissingReference) => Err(OrderError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::customer::{CustomerInput, MockCustomerRepository};
+    use crate::order::{
+        LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput,
+        OrderInput, OrderParts, OrderStatus,
+    };
+    use chrono::Utc;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use uuid::Uuid;
+
+    fn clock() -> Arc<dyn Clock> {
+        let mut clock = MockClock::new();
+        clock.expect_now().returning(Utc::now);
+        Arc::new(clock)
+    }
+
+    fn references(codes: &'static [&'static str]) -> Arc<dyn ReferenceGenerator> {
+        let next = AtomicUsize::new(0);
+        let mut generator = MockReferenceGenerator::new();
+        generator.expect_generate().returning(move || {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            OrderReference::parse(codes[i % codes.len()]).unwrap()
+        });
+        Arc::new(generator)
+    }
+
+    fn service(orders: MockOrderRepository, customers: MockCustomerRepository) -> OrderService {
+        let customers = CustomerService::new(Arc::new(customers), None, clock());
+        OrderService::new(
+            Arc::new(orders),
+            customers,
+            references(&["AAAA-AAAA", "BBBB-BBBB"]),
+            clock(),
+        )
+    }
+
+    fn new_order(customer: OrderCustomerInput) -> NewOrder {
+        OrderInput {
+            customer,
+            currency: "usd".into(),
+            items: vec![LineItemInput {
+                name: "Tea".into(),
+                quantity: 2,
+                unit_amount: 450,
+            }],
+            metadata: BTreeMap::new(),
+        }
+        .parse(None)
+        .unwrap()
+    }
+
+    fn by_id() -> NewOrder {
+        new_order(OrderCustomerInput::Id(Uuid::now_v7()))
+    }
+
+    fn stored(status: OrderStatus) -> Order {
+        let o = Order::create(
+            by_id(),
+            crate::customer::CustomerId::generate(),
+            OrderReference::parse("CCCC-CCCC").unwrap(),
+            Utc::now(),
+        );
+        Order::restore(OrderParts {
+            id: o.id,
+            reference: o.reference,
+            customer_id: o.customer_id,
+            currency: o.currency,
+            items: o.items,
+            total: o.total,
+            status,
+            metadata: o.metadata,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        })
+    }
+
+    #[tokio::test]
+    async fn create_for_a_customer_id_stores_a_pending_order() {
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_insert()
+            .withf(|o| {
+                o.status() == OrderStatus::PendingPayment
+                    && o.total.minor_units() == 900
+                    && o.reference.to_string() == "AAAA-AAAA"
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let order = service(orders, MockCustomerRepository::new())
+            .create(by_id())
+            .await
+            .unwrap();
+        assert_eq!(order.reference.to_string(), "AAAA-AAAA");
+    }
+
+    #[tokio::test]
+    async fn a_reference_collision_draws_another_reference() {
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_insert()
+            .withf(|o| o.reference.to_string() == "AAAA-AAAA")
+            .times(1)
+            .returning(|_| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+        orders
+            .expect_insert()
+            .withf(|o| o.reference.to_string() == "BBBB-BBBB")
+            .times(1)
+            .returning(|_| Ok(()));
+        let order = service(orders, MockCustomerRepository::new())
+            .create(by_id())
+            .await
+            .unwrap();
+        assert_eq!(order.reference.to_string(), "BBBB-BBBB");
+    }
+
+    #[tokio::test]
+    async fn endless_collisions_give_up() {
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_insert()
+            .times(REFERENCE_ATTEMPTS)
+            .returning(|_| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+        let err = service(orders, MockCustomerRepository::new())
+            .create(by_id())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OrderError::Unexpected(_)));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_customer_id_is_customer_not_found() {
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_insert()
+            .returning(|_| Err(StoreError::MissingReference));
+        let err = service(orders, MockCustomerRepository::new())
+            .create(by_id())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OrderError::CustomerNotFound));
+    }
+
+    #[tokio::test]
+    async fn create_by_phone_finds_or_creates_the_customer_first() {
+        let mut customers = MockCustomerRepository::new();
+        customers.expect_find_by_phone().returning(|_| Ok(None));
+        let created_id = Arc::new(std::sync::Mutex::new(None));
+        let seen = created_id.clone();
+        customers.expect_insert_or_get().times(1).returning(move |c| {
+            *seen.lock().unwrap() = Some(c.id);
+            Ok((c.clone(), true))
+        });
+        let mut orders = MockOrderRepository::new();
+        orders.expect_insert().returning(|_| Ok(()));
+        let order = service(orders, customers)
+            .create(new_order(OrderCustomerInput::Phone(CustomerInput {
+                phone: "+14155550100".into(),
+                name: "Ada".into(),
+                email: None,
+            })))
+            .await
+            .unwrap();
+        assert_eq!(Some(order.customer_id), *created_id.lock().unwrap());
+    }
+
+    #[tokio::test]
+    async fn cancel_moves_a_pending_order_to_cancelled() {
+        let order = stored(OrderStatus::PendingPayment);
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_find_by_id()
+            .returning(move |_| Ok(Some(order.clone())));
+        orders
+            .expect_update_status()
+            .withf(|o, expected| {
+                o.status() == OrderStatus::Cancelled && *expected == OrderStatus::PendingPayment
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let cancelled = service(orders, MockCustomerRepository::new())
+            .cancel(OrderId::generate())
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status(), OrderStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn cancel_of_a_paid_order_is_illegal_and_writes_nothing() {
+        let order = stored(OrderStatus::Paid);
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_find_by_id()
+            .returning(move |_| Ok(Some(order.clone())));
+        orders.expect_update_status().never();
+        let err = service(orders, MockCustomerRepository::new())
+            .cancel(OrderId::generate())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid)
+        );
+    }
+
+    #[tokio::test]
+    async fn cancel_racing_a_payment_reports_the_new_status() {
+        let pending = stored(OrderStatus::PendingPayment);
+        let paid = stored(OrderStatus::Paid);
+        let mut orders = MockOrderRepository::new();
+        let mut seq = mockall::Sequence::new();
+        orders
+            .expect_find_by_id()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(pending.clone())));
+        orders
+            .expect_update_status()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(StoreError::Conflict));
+        orders
+            .expect_find_by_id()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(paid.clone())));
+        let err = service(orders, MockCustomerRepository::new())
+            .cancel(OrderId::generate())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid)
+        );
+    }
+
+    #[tokio::test]
+    async fn get_of_a_missing_order_is_not_found() {
+        let mut orders = MockOrderRepository::new();
+        orders.expect_find_by_id().returning(|_| Ok(None));
+        orders.expect_find_by_reference().returning(|_| Ok(None));
+        let svc = service(orders, MockCustomerRepository::new());
+        assert!(matches!(svc.get(OrderId::generate()).await, Err(OrderError::NotFound)));
+        let r = OrderReference::parse("AAAA-AAAA").unwrap();
+        assert!(matches!(svc.get_by_reference(&r).await, Err(OrderError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn list_with_an_unknown_cursor_is_cursor_not_found() {
+        let mut orders = MockOrderRepository::new();
+        orders
+            .expect_list()
+            .returning(|_, _| Err(StoreError::MissingReference));
+        let err = service(orders, MockCustomerRepository::new())
+            .list(OrderFilter::default(), PageRequest::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OrderError::CursorNotFound));
+    }
+}

@@ -1,0 +1,143 @@
+//! Phone numbers: accepted in the usual international and national forms, kept in E.164.
+
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::{Mode, country};
+
+/// The region a national number (one written without `+country code`) is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneRegion(country::Id);
+
+impl PhoneRegion {
+    /// Parses a two-letter region code (`US`, `GB`, `KE`), in any case.
+    pub fn parse(input: &str) -> Result<Self, String> {
+        country::Id::from_str(&input.trim().to_ascii_uppercase())
+            .map(Self)
+            .map_err(|_| format!("`{input}` is not a known two-letter region code"))
+    }
+}
+
+/// A valid phone number in E.164 form (`+14155550100`), checked against real numbering metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Parses `+44 20 7946 0958`, `(415) 555-0100` with a default region, `tel:` forms and the like.
+    ///
+    /// # Errors
+    /// A message fit to show the client when the input is not a valid number, or is a national
+    /// number and no region was given.
+    pub fn parse(input: &str, default_region: Option<PhoneRegion>) -> Result<Self, String> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if trimmed.len() > 64 {
+            return Err("is too long to be a phone number".into());
+        }
+        let number = phonenumber::parse(default_region.map(|r| r.0), trimmed).map_err(|_| {
+            if default_region.is_none() && !trimmed.starts_with('+') {
+                "is not a valid phone number; write it in international form, starting with +"
+                    .to_string()
+            } else {
+                "is not a valid phone number".to_string()
+            }
+        })?;
+        if !number.is_valid() {
+            return Err("is not a valid phone number".into());
+        }
+        Ok(Self(number.format().mode(Mode::E164).to_string()))
+    }
+
+    /// Rebuilds a number that was stored in E.164 by this type. The store is trusted, but the
+    /// value is still checked so a corrupt row cannot become a `PhoneNumber`.
+    pub fn from_e164(stored: &str) -> Result<Self, String> {
+        if !stored.starts_with('+') {
+            return Err(format!("stored phone `{stored}` is not E.164"));
+        }
+        Self::parse(stored, None)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn us() -> Option<PhoneRegion> {
+        Some(PhoneRegion::parse("us").unwrap())
+    }
+
+    #[test]
+    fn international_and_national_forms_become_the_same_e164() {
+        let expected = "+14155550100";
+        for input in [
+            "+14155550100",
+            "+1 (415) 555-0100",
+            "+1.415.555.0100",
+            "tel:+1-415-555-0100",
+        ] {
+            assert_eq!(PhoneNumber::parse(input, None).unwrap().as_str(), expected, "{input}");
+        }
+        for input in ["(415) 555-0100", "415 555 0100", "4155550100"] {
+            assert_eq!(PhoneNumber::parse(input, us()).unwrap().as_str(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn national_form_uses_the_default_region() {
+        let gb = Some(PhoneRegion::parse("GB").unwrap());
+        assert_eq!(PhoneNumber::parse("020 7946 0958", gb).unwrap().as_str(), "+442079460958");
+        let ke = Some(PhoneRegion::parse("ke").unwrap());
+        assert_eq!(PhoneNumber::parse("0712 345678", ke).unwrap().as_str(), "+254712345678");
+    }
+
+    #[test]
+    fn national_form_without_region_is_rejected_with_a_hint() {
+        let err = PhoneNumber::parse("415 555 0100", None).unwrap_err();
+        assert!(err.contains("international"), "{err}");
+    }
+
+    #[test]
+    fn invalid_numbers_are_rejected() {
+        for input in ["", "   ", "hello", "+1 415", "+999 1234567", "+1 415 555 0100 0000 1111"] {
+            assert!(PhoneNumber::parse(input, us()).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn unknown_region_is_rejected() {
+        assert!(PhoneRegion::parse("ZZ").is_err());
+        assert!(PhoneRegion::parse("").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_output_reparses_to_itself(s in "\\PC{0,30}") {
+            if let Ok(p) = PhoneNumber::parse(&s, us()) {
+                prop_assert!(p.as_str().starts_with('+'));
+                prop_assert_eq!(PhoneNumber::from_e164(p.as_str()).unwrap(), p);
+            }
+        }
+
+        #[test]
+        fn us_numbers_in_any_punctuation_normalise_alike(area in 201u32..989, line in 0u32..10_000) {
+            let plain = format!("+1{area}555{line:04}");
+            let pretty = format!("+1 ({area}) 555-{line:04}");
+            let a = PhoneNumber::parse(&plain, None);
+            let b = PhoneNumber::parse(&pretty, None);
+            prop_assert_eq!(a, b);
+        }
+    }
+}

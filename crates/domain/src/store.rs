@@ -1,0 +1,26 @@
+//! The error every repository port returns: a few outcomes the domain acts on, and the rest.
+
+/// Which uniqueness rule a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueKey {
+    CustomerPhone,
+    OrderReference,
+    ApiKeyPrefix,
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the write; nothing was stored.
+    #[error("a row with the same {0:?} already exists")]
+    Duplicate(UniqueKey),
+    /// A row the write refers to (a customer for an order, a cursor for a page) does not exist.
+    #[error("a referenced row does not exist")]
+    MissingReference,
+    /// The row changed since it was read (compare-and-set failed); nothing was stored.
+    #[error("the row was changed concurrently")]
+    Conflict,
+    /// Anything else: the store is unreachable, a query failed. Keeps its cause for the logs.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
