@@ -1,1 +1,247 @@
+//! In-memory implementations of orderpay's repository ports, for tests and demos. One
+//! [`MemoryStore`] holds every table behind one lock, so its writes are atomic like the
+//! database's transactions and foreign keys hold across repositories.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
+use orderpay_domain::customer::{Customer, CustomerId, CustomerRepository};
+use orderpay_domain::order::{Order, OrderFilter, OrderId, OrderReference, OrderRepository, OrderStatus};
+use orderpay_domain::phone::PhoneNumber;
+use orderpay_domain::store::{StoreError, UniqueKey};
+use orderpay_domain::{Page, PageRequest};
+
+#[derive(Default)]
+struct Tables {
+    customers: HashMap<CustomerId, Customer>,
+    orders: HashMap<OrderId, Order>,
+    api_keys: Vec<ApiKey>,
+}
+
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves plain data behind, still consistent per write.
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Newest first, by creation time then id, the same order the database lists in.
+fn newest_first<T>(rows: &mut [T], key: impl Fn(&T) -> (DateTime<Utc>, Uuid)) {
+    rows.sort_by_key(|r| std::cmp::Reverse(key(r)));
+}
+
+/// The page after `starting_after` among rows already in list order.
+fn page_of<T: Clone>(
+    rows: Vec<T>,
+    id: impl Fn(&T) -> Uuid,
+    page: PageRequest,
+) -> Result<Page<T>, StoreError> {
+    let start = match page.starting_after {
+        None => 0,
+        Some(cursor) => {
+            rows.iter()
+                .position(|r| id(r) == cursor)
+                .ok_or(StoreError::MissingReference)?
+                + 1
+        }
+    };
+    let window: Vec<T> = rows.into_iter().skip(start).take(page.limit.get() + 1).collect();
+    Ok(Page::from_overfetch(window, page.limit))
+}
+
+#[async_trait]
+impl CustomerRepository for MemoryStore {
+    async fn insert_or_get(&self, customer: &Customer) -> Result<(Customer, bool), StoreError> {
+        let mut t = self.lock();
+        if let Some(existing) = t.customers.values().find(|c| c.phone == customer.phone) {
+            return Ok((existing.clone(), false));
+        }
+        if t.customers.contains_key(&customer.id) {
+            return Err(StoreError::Duplicate(UniqueKey::Other));
+        }
+        t.customers.insert(customer.id, customer.clone());
+        Ok((customer.clone(), true))
+    }
+
+    async fn find_by_id(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        Ok(self.lock().customers.get(&id).cloned())
+    }
+
+    async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Customer>, StoreError> {
+        Ok(self.lock().customers.values().find(|c| &c.phone == phone).cloned())
+    }
+
+    async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let stored = t
+            .customers
+            .get_mut(&customer.id)
+            .ok_or(StoreError::MissingReference)?;
+        stored.name = customer.name.clone();
+        stored.email = customer.email.clone();
+        stored.updated_at = customer.updated_at;
+        Ok(())
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {
+        let mut rows: Vec<Customer> = self.lock().customers.values().cloned().collect();
+        newest_first(&mut rows, |c| (c.created_at, c.id.as_uuid()));
+        page_of(rows, |c| c.id.as_uuid(), page)
+    }
+}
+
+#[async_trait]
+impl OrderRepository for MemoryStore {
+    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if !t.customers.contains_key(&order.customer_id) {
+            return Err(StoreError::MissingReference);
+        }
+        if t.orders.values().any(|o| o.reference == order.reference) {
+            return Err(StoreError::Duplicate(UniqueKey::OrderReference));
+        }
+        if t.orders.contains_key(&order.id) {
+            return Err(StoreError::Duplicate(UniqueKey::Other));
+        }
+        t.orders.insert(order.id, order.clone());
+        Ok(())
+    }
+
+    async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        Ok(self.lock().orders.get(&id).cloned())
+    }
+
+    async fn find_by_reference(
+        &self,
+        reference: &OrderReference,
+    ) -> Result<Option<Order>, StoreError> {
+        Ok(self
+            .lock()
+            .orders
+            .values()
+            .find(|o| &o.reference == reference)
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let t = self.lock();
+        if let Some(cursor) = page.starting_after
+            && !t.orders.contains_key(&OrderId::from_uuid(cursor))
+        {
+            return Err(StoreError::MissingReference);
+        }
+        let mut rows: Vec<Order> = t.orders.values().cloned().collect();
+        drop(t);
+        newest_first(&mut rows, |o| (o.created_at, o.id.as_uuid()));
+        // The cursor is found among all orders, then the filter applies to what follows it.
+        let start = match page.starting_after {
+            Some(cursor) => rows.iter().position(|o| o.id.as_uuid() == cursor).map_or(0, |i| i + 1),
+            None => 0,
+        };
+        let matching: Vec<Order> = rows
+            .into_iter()
+            .skip(start)
+            .filter(|o| filter.customer_id.is_none_or(|c| o.customer_id == c))
+            .filter(|o| filter.status.is_none_or(|s| o.status() == s))
+            .collect();
+        page_of(matching, |o| o.id.as_uuid(), PageRequest { starting_after: None, ..page })
+    }
+
+    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let stored = t.orders.get_mut(&order.id).ok_or(StoreError::MissingReference)?;
+        if stored.status() != expected {
+            return Err(StoreError::Conflict);
+        }
+        *stored = Order::restore(orderpay_domain::order::OrderParts {
+            status: order.status(),
+            updated_at: order.updated_at,
+            ..parts_of(stored)
+        });
+        Ok(())
+    }
+}
+
+fn parts_of(o: &Order) -> orderpay_domain::order::OrderParts {
+    orderpay_domain::order::OrderParts {
+        id: o.id,
+        reference: o.reference,
+        customer_id: o.customer_id,
+        currency: o.currency,
+        items: o.items.clone(),
+        total: o.total,
+        status: o.status(),
+        metadata: o.metadata.clone(),
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for MemoryStore {
+    async fn insert(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        if t.api_keys.iter().any(|k| k.prefix == key.prefix) {
+            return Err(StoreError::Duplicate(UniqueKey::ApiKeyPrefix));
+        }
+        t.api_keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn find_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.lock().api_keys.iter().find(|k| k.prefix == prefix).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
+        Ok(self.lock().api_keys.clone())
+    }
+
+    async fn revoke(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let key = t
+            .api_keys
+            .iter_mut()
+            .find(|k| k.id == id)
+            .ok_or(StoreError::MissingReference)?;
+        key.revoked_at.get_or_insert(at);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orderpay_domain::contract::Store;
+
+    impl Store for MemoryStore {
+        fn customers(&self) -> Arc<dyn CustomerRepository> {
+            Arc::new(self.clone())
+        }
+        fn orders(&self) -> Arc<dyn OrderRepository> {
+            Arc::new(self.clone())
+        }
+        fn api_keys(&self) -> Arc<dyn ApiKeyRepository> {
+            Arc::new(self.clone())
+        }
+    }
+
+    orderpay_domain::repository_contract_tests!(MemoryStore::new());
+}

@@ -1,0 +1,48 @@
+//! What every `ApiKeyRepository` promises.
+
+use super::{Store, at};
+use crate::api_key::{ApiKey, ApiKeyId, KeyHash};
+use crate::store::{StoreError, UniqueKey};
+
+fn key(prefix: &str, seconds: i64) -> ApiKey {
+    ApiKey {
+        id: ApiKeyId::generate(),
+        name: format!("key {prefix}"),
+        prefix: prefix.to_string(),
+        hash: KeyHash::from_bytes(&[seconds as u8; 32]).unwrap(),
+        created_at: at(seconds),
+        revoked_at: None,
+    }
+}
+
+pub async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
+    let repo = store.api_keys();
+    let (a, b) = (key("aaaaaaaaaaaa", 1), key("bbbbbbbbbbbb", 2));
+    repo.insert(&a).await.unwrap();
+    repo.insert(&b).await.unwrap();
+    assert_eq!(repo.find_by_prefix("aaaaaaaaaaaa").await.unwrap(), Some(a.clone()));
+    assert_eq!(repo.find_by_prefix("cccccccccccc").await.unwrap(), None);
+    assert_eq!(repo.list().await.unwrap(), vec![a, b]);
+}
+
+pub async fn a_taken_prefix_is_duplicate(store: &dyn Store) {
+    let repo = store.api_keys();
+    repo.insert(&key("aaaaaaaaaaaa", 1)).await.unwrap();
+    let err = repo.insert(&key("aaaaaaaaaaaa", 2)).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(UniqueKey::ApiKeyPrefix)),
+        "{err:?}"
+    );
+}
+
+pub async fn revoke_keeps_the_first_time_and_knows_missing_keys(store: &dyn Store) {
+    let repo = store.api_keys();
+    let k = key("aaaaaaaaaaaa", 1);
+    repo.insert(&k).await.unwrap();
+    repo.revoke(k.id, at(10)).await.unwrap();
+    repo.revoke(k.id, at(20)).await.unwrap();
+    let stored = repo.find_by_prefix(&k.prefix).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at, Some(at(10)));
+    let err = repo.revoke(ApiKeyId::generate(), at(30)).await.unwrap_err();
+    assert!(matches!(err, StoreError::MissingReference), "{err:?}");
+}

@@ -1,0 +1,104 @@
+//! One contract suite per port, run against every implementation of it (in-memory and
+//! PostgreSQL), so that swapping an adapter cannot change behaviour.
+//!
+//! An adapter's tests call [`crate::repository_contract_tests!`] with an async expression that
+//! builds a fresh, empty [`Store`]; the macro writes one test per case.
+
+pub mod api_keys;
+pub mod customers;
+pub mod orders;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+
+use crate::api_key::ApiKeyRepository;
+use crate::customer::{Customer, CustomerId, CustomerInput, CustomerRepository};
+use crate::order::{
+    LineItemInput, Order, OrderCustomerInput, OrderInput, OrderReference, OrderRepository,
+};
+
+/// A fresh, empty set of repositories sharing one store.
+pub trait Store: Send + Sync {
+    fn customers(&self) -> Arc<dyn CustomerRepository>;
+    fn orders(&self) -> Arc<dyn OrderRepository>;
+    fn api_keys(&self) -> Arc<dyn ApiKeyRepository>;
+}
+
+/// A fixed instant `seconds` after a base time, so tests control ordering.
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + TimeDelta::seconds(seconds)
+}
+
+/// A customer with phone `+1415555` followed by `line` (4 digits), created at `at(seconds)`.
+pub fn customer(line: u16, seconds: i64) -> Customer {
+    CustomerInput {
+        phone: format!("+1415555{line:04}"),
+        name: format!("Customer {line}"),
+        email: Some(format!("c{line}@example.com")),
+    }
+    .parse(None, "")
+    .expect("valid customer")
+    .into_customer(at(seconds))
+}
+
+/// A two-line order for `customer_id` with `reference`, created at `at(seconds)`.
+pub fn order(customer_id: CustomerId, reference: &str, seconds: i64) -> Order {
+    let new = OrderInput {
+        customer: OrderCustomerInput::Id(customer_id.as_uuid()),
+        currency: "eur".into(),
+        items: vec![
+            LineItemInput {
+                name: "Tea".into(),
+                quantity: 2,
+                unit_amount: 450,
+            },
+            LineItemInput {
+                name: "Cake".into(),
+                quantity: 1,
+                unit_amount: 300,
+            },
+        ],
+        metadata: BTreeMap::from([("chat_id".to_string(), "42".to_string())]),
+    }
+    .parse(None)
+    .expect("valid order");
+    let reference = OrderReference::parse(reference).expect("valid reference");
+    Order::create(new, customer_id, reference, at(seconds))
+}
+
+/// Writes one `#[tokio::test]` per contract case against the store `$fresh` builds.
+#[macro_export]
+macro_rules! repository_contract_tests {
+    ($fresh:expr) => {
+        $crate::repository_contract_tests!(@cases $fresh;
+            customers::insert_or_get_creates_once_then_returns_the_existing,
+            customers::concurrent_inserts_of_one_phone_store_one_customer,
+            customers::found_by_id_and_phone_as_stored,
+            customers::update_replaces_name_and_email,
+            customers::update_of_a_missing_customer_is_missing_reference,
+            customers::list_is_newest_first_with_cursor_pages,
+            customers::list_after_an_unknown_cursor_is_missing_reference,
+            orders::inserted_order_reads_back_whole,
+            orders::found_by_reference,
+            orders::a_taken_reference_is_duplicate_and_stores_nothing,
+            orders::an_unknown_customer_is_missing_reference_and_stores_nothing,
+            orders::list_filters_by_customer_and_status_newest_first,
+            orders::list_pages_with_a_cursor,
+            orders::update_status_is_compare_and_set,
+            api_keys::inserted_key_is_found_by_prefix,
+            api_keys::a_taken_prefix_is_duplicate,
+            api_keys::revoke_keeps_the_first_time_and_knows_missing_keys,
+        );
+    };
+    (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $fresh;
+                $crate::contract::$module::$case(&store).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,180 @@
+//! What every `OrderRepository` promises.
+
+use super::{Store, at, customer, order};
+use crate::order::{OrderFilter, OrderReference, OrderStatus, StatusEvent};
+use crate::pagination::{Limit, PageRequest};
+use crate::store::{StoreError, UniqueKey};
+
+pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
+    let c = customer(1, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    let o = order(c.id, "AAAA-0001", 1);
+    store.orders().insert(&o).await.unwrap();
+    let found = store.orders().find_by_id(o.id).await.unwrap();
+    assert_eq!(found, Some(o), "items keep their order, metadata and amounts survive");
+}
+
+pub async fn found_by_reference(store: &dyn Store) {
+    let c = customer(1, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    let o = order(c.id, "K7M2-Q9XD", 1);
+    store.orders().insert(&o).await.unwrap();
+    let r = OrderReference::parse("k7m2q9xd").unwrap();
+    assert_eq!(store.orders().find_by_reference(&r).await.unwrap(), Some(o));
+    let other = OrderReference::parse("K7M2-Q9XE").unwrap();
+    assert_eq!(store.orders().find_by_reference(&other).await.unwrap(), None);
+}
+
+pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
+    let c = customer(1, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    store
+        .orders()
+        .insert(&order(c.id, "AAAA-0002", 1))
+        .await
+        .unwrap();
+    let clash = order(c.id, "AAAA-0002", 2);
+    let err = store.orders().insert(&clash).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(UniqueKey::OrderReference)),
+        "{err:?}"
+    );
+    assert_eq!(store.orders().find_by_id(clash.id).await.unwrap(), None);
+}
+
+pub async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
+    let stranger = customer(9, 0);
+    let o = order(stranger.id, "AAAA-0003", 1);
+    let err = store.orders().insert(&o).await.unwrap_err();
+    assert!(matches!(err, StoreError::MissingReference), "{err:?}");
+    assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), None);
+}
+
+pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store) {
+    let (a, b) = (customer(1, 0), customer(2, 0));
+    store.customers().insert_or_get(&a).await.unwrap();
+    store.customers().insert_or_get(&b).await.unwrap();
+    let a1 = order(a.id, "AAAA-0001", 1);
+    let b1 = order(b.id, "BBBB-0001", 2);
+    let mut a2 = order(a.id, "AAAA-0002", 3);
+    for o in [&a1, &b1, &a2] {
+        store.orders().insert(o).await.unwrap();
+    }
+    a2.transition(StatusEvent::Cancel, at(4)).unwrap();
+    store
+        .orders()
+        .update_status(&a2, OrderStatus::PendingPayment)
+        .await
+        .unwrap();
+
+    let list = |filter| async move {
+        store
+            .orders()
+            .list(filter, PageRequest::default())
+            .await
+            .unwrap()
+            .data
+    };
+    assert_eq!(list(OrderFilter::default()).await, vec![a2.clone(), b1.clone(), a1.clone()]);
+    let of_a = OrderFilter {
+        customer_id: Some(a.id),
+        status: None,
+    };
+    assert_eq!(list(of_a).await, vec![a2.clone(), a1.clone()]);
+    let pending_of_a = OrderFilter {
+        customer_id: Some(a.id),
+        status: Some(OrderStatus::PendingPayment),
+    };
+    assert_eq!(list(pending_of_a).await, vec![a1.clone()]);
+    let cancelled = OrderFilter {
+        customer_id: None,
+        status: Some(OrderStatus::Cancelled),
+    };
+    assert_eq!(list(cancelled).await, vec![a2]);
+}
+
+pub async fn list_pages_with_a_cursor(store: &dyn Store) {
+    let c = customer(1, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    let all: Vec<_> = (0..3)
+        .map(|i| order(c.id, &format!("CCCC-000{i}"), i64::from(i)))
+        .collect();
+    for o in &all {
+        store.orders().insert(o).await.unwrap();
+    }
+    let limit = Limit::parse(2).unwrap();
+    let filter = OrderFilter {
+        customer_id: Some(c.id),
+        status: None,
+    };
+    let first = store
+        .orders()
+        .list(
+            filter,
+            PageRequest {
+                limit,
+                starting_after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.data, vec![all[2].clone(), all[1].clone()]);
+    assert!(first.has_more);
+    let rest = store
+        .orders()
+        .list(
+            filter,
+            PageRequest {
+                limit,
+                starting_after: Some(all[1].id.as_uuid()),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.data, vec![all[0].clone()]);
+    assert!(!rest.has_more);
+    let unknown = store
+        .orders()
+        .list(
+            filter,
+            PageRequest {
+                limit,
+                starting_after: Some(uuid::Uuid::now_v7()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, StoreError::MissingReference));
+}
+
+pub async fn update_status_is_compare_and_set(store: &dyn Store) {
+    let c = customer(1, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    let mut o = order(c.id, "DDDD-0001", 1);
+    store.orders().insert(&o).await.unwrap();
+    o.transition(StatusEvent::Cancel, at(5)).unwrap();
+    store
+        .orders()
+        .update_status(&o, OrderStatus::PendingPayment)
+        .await
+        .unwrap();
+    let stored = store.orders().find_by_id(o.id).await.unwrap().unwrap();
+    assert_eq!(stored.status(), OrderStatus::Cancelled);
+    assert_eq!(stored.updated_at, at(5));
+
+    // A writer that still believes the order is pending loses.
+    let err = store
+        .orders()
+        .update_status(&o, OrderStatus::PendingPayment)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+
+    let missing = order(c.id, "DDDD-0002", 1);
+    let err = store
+        .orders()
+        .update_status(&missing, OrderStatus::PendingPayment)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::MissingReference), "{err:?}");
+}
