@@ -88,19 +88,33 @@ mod tests {
             "+1.415.555.0100",
             "tel:+1-415-555-0100",
         ] {
-            assert_eq!(PhoneNumber::parse(input, None).unwrap().as_str(), expected, "{input}");
+            assert_eq!(
+                PhoneNumber::parse(input, None).unwrap().as_str(),
+                expected,
+                "{input}"
+            );
         }
         for input in ["(415) 555-0100", "415 555 0100", "4155550100"] {
-            assert_eq!(PhoneNumber::parse(input, us()).unwrap().as_str(), expected, "{input}");
+            assert_eq!(
+                PhoneNumber::parse(input, us()).unwrap().as_str(),
+                expected,
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn national_form_uses_the_default_region() {
         let gb = Some(PhoneRegion::parse("GB").unwrap());
-        assert_eq!(PhoneNumber::parse("020 7946 0958", gb).unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            PhoneNumber::parse("020 7946 0958", gb).unwrap().as_str(),
+            "+442079460958"
+        );
         let ke = Some(PhoneRegion::parse("ke").unwrap());
-        assert_eq!(PhoneNumber::parse("0712 345678", ke).unwrap().as_str(), "+254712345678");
+        assert_eq!(
+            PhoneNumber::parse("0712 345678", ke).unwrap().as_str(),
+            "+254712345678"
+        );
     }
 
     #[test]
@@ -111,7 +125,14 @@ mod tests {
 
     #[test]
     fn invalid_numbers_are_rejected() {
-        for input in ["", "   ", "hello", "+1 415", "+999 1234567", "+1 415 555 0100 0000 1111"] {
+        for input in [
+            "",
+            "   ",
+            "hello",
+            "+1 415",
+            "+999 1234567",
+            "+1 415 555 0100 0000 1111",
+        ] {
             assert!(PhoneNumber::parse(input, us()).is_err(), "{input}");
         }
     }

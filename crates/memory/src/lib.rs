@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
 use orderpay_domain::customer::{Customer, CustomerId, CustomerRepository};
-use orderpay_domain::order::{Order, OrderFilter, OrderId, OrderReference, OrderRepository, OrderStatus};
+use orderpay_domain::order::{
+    Order, OrderFilter, OrderId, OrderReference, OrderRepository, OrderStatus,
+};
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::{StoreError, UniqueKey};
 use orderpay_domain::{Page, PageRequest};
@@ -35,7 +37,9 @@ impl MemoryStore {
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
         // A panic while holding the lock leaves plain data behind, still consistent per write.
-        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -59,7 +63,11 @@ fn page_of<T: Clone>(
                 + 1
         }
     };
-    let window: Vec<T> = rows.into_iter().skip(start).take(page.limit.get() + 1).collect();
+    let window: Vec<T> = rows
+        .into_iter()
+        .skip(start)
+        .take(page.limit.get() + 1)
+        .collect();
     Ok(Page::from_overfetch(window, page.limit))
 }
 
@@ -82,7 +90,12 @@ impl CustomerRepository for MemoryStore {
     }
 
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Customer>, StoreError> {
-        Ok(self.lock().customers.values().find(|c| &c.phone == phone).cloned())
+        Ok(self
+            .lock()
+            .customers
+            .values()
+            .find(|c| &c.phone == phone)
+            .cloned())
     }
 
     async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
@@ -153,7 +166,10 @@ impl OrderRepository for MemoryStore {
         newest_first(&mut rows, |o| (o.created_at, o.id.as_uuid()));
         // The cursor is found among all orders, then the filter applies to what follows it.
         let start = match page.starting_after {
-            Some(cursor) => rows.iter().position(|o| o.id.as_uuid() == cursor).map_or(0, |i| i + 1),
+            Some(cursor) => rows
+                .iter()
+                .position(|o| o.id.as_uuid() == cursor)
+                .map_or(0, |i| i + 1),
             None => 0,
         };
         let matching: Vec<Order> = rows
@@ -162,12 +178,22 @@ impl OrderRepository for MemoryStore {
             .filter(|o| filter.customer_id.is_none_or(|c| o.customer_id == c))
             .filter(|o| filter.status.is_none_or(|s| o.status() == s))
             .collect();
-        page_of(matching, |o| o.id.as_uuid(), PageRequest { starting_after: None, ..page })
+        page_of(
+            matching,
+            |o| o.id.as_uuid(),
+            PageRequest {
+                starting_after: None,
+                ..page
+            },
+        )
     }
 
     async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
         let mut t = self.lock();
-        let stored = t.orders.get_mut(&order.id).ok_or(StoreError::MissingReference)?;
+        let stored = t
+            .orders
+            .get_mut(&order.id)
+            .ok_or(StoreError::MissingReference)?;
         if stored.status() != expected {
             return Err(StoreError::Conflict);
         }
@@ -207,7 +233,12 @@ impl ApiKeyRepository for MemoryStore {
     }
 
     async fn find_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
-        Ok(self.lock().api_keys.iter().find(|k| k.prefix == prefix).cloned())
+        Ok(self
+            .lock()
+            .api_keys
+            .iter()
+            .find(|k| k.prefix == prefix)
+            .cloned())
     }
 
     async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {

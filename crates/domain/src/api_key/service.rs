@@ -111,9 +111,8 @@ mod tests {
             *s.lock().unwrap() = Some(k);
             Ok(())
         });
-        repo.expect_find_by_prefix().returning(move |p| {
-            Ok(stored.lock().unwrap().clone().filter(|k| k.prefix == p))
-        });
+        repo.expect_find_by_prefix()
+            .returning(move |p| Ok(stored.lock().unwrap().clone().filter(|k| k.prefix == p)));
         repo
     }
 

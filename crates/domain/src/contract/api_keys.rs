@@ -20,7 +20,10 @@ pub async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
     let (a, b) = (key("aaaaaaaaaaaa", 1), key("bbbbbbbbbbbb", 2));
     repo.insert(&a).await.unwrap();
     repo.insert(&b).await.unwrap();
-    assert_eq!(repo.find_by_prefix("aaaaaaaaaaaa").await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        repo.find_by_prefix("aaaaaaaaaaaa").await.unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(repo.find_by_prefix("cccccccccccc").await.unwrap(), None);
     assert_eq!(repo.list().await.unwrap(), vec![a, b]);
 }

@@ -11,7 +11,11 @@ pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
     let o = order(c.id, "AAAA-0001", 1);
     store.orders().insert(&o).await.unwrap();
     let found = store.orders().find_by_id(o.id).await.unwrap();
-    assert_eq!(found, Some(o), "items keep their order, metadata and amounts survive");
+    assert_eq!(
+        found,
+        Some(o),
+        "items keep their order, metadata and amounts survive"
+    );
 }
 
 pub async fn found_by_reference(store: &dyn Store) {
@@ -22,7 +26,10 @@ pub async fn found_by_reference(store: &dyn Store) {
     let r = OrderReference::parse("k7m2q9xd").unwrap();
     assert_eq!(store.orders().find_by_reference(&r).await.unwrap(), Some(o));
     let other = OrderReference::parse("K7M2-Q9XE").unwrap();
-    assert_eq!(store.orders().find_by_reference(&other).await.unwrap(), None);
+    assert_eq!(
+        store.orders().find_by_reference(&other).await.unwrap(),
+        None
+    );
 }
 
 pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
@@ -75,7 +82,10 @@ pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store)
             .unwrap()
             .data
     };
-    assert_eq!(list(OrderFilter::default()).await, vec![a2.clone(), b1.clone(), a1.clone()]);
+    assert_eq!(
+        list(OrderFilter::default()).await,
+        vec![a2.clone(), b1.clone(), a1.clone()]
+    );
     let of_a = OrderFilter {
         customer_id: Some(a.id),
         status: None,

@@ -185,13 +185,21 @@ mod tests {
         };
         let err = input.parse(None, "customer.").unwrap_err();
         let fields: Vec<&str> = err.errors().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["customer.phone", "customer.name", "customer.email"]);
+        assert_eq!(
+            fields,
+            ["customer.phone", "customer.name", "customer.email"]
+        );
     }
 
     #[test]
     fn email_shape_is_checked_and_domain_lowercased() {
-        assert_eq!(Email::parse("Ada@Example.COM").unwrap().as_str(), "Ada@example.com");
-        for bad in ["", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "a@-b.c"] {
+        assert_eq!(
+            Email::parse("Ada@Example.COM").unwrap().as_str(),
+            "Ada@example.com"
+        );
+        for bad in [
+            "", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@b..c", "a@-b.c",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -4,8 +4,7 @@ use anyhow::anyhow;
 
 use super::models::NewCustomer;
 use super::{
-    Customer, CustomerDirectory, CustomerId, CustomerName, CustomerPatch, CustomerRepository,
-    Email,
+    Customer, CustomerDirectory, CustomerId, CustomerName, CustomerPatch, CustomerRepository, Email,
 };
 use crate::clock::Clock;
 use crate::pagination::{Page, PageRequest};
@@ -227,7 +226,10 @@ mod tests {
         let mut repo = MockCustomerRepository::new();
         repo.expect_insert_or_get()
             .returning(move |_| Ok((existing.clone(), false)));
-        let err = service(repo, None).create(new_customer()).await.unwrap_err();
+        let err = service(repo, None)
+            .create(new_customer())
+            .await
+            .unwrap_err();
         assert!(matches!(err, CustomerError::Duplicate { existing } if existing == existing_id));
     }
 

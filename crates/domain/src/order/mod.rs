@@ -7,12 +7,12 @@ mod service;
 mod status;
 
 pub use models::{
-    ItemName, LineItem, LineItemInput, Metadata, NewOrder, Order, OrderCustomer, OrderCustomerInput,
-    OrderFilter, OrderId, OrderInput, OrderParts, Quantity, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS,
+    ItemName, LineItem, LineItemInput, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, Metadata, NewOrder, Order,
+    OrderCustomer, OrderCustomerInput, OrderFilter, OrderId, OrderInput, OrderParts, Quantity,
 };
-pub use ports::{OrderRepository, ReferenceGenerator};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
+pub use ports::{OrderRepository, ReferenceGenerator};
 pub use reference::{OrderReference, RandomReferences};
 pub use service::{OrderError, OrderService};
 pub use status::{IllegalTransition, OrderStatus, StatusEvent};

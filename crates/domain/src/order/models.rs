@@ -111,7 +111,10 @@ impl Metadata {
     pub fn parse(pairs: BTreeMap<String, String>) -> Result<Self, Violations> {
         let mut v = Violations::new();
         if pairs.len() > Self::MAX_KEYS {
-            v.add("metadata", format!("must have at most {} keys", Self::MAX_KEYS));
+            v.add(
+                "metadata",
+                format!("must have at most {} keys", Self::MAX_KEYS),
+            );
         }
         for (key, value) in &pairs {
             let field = format!("metadata.{key}");
@@ -121,11 +124,17 @@ impl Metadata {
                     format!("keys must be 1 to {} characters", Self::MAX_KEY_CHARS),
                 );
             } else if key.contains(['[', ']']) || key.chars().any(char::is_control) {
-                v.add(field, "keys must not contain brackets or control characters");
+                v.add(
+                    field,
+                    "keys must not contain brackets or control characters",
+                );
             } else if value.chars().count() > Self::MAX_VALUE_CHARS {
                 v.add(
                     field,
-                    format!("values must be at most {} characters", Self::MAX_VALUE_CHARS),
+                    format!(
+                        "values must be at most {} characters",
+                        Self::MAX_VALUE_CHARS
+                    ),
                 );
             }
         }
@@ -149,7 +158,9 @@ pub enum OrderCustomerInput {
     /// Find the customer with this phone, or create them.
     Phone(CustomerInput),
     /// The client gave both or neither.
-    Ambiguous { given_both: bool },
+    Ambiguous {
+        given_both: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -221,7 +232,9 @@ impl OrderInput {
                 None
             }
         };
-        let total = items.as_deref().and_then(|items| order_total(items, &mut v));
+        let total = items
+            .as_deref()
+            .and_then(|items| order_total(items, &mut v));
         match (customer, currency, items, total, metadata) {
             (Some(customer), Some(currency), Some(items), Some(total), Some(metadata))
                 if v.is_empty() =>
@@ -247,7 +260,10 @@ fn parse_items(inputs: &[LineItemInput], v: &mut Violations) -> Option<Vec<LineI
     let mut items = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let name = v.check(format!("items[{i}].name"), ItemName::parse(&input.name));
-        let quantity = v.check(format!("items[{i}].quantity"), Quantity::parse(input.quantity));
+        let quantity = v.check(
+            format!("items[{i}].quantity"),
+            Quantity::parse(input.quantity),
+        );
         let unit_amount = v.check(
             format!("items[{i}].unit_amount"),
             Amount::new(input.unit_amount),
@@ -441,15 +457,24 @@ mod tests {
 
     #[test]
     fn total_must_be_positive_and_within_the_ceiling() {
-        assert_eq!(fields(&input(vec![item(1, 0)]).parse(None).unwrap_err()), ["items"]);
-        assert!(input(vec![item(1, MAX_TOTAL_MINOR_UNITS)]).parse(None).is_ok());
+        assert_eq!(
+            fields(&input(vec![item(1, 0)]).parse(None).unwrap_err()),
+            ["items"]
+        );
+        assert!(
+            input(vec![item(1, MAX_TOTAL_MINOR_UNITS)])
+                .parse(None)
+                .is_ok()
+        );
         let over = input(vec![item(1, MAX_TOTAL_MINOR_UNITS), item(1, 1)]);
         assert_eq!(fields(&over.parse(None).unwrap_err()), ["items"]);
     }
 
     #[test]
     fn line_overflow_names_the_line() {
-        let err = input(vec![item(1, 1), item(2, i64::MAX)]).parse(None).unwrap_err();
+        let err = input(vec![item(1, 1), item(2, i64::MAX)])
+            .parse(None)
+            .unwrap_err();
         assert_eq!(fields(&err), ["items[1]"]);
     }
 
@@ -464,7 +489,10 @@ mod tests {
             name: "Ada".into(),
             email: None,
         });
-        assert_eq!(fields(&by_phone.parse(None).unwrap_err()), ["customer.phone"]);
+        assert_eq!(
+            fields(&by_phone.parse(None).unwrap_err()),
+            ["customer.phone"]
+        );
     }
 
     #[test]

@@ -89,7 +89,14 @@ mod tests {
 
     #[test]
     fn rejects_wrong_length_and_foreign_characters() {
-        for bad in ["", "K7M2-Q9X", "K7M2-Q9XDD", "K7M2-Q9XU", "K7M2_Q9XD", "ÄÄÄÄ-ÄÄÄÄ"] {
+        for bad in [
+            "",
+            "K7M2-Q9X",
+            "K7M2-Q9XDD",
+            "K7M2-Q9XU",
+            "K7M2_Q9XD",
+            "ÄÄÄÄ-ÄÄÄÄ",
+        ] {
             assert!(OrderReference::parse(bad).is_err(), "{bad}");
         }
     }

@@ -107,7 +107,10 @@ impl OrderService {
 
     #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn get(&self, id: OrderId) -> Result<Order, OrderError> {
-        self.orders.find_by_id(id).await?.ok_or(OrderError::NotFound)
+        self.orders
+            .find_by_id(id)
+            .await?
+            .ok_or(OrderError::NotFound)
     }
 
     #[tracing::instrument(skip_all, fields(reference = %reference))]
@@ -145,10 +148,14 @@ impl OrderService {
             // Someone changed the status since we read it: judge again against what is stored.
             Err(StoreError::Conflict) => {
                 let current = self.get(id).await?;
-                Err(current.status().apply(StatusEvent::Cancel).err().map_or_else(
-                    || OrderError::Unexpected(anyhow!("order {id} keeps changing status")),
-                    OrderError::from,
-                ))
+                Err(current
+                    .status()
+                    .apply(StatusEvent::Cancel)
+                    .err()
+                    .map_or_else(
+                        || OrderError::Unexpected(anyhow!("order {id} keeps changing status")),
+                        OrderError::from,
+                    ))
             }
             Err(StoreError::MissingReference) => Err(OrderError::NotFound),
             Err(e) => Err(e.into()),
@@ -162,8 +169,8 @@ mod tests {
     use crate::clock::MockClock;
     use crate::customer::{CustomerInput, MockCustomerRepository};
     use crate::order::{
-        LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput,
-        OrderInput, OrderParts, OrderStatus,
+        LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
+        OrderParts, OrderStatus,
     };
     use chrono::Utc;
     use std::collections::BTreeMap;
@@ -308,10 +315,13 @@ mod tests {
         customers.expect_find_by_phone().returning(|_| Ok(None));
         let created_id = Arc::new(std::sync::Mutex::new(None));
         let seen = created_id.clone();
-        customers.expect_insert_or_get().times(1).returning(move |c| {
-            *seen.lock().unwrap() = Some(c.id);
-            Ok((c.clone(), true))
-        });
+        customers
+            .expect_insert_or_get()
+            .times(1)
+            .returning(move |c| {
+                *seen.lock().unwrap() = Some(c.id);
+                Ok((c.clone(), true))
+            });
         let mut orders = MockOrderRepository::new();
         orders.expect_insert().returning(|_| Ok(()));
         let order = service(orders, customers)
@@ -358,9 +368,7 @@ mod tests {
             .cancel(OrderId::generate())
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid)
-        );
+        assert!(matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid));
     }
 
     #[tokio::test]
@@ -388,9 +396,7 @@ mod tests {
             .cancel(OrderId::generate())
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid)
-        );
+        assert!(matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid));
     }
 
     #[tokio::test]
@@ -399,9 +405,15 @@ mod tests {
         orders.expect_find_by_id().returning(|_| Ok(None));
         orders.expect_find_by_reference().returning(|_| Ok(None));
         let svc = service(orders, MockCustomerRepository::new());
-        assert!(matches!(svc.get(OrderId::generate()).await, Err(OrderError::NotFound)));
+        assert!(matches!(
+            svc.get(OrderId::generate()).await,
+            Err(OrderError::NotFound)
+        ));
         let r = OrderReference::parse("AAAA-AAAA").unwrap();
-        assert!(matches!(svc.get_by_reference(&r).await, Err(OrderError::NotFound)));
+        assert!(matches!(
+            svc.get_by_reference(&r).await,
+            Err(OrderError::NotFound)
+        ));
     }
 
     #[tokio::test]

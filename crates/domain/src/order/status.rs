@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(PendingPayment.apply(PaymentSucceeded), Ok(Paid));
         assert_eq!(Paid.apply(PartialRefund), Ok(PartiallyRefunded));
         assert_eq!(Paid.apply(FullRefund), Ok(Refunded));
-        assert_eq!(PartiallyRefunded.apply(PartialRefund), Ok(PartiallyRefunded));
+        assert_eq!(
+            PartiallyRefunded.apply(PartialRefund),
+            Ok(PartiallyRefunded)
+        );
         assert_eq!(PartiallyRefunded.apply(FullRefund), Ok(Refunded));
     }
 

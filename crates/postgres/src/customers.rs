@@ -1,0 +1,162 @@
+//! `CustomerRepository` on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use orderpay_domain::customer::{Customer, CustomerId, CustomerName, CustomerRepository, Email};
+use orderpay_domain::phone::PhoneNumber;
+use orderpay_domain::store::StoreError;
+use orderpay_domain::{Page, PageRequest};
+
+use crate::PgStore;
+use crate::errors::{corrupt, store_error};
+use crate::schema::customers;
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
+struct CustomerRow {
+    id: Uuid,
+    phone: String,
+    name: String,
+    email: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&Customer> for CustomerRow {
+    fn from(c: &Customer) -> Self {
+        Self {
+            id: c.id.as_uuid(),
+            phone: c.phone.as_str().to_owned(),
+            name: c.name.as_str().to_owned(),
+            email: c.email.as_ref().map(|e| e.as_str().to_owned()),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl TryFrom<CustomerRow> for Customer {
+    type Error = StoreError;
+
+    fn try_from(row: CustomerRow) -> Result<Self, StoreError> {
+        Ok(Customer {
+            id: CustomerId::from_uuid(row.id),
+            phone: PhoneNumber::from_e164(&row.phone).map_err(|e| corrupt("customer phone", e))?,
+            name: CustomerName::parse(&row.name).map_err(|e| corrupt("customer name", e))?,
+            email: row
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|e| corrupt("customer email", e))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[async_trait]
+impl CustomerRepository for PgStore {
+    async fn insert_or_get(&self, customer: &Customer) -> Result<(Customer, bool), StoreError> {
+        let mut conn = self.conn().await?;
+        let inserted = diesel::insert_into(customers::table)
+            .values(CustomerRow::from(customer))
+            .on_conflict(customers::phone)
+            .do_nothing()
+            .returning(CustomerRow::as_returning())
+            .get_result(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        if let Some(row) = inserted {
+            return Ok((row.try_into()?, true));
+        }
+        // The phone was taken, by now committed: ON CONFLICT waited for the other writer.
+        let existing = customers::table
+            .filter(customers::phone.eq(customer.phone.as_str()))
+            .select(CustomerRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok((existing.try_into()?, false))
+    }
+
+    async fn find_by_id(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        let mut conn = self.conn().await?;
+        customers::table
+            .find(id.as_uuid())
+            .select(CustomerRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?
+            .map(Customer::try_from)
+            .transpose()
+    }
+
+    async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Customer>, StoreError> {
+        let mut conn = self.conn().await?;
+        customers::table
+            .filter(customers::phone.eq(phone.as_str()))
+            .select(CustomerRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?
+            .map(Customer::try_from)
+            .transpose()
+    }
+
+    async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(customers::table.find(customer.id.as_uuid()))
+            .set((
+                customers::name.eq(customer.name.as_str()),
+                customers::email.eq(customer.email.as_ref().map(Email::as_str)),
+                customers::updated_at.eq(customer.updated_at),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        if changed == 0 {
+            return Err(StoreError::MissingReference);
+        }
+        Ok(())
+    }
+
+    async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = customers::table.into_boxed();
+        if let Some(cursor) = page.starting_after {
+            let (at, id): (DateTime<Utc>, Uuid) = customers::table
+                .find(cursor)
+                .select((customers::created_at, customers::id))
+                .first(&mut conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .ok_or(StoreError::MissingReference)?;
+            query = query.filter(
+                customers::created_at
+                    .lt(at)
+                    .or(customers::created_at.eq(at).and(customers::id.lt(id))),
+            );
+        }
+        let rows = query
+            .order((customers::created_at.desc(), customers::id.desc()))
+            .limit(page.limit.get() as i64 + 1)
+            .select(CustomerRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        let customers = rows
+            .into_iter()
+            .map(Customer::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(customers, page.limit))
+    }
+}

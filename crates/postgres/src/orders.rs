@@ -1,0 +1,256 @@
+//! `OrderRepository` on PostgreSQL: an order row plus its line items, written in one
+//! transaction and read in two queries.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use orderpay_domain::customer::CustomerId;
+use orderpay_domain::money::{Amount, Currency};
+use orderpay_domain::order::{
+    ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, OrderReference,
+    OrderRepository, OrderStatus, Quantity,
+};
+use orderpay_domain::store::StoreError;
+use orderpay_domain::{Page, PageRequest};
+
+use crate::PgStore;
+use crate::errors::{corrupt, store_error};
+use crate::schema::{order_items, orders};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
+struct OrderRow {
+    id: Uuid,
+    reference: String,
+    customer_id: Uuid,
+    currency: String,
+    total_amount: i64,
+    status: String,
+    metadata: serde_json::Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
+struct ItemRow {
+    order_id: Uuid,
+    position: i16,
+    name: String,
+    quantity: i32,
+    unit_amount: i64,
+    amount: i64,
+}
+
+fn rows_of(order: &Order) -> (OrderRow, Vec<ItemRow>) {
+    let row = OrderRow {
+        id: order.id.as_uuid(),
+        reference: order.reference.compact().to_owned(),
+        customer_id: order.customer_id.as_uuid(),
+        currency: order.currency.code().to_owned(),
+        total_amount: order.total.minor_units(),
+        status: order.status().as_str().to_owned(),
+        metadata: serde_json::to_value(order.metadata.as_map()).unwrap_or_default(),
+        created_at: order.created_at,
+        updated_at: order.updated_at,
+    };
+    let items = order
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| ItemRow {
+            order_id: row.id,
+            // At most 100 items, so the position always fits.
+            position: i as i16,
+            name: item.name.as_str().to_owned(),
+            quantity: item.quantity.get() as i32,
+            unit_amount: item.unit_amount.minor_units(),
+            amount: item.amount.minor_units(),
+        })
+        .collect();
+    (row, items)
+}
+
+fn item_of(row: ItemRow) -> Result<LineItem, StoreError> {
+    let name = ItemName::parse(&row.name).map_err(|e| corrupt("item name", e))?;
+    let quantity =
+        Quantity::parse(i64::from(row.quantity)).map_err(|e| corrupt("item quantity", e))?;
+    let unit_amount = Amount::new(row.unit_amount).map_err(|e| corrupt("unit amount", e))?;
+    LineItem::new(name, quantity, unit_amount).map_err(|e| corrupt("item amount", e))
+}
+
+fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
+    let metadata: BTreeMap<String, String> =
+        serde_json::from_value(row.metadata).map_err(|e| corrupt("order metadata", e))?;
+    Ok(Order::restore(OrderParts {
+        id: OrderId::from_uuid(row.id),
+        reference: OrderReference::parse(&row.reference)
+            .map_err(|e| corrupt("order reference", e))?,
+        customer_id: CustomerId::from_uuid(row.customer_id),
+        currency: Currency::parse(&row.currency).map_err(|e| corrupt("order currency", e))?,
+        items: items.into_iter().map(item_of).collect::<Result<_, _>>()?,
+        total: Amount::new(row.total_amount).map_err(|e| corrupt("order total", e))?,
+        status: OrderStatus::parse(&row.status).map_err(|e| corrupt("order status", e))?,
+        metadata: Metadata::restore(metadata),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }))
+}
+
+/// Loads the items of `rows` in one query and assembles the orders, keeping `rows`' order.
+async fn with_items(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<OrderRow>,
+) -> Result<Vec<Order>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let items: Vec<ItemRow> = order_items::table
+        .filter(order_items::order_id.eq_any(&ids))
+        .order((order_items::order_id, order_items::position))
+        .select(ItemRow::as_select())
+        .load(conn)
+        .await
+        .map_err(store_error)?;
+    let mut by_order: HashMap<Uuid, Vec<ItemRow>> = HashMap::new();
+    for item in items {
+        by_order.entry(item.order_id).or_default().push(item);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let items = by_order.remove(&row.id).unwrap_or_default();
+            order_of(row, items)
+        })
+        .collect()
+}
+
+async fn first_with_items(
+    conn: &mut AsyncPgConnection,
+    row: Option<OrderRow>,
+) -> Result<Option<Order>, StoreError> {
+    Ok(with_items(conn, row.into_iter().collect()).await?.pop())
+}
+
+#[async_trait]
+impl OrderRepository for PgStore {
+    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+        let (row, items) = rows_of(order);
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, DieselError, _>(async |tx| {
+            diesel::insert_into(orders::table)
+                .values(&row)
+                .execute(tx)
+                .await?;
+            diesel::insert_into(order_items::table)
+                .values(&items)
+                .execute(tx)
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(store_error)
+    }
+
+    async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = orders::table
+            .find(id.as_uuid())
+            .select(OrderRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        first_with_items(&mut conn, row).await
+    }
+
+    async fn find_by_reference(
+        &self,
+        reference: &OrderReference,
+    ) -> Result<Option<Order>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = orders::table
+            .filter(orders::reference.eq(reference.compact()))
+            .select(OrderRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+        first_with_items(&mut conn, row).await
+    }
+
+    async fn list(
+        &self,
+        filter: OrderFilter,
+        page: PageRequest,
+    ) -> Result<Page<Order>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = orders::table.into_boxed();
+        if let Some(customer) = filter.customer_id {
+            query = query.filter(orders::customer_id.eq(customer.as_uuid()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(orders::status.eq(status.as_str()));
+        }
+        if let Some(cursor) = page.starting_after {
+            let (at, id): (DateTime<Utc>, Uuid) = orders::table
+                .find(cursor)
+                .select((orders::created_at, orders::id))
+                .first(&mut conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .ok_or(StoreError::MissingReference)?;
+            query = query.filter(
+                orders::created_at
+                    .lt(at)
+                    .or(orders::created_at.eq(at).and(orders::id.lt(id))),
+            );
+        }
+        let rows = query
+            .order((orders::created_at.desc(), orders::id.desc()))
+            .limit(page.limit.get() as i64 + 1)
+            .select(OrderRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        let orders = with_items(&mut conn, rows).await?;
+        Ok(Page::from_overfetch(orders, page.limit))
+    }
+
+    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(
+            orders::table
+                .find(order.id.as_uuid())
+                .filter(orders::status.eq(expected.as_str())),
+        )
+        .set((
+            orders::status.eq(order.status().as_str()),
+            orders::updated_at.eq(order.updated_at),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(store_error)?;
+        if changed == 1 {
+            return Ok(());
+        }
+        let exists: i64 = orders::table
+            .find(order.id.as_uuid())
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Err(if exists == 0 {
+            StoreError::MissingReference
+        } else {
+            StoreError::Conflict
+        })
+    }
+}

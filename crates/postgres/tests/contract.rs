@@ -1,0 +1,25 @@
+//! The shared repository contract, against a real PostgreSQL: each test on its own database.
+
+use std::sync::Arc;
+
+use orderpay_domain::api_key::ApiKeyRepository;
+use orderpay_domain::contract::Store;
+use orderpay_domain::customer::CustomerRepository;
+use orderpay_domain::order::OrderRepository;
+use orderpay_postgres::testing::TestDatabase;
+
+struct Fresh(TestDatabase);
+
+impl Store for Fresh {
+    fn customers(&self) -> Arc<dyn CustomerRepository> {
+        Arc::new(self.0.store.clone())
+    }
+    fn orders(&self) -> Arc<dyn OrderRepository> {
+        Arc::new(self.0.store.clone())
+    }
+    fn api_keys(&self) -> Arc<dyn ApiKeyRepository> {
+        Arc::new(self.0.store.clone())
+    }
+}
+
+orderpay_domain::repository_contract_tests!(Fresh(TestDatabase::new().await));

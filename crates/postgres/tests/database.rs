@@ -1,0 +1,59 @@
+//! Start-up, TLS and query-cost behaviour of the PostgreSQL adapter.
+
+use orderpay_domain::contract::{customer, order};
+use orderpay_domain::customer::CustomerRepository;
+use orderpay_domain::order::{OrderReference, OrderRepository};
+use orderpay_postgres::testing::{TestDatabase, with_database_name};
+use orderpay_postgres::{ConnectOptions, PgStore, PoolOptions, database};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_migration_run_applies_nothing() {
+    let db = TestDatabase::new().await;
+    let options = ConnectOptions::parse(db.url()).unwrap();
+    let applied = database::migrate(&options).await.unwrap();
+    assert!(applied.is_empty(), "applied again: {applied:?}");
+    assert!(!database::create_if_missing(&options).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn looking_up_an_order_by_reference_costs_two_queries() {
+    let db = TestDatabase::new().await;
+    let c = customer(1, 0);
+    db.store.insert_or_get(&c).await.unwrap();
+    let o = order(c.id, "K7M2-Q9XD", 1);
+    OrderRepository::insert(&db.store, &o).await.unwrap();
+    let reference = OrderReference::parse("k7m2 q9xd").unwrap();
+
+    let before = db.store.queries_executed();
+    let found = db.store.find_by_reference(&reference).await.unwrap();
+    let cost = db.store.queries_executed() - before;
+
+    assert_eq!(found, Some(o));
+    assert!(cost <= 2, "find_by_reference ran {cost} queries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connects_with_sslmode_require() {
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or("postgres://postgres@localhost:5432/postgres".into());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let db = TestDatabase::with_server_url(&format!("{server}{separator}sslmode=require")).await;
+    db.store
+        .ping()
+        .await
+        .expect("a TLS connection with sslmode=require");
+    assert!(db.url().contains("sslmode=require"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_fails_ping_without_panicking() {
+    let url = with_database_name("postgres://postgres@127.0.0.1:1/postgres", "nothing");
+    let options = ConnectOptions::parse(&url).unwrap();
+    let pool = PoolOptions {
+        connect_timeout: std::time::Duration::from_millis(500),
+        acquire_timeout: std::time::Duration::from_millis(500),
+        ..PoolOptions::default()
+    };
+    let store = PgStore::new(&options, pool).unwrap();
+    assert!(store.ping().await.is_err());
+}
