@@ -1,0 +1,114 @@
+//! The HTTP directory adapter against a local fake directory.
+
+use std::time::Duration;
+
+use orderpay_directory::HttpCustomerDirectory;
+use orderpay_domain::customer::{CustomerDirectory, DirectoryEntry};
+use orderpay_domain::phone::PhoneNumber;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn phone() -> PhoneNumber {
+    PhoneNumber::parse("+14155550100", None).unwrap()
+}
+
+async fn directory(server: &MockServer, timeout_ms: u64) -> HttpCustomerDirectory {
+    HttpCustomerDirectory::new(&server.uri(), Duration::from_millis(timeout_ms)).unwrap()
+}
+
+#[tokio::test]
+async fn a_known_number_returns_its_entry_and_sends_the_e164_phone() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/customers"))
+        .and(query_param("phone", "+14155550100"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"name": "Ada", "email": "ada@example.com"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let entry = directory(&server, 2000)
+        .await
+        .lookup(&phone())
+        .await
+        .unwrap();
+    assert_eq!(
+        entry,
+        Some(DirectoryEntry {
+            name: "Ada".into(),
+            email: Some("ada@example.com".into())
+        })
+    );
+}
+
+#[tokio::test]
+async fn not_found_is_none() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        directory(&server, 2000)
+            .await
+            .lookup(&phone())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn errors_malformed_answers_and_timeouts_are_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("phone", "+14155550100"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    assert!(
+        directory(&server, 2000)
+            .await
+            .lookup(&phone())
+            .await
+            .is_err()
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("not json"))
+        .mount(&server)
+        .await;
+    assert!(
+        directory(&server, 2000)
+            .await
+            .lookup(&phone())
+            .await
+            .is_err()
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"name": "Slow"}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&server)
+        .await;
+    assert!(
+        directory(&server, 200)
+            .await
+            .lookup(&phone())
+            .await
+            .is_err()
+    );
+}
+
+#[test]
+fn a_base_url_that_is_not_http_is_refused() {
+    assert!(HttpCustomerDirectory::new("ftp://x", Duration::from_secs(1)).is_err());
+    assert!(HttpCustomerDirectory::new("not a url", Duration::from_secs(1)).is_err());
+}
