@@ -1,1 +1,10 @@
+//! The orderpay service: configuration, wiring, start-up and the command line. No business
+//! rules live here; they are in `orderpay-domain`.
 
+pub mod cli;
+pub mod config;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -47,6 +47,16 @@ impl Violations {
         }
     }
 
+    /// Adds `other`'s violations for fields not reported yet, so one field is reported once
+    /// (a missing field is "required", not also "must not be empty").
+    pub fn absorb(&mut self, other: Violations) {
+        for e in other.0 {
+            if !self.0.iter().any(|known| known.field == e.field) {
+                self.0.push(e);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -107,6 +117,16 @@ mod tests {
         assert_eq!(v.errors().len(), 1);
         assert_eq!(v.errors()[0].field, "b[0].c");
         assert!(v.finish(|| ()).is_err());
+    }
+
+    #[test]
+    fn absorb_keeps_the_first_report_of_a_field() {
+        let mut v = Violations::one("a", "is required");
+        let mut other = Violations::one("a", "must not be empty");
+        other.add("b", "bad");
+        v.absorb(other);
+        let messages: Vec<&str> = v.errors().iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["is required", "bad"]);
     }
 
     #[test]

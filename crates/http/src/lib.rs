@@ -1,1 +1,108 @@
+//! orderpay's HTTP API on actix-web. Handlers parse the request, call one service method and
+//! map the result; every error becomes RFC 9457 problem details in [`problem`].
 
+mod body;
+mod customers;
+mod middleware;
+mod orders;
+pub mod problem;
+mod query;
+mod views;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use orderpay_domain::api_key::ApiKeyService;
+use orderpay_domain::customer::CustomerService;
+use orderpay_domain::order::OrderService;
+use orderpay_domain::phone::PhoneRegion;
+
+use crate::problem::{Code, Problem};
+
+pub use body::MAX_BODY_BYTES;
+
+/// Whether the service can do its work now (the database answers). `Err` says why not.
+pub type Readiness =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// Everything handlers need, built once by the app and shared by every worker.
+pub struct AppState {
+    pub customers: CustomerService,
+    pub orders: OrderService,
+    pub api_keys: ApiKeyService,
+    /// The region national phone numbers are read in; `None` accepts international form only.
+    pub default_region: Option<PhoneRegion>,
+    pub readiness: Readiness,
+}
+
+/// The routes, for `App::configure`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .service(
+            web::scope("/v1")
+                .wrap(from_fn(middleware::require_api_key))
+                .service(
+                    web::resource("/customers")
+                        .get(customers::list_or_lookup)
+                        .post(customers::create),
+                )
+                .service(
+                    web::resource("/customers/{id}")
+                        .get(customers::get)
+                        .patch(customers::update),
+                )
+                .service(
+                    web::resource("/orders")
+                        .get(orders::list)
+                        .post(orders::create),
+                )
+                .service(
+                    web::resource("/orders/by-reference/{reference}").get(orders::get_by_reference),
+                )
+                .service(web::resource("/orders/{id}").get(orders::get))
+                .service(web::resource("/orders/{id}/cancel").post(orders::cancel)),
+        );
+}
+
+/// The HTTP server on `listener`, not yet running: await it (or spawn it) to serve. Signals
+/// are left to the caller, which stops it through `Server::handle`.
+pub fn server(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .wrap(from_fn(middleware::request_context))
+            .configure(routes)
+    })
+    .workers(workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    match (state.readiness)().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))),
+        Err(why) => {
+            tracing::warn!(%why, "not ready");
+            Err(Problem::new(
+                Code::ServiceUnavailable,
+                "the database does not answer",
+            ))
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Typed configuration from the environment (and `.env`), with one clear message per bad value.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use orderpay_domain::phone::PhoneRegion;
+use orderpay_postgres::{ConnectOptions, PoolOptions};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/orderpay";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub struct Config {
+    pub environment: Environment,
+    pub database_url: SecretString,
+    pub database: ConnectOptions,
+    pub pool: PoolOptions,
+    pub host: String,
+    pub port: u16,
+    /// How many HTTP worker threads; `None` lets actix use one per core.
+    pub http_workers: Option<usize>,
+    pub public_base_url: String,
+    pub customer_directory_url: Option<String>,
+    pub customer_directory_timeout: Duration,
+    pub default_phone_region: Option<PhoneRegion>,
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("database", &self.database.display())
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the variables through `var`, so tests can pass a map instead of the process
+/// environment.
+struct Reader<'a> {
+    var: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.var)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T
+    where
+        T: Clone,
+    {
+        match self.get(name) {
+            None => default,
+            Some(raw) => match parse(&raw) {
+                Ok(v) => v,
+                Err(why) => {
+                    self.problems.push(format!("{name}={raw:?}: {why}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn number<T>(&mut self, name: &str, default: T, min: T) -> T
+    where
+        T: std::str::FromStr + Clone + PartialOrd + std::fmt::Display,
+    {
+        let floor = min.clone();
+        self.parse(name, default, move |raw| match raw.parse::<T>() {
+            Ok(v) if v >= floor => Ok(v),
+            _ => Err(format!("must be a whole number of at least {floor}")),
+        })
+    }
+}
+
+impl Config {
+    /// The configuration from the process environment.
+    pub fn from_env() -> Result<Self, Vec<String>> {
+        Self::from_vars(&|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, Vec<String>> {
+        Self::from_vars(&|name| vars.get(name).cloned())
+    }
+
+    pub fn from_vars(var: &dyn Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut r = Reader {
+            var,
+            problems: Vec::new(),
+        };
+        let environment = r.parse("APP_ENV", Environment::Development, |raw| {
+            match raw.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Ok(Environment::Development),
+                "production" | "prod" => Ok(Environment::Production),
+                _ => Err("must be development or production".into()),
+            }
+        });
+        let database_url = r
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let database = match ConnectOptions::parse(&database_url) {
+            Ok(options) => Some(options),
+            Err(e) => {
+                r.problems.push(format!("DATABASE_URL: {e:#}"));
+                None
+            }
+        };
+        let pool = PoolOptions {
+            max_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
+            acquire_timeout: Duration::from_millis(r.number(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                5000u64,
+                1,
+            )),
+            connect_timeout: Duration::from_millis(r.number(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                5000u64,
+                1,
+            )),
+        };
+        let host = r.get("HOST").unwrap_or_else(|| "0.0.0.0".into());
+        let port = r.parse("PORT", 8080u16, |raw| {
+            raw.parse::<u16>()
+                .map_err(|_| "must be a port number, 0 to 65535".to_string())
+        });
+        let http_workers = r
+            .get("HTTP_WORKERS")
+            .map(|_| r.number("HTTP_WORKERS", 1usize, 1));
+        let public_base_url = r.parse(
+            "PUBLIC_BASE_URL",
+            format!("http://localhost:{port}"),
+            |raw| {
+                if raw.starts_with("http://") || raw.starts_with("https://") {
+                    Ok(raw.trim_end_matches('/').to_string())
+                } else {
+                    Err("must be an absolute http(s) URL".into())
+                }
+            },
+        );
+        let customer_directory_url = r.parse("CUSTOMER_DIRECTORY_URL", None, |raw| {
+            if raw.starts_with("http://") || raw.starts_with("https://") {
+                Ok(Some(raw.to_string()))
+            } else {
+                Err("must be an absolute http(s) URL".into())
+            }
+        });
+        let customer_directory_timeout =
+            Duration::from_millis(r.number("CUSTOMER_DIRECTORY_TIMEOUT_MS", 2000u64, 1));
+        let default_phone_region = r.parse("DEFAULT_PHONE_REGION", None, |raw| {
+            PhoneRegion::parse(raw).map(Some)
+        });
+        let log_format = r.parse("LOG_FORMAT", LogFormat::Text, |raw| {
+            match raw.to_ascii_lowercase().as_str() {
+                "text" | "pretty" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("must be text or json".into()),
+            }
+        });
+        if environment == Environment::Production && r.get("PUBLIC_BASE_URL").is_none() {
+            r.problems.push(
+                "PUBLIC_BASE_URL: required when APP_ENV=production (payment links point at it)"
+                    .into(),
+            );
+        }
+        match (r.problems.is_empty(), database) {
+            (true, Some(database)) => Ok(Self {
+                environment,
+                database_url: SecretString::from(database_url),
+                database,
+                pool,
+                host,
+                port,
+                http_workers,
+                public_base_url,
+                customer_directory_url,
+                customer_directory_timeout,
+                default_phone_region,
+                log_format,
+            }),
+            _ => Err(r.problems),
+        }
+    }
+
+    /// The database URL, secret included: only for building connections.
+    pub fn expose_database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_map(&vars)
+    }
+
+    #[test]
+    fn no_configuration_at_all_runs_against_local_postgres() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.expose_database_url(), DEFAULT_DATABASE_URL);
+        assert_eq!(c.database.database_name(), "orderpay");
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.customer_directory_url.is_none());
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_by_name() {
+        let problems = config(&[
+            ("PORT", "eighty"),
+            ("DATABASE_URL", "mysql://nope"),
+            ("DEFAULT_PHONE_REGION", "Atlantis"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_POOL_SIZE", "0"),
+            ("CUSTOMER_DIRECTORY_URL", "directory.local"),
+        ])
+        .unwrap_err();
+        for name in [
+            "PORT",
+            "DATABASE_URL",
+            "DEFAULT_PHONE_REGION",
+            "LOG_FORMAT",
+            "DATABASE_POOL_SIZE",
+            "CUSTOMER_DIRECTORY_URL",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name} not reported in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn production_requires_a_public_base_url() {
+        let problems = config(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(problems[0].starts_with("PUBLIC_BASE_URL"));
+        let c = config(&[
+            ("APP_ENV", "production"),
+            ("PUBLIC_BASE_URL", "https://pay.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_base_url, "https://pay.example.com");
+    }
+
+    #[test]
+    fn the_database_password_is_not_in_debug_output() {
+        let c = config(&[("DATABASE_URL", "postgres://u:hunter2@db/orderpay")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

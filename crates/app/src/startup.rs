@@ -1,0 +1,112 @@
+//! Wiring: adapters built from configuration, handed to the domain services, served over HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use anyhow::Context;
+
+use orderpay_directory::HttpCustomerDirectory;
+use orderpay_domain::api_key::ApiKeyService;
+use orderpay_domain::customer::{CustomerDirectory, CustomerService};
+use orderpay_domain::order::{OrderService, RandomReferences};
+use orderpay_domain::{Clock, SystemClock};
+use orderpay_http::{AppState, Readiness};
+use orderpay_postgres::{PgStore, database};
+
+use crate::config::Config;
+
+/// Creates the database when missing and applies pending migrations; returns how many ran.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<usize> {
+    if database::create_if_missing(&config.database).await? {
+        tracing::info!(
+            database = config.database.database_name(),
+            "created the database"
+        );
+    }
+    let applied = database::migrate(&config.database).await?;
+    for version in &applied {
+        tracing::info!(%version, "applied migration");
+    }
+    Ok(applied.len())
+}
+
+pub fn store(config: &Config) -> anyhow::Result<PgStore> {
+    PgStore::new(&config.database, config.pool)
+}
+
+pub fn api_keys(store: &PgStore) -> ApiKeyService {
+    ApiKeyService::new(Arc::new(store.clone()), Arc::new(SystemClock))
+}
+
+/// The services over a PostgreSQL store, as the running service uses them.
+pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let directory = match &config.customer_directory_url {
+        Some(url) => Some(Arc::new(HttpCustomerDirectory::new(
+            url,
+            config.customer_directory_timeout,
+        )?) as Arc<dyn CustomerDirectory>),
+        None => None,
+    };
+    let customers = CustomerService::new(Arc::new(store.clone()), directory, clock.clone());
+    let orders = OrderService::new(
+        Arc::new(store.clone()),
+        customers.clone(),
+        Arc::new(RandomReferences),
+        clock.clone(),
+    );
+    let probe = store.clone();
+    let readiness: Readiness = Arc::new(move || {
+        let probe = probe.clone();
+        Box::pin(async move { probe.ping().await.map_err(|e| format!("{e:#}")) })
+    });
+    Ok(AppState {
+        customers,
+        orders,
+        api_keys: api_keys(store),
+        default_region: config.default_phone_region,
+        readiness,
+    })
+}
+
+/// The service, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Prepares the database, wires everything and binds `HOST:PORT` (port 0 picks a free one).
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        prepare_database(config).await?;
+        let store = store(config)?;
+        let state = state(config, &store)?;
+        let address = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
+        let port = listener.local_addr()?.port();
+        let workers = config
+            .http_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let server = orderpay_http::server(listener, state, workers)?;
+        tracing::info!(
+            "orderpay listening on http://{}:{port}, store: PostgreSQL at {}",
+            config.host,
+            config.database.display()
+        );
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server: `handle().stop(true)` finishes requests in flight first.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

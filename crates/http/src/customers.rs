@@ -1,0 +1,110 @@
+//! `/v1/customers`: create, look up by phone, get, update, list.
+
+use actix_web::web::{Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+use orderpay_domain::customer::{CustomerId, CustomerInput, CustomerPatch};
+use orderpay_domain::phone::PhoneNumber;
+use orderpay_domain::validation::Violations;
+
+use crate::AppState;
+use crate::body::{Fields, json_object};
+use crate::problem::Problem;
+use crate::query::Query;
+use crate::views::{CustomerView, ListView};
+
+/// Reads a customer body (`{"phone", "name", "email"}`) at `prefix`.
+pub(crate) fn customer_input(
+    object: &Map<String, Value>,
+    prefix: &str,
+    v: &mut Violations,
+) -> CustomerInput {
+    let mut f = Fields::new(object, prefix, &["phone", "name", "email"], v);
+    CustomerInput {
+        phone: f.string("phone").unwrap_or_default(),
+        name: f.string("name").unwrap_or_default(),
+        email: f.optional_string("email"),
+    }
+}
+
+pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
+    uuid::Uuid::parse_str(raw)
+        .map(CustomerId::from_uuid)
+        .map_err(|_| Problem::not_found("customer"))
+}
+
+pub async fn create(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let object = json_object(&req, &body)?;
+    let mut v = Violations::new();
+    let input = customer_input(&object, "", &mut v);
+    let parsed = input.parse(state.default_region, "");
+    let new = match parsed {
+        Ok(new) if v.is_empty() => new,
+        Ok(_) => return Err(Problem::validation(&v)),
+        Err(errors) => {
+            v.absorb(errors);
+            return Err(Problem::validation(&v));
+        }
+    };
+    let customer = state.customers.create(new).await?;
+    Ok(HttpResponse::Created().json(CustomerView::from(&customer)))
+}
+
+/// `GET /v1/customers?phone=...` looks one customer up; without `phone` it lists them.
+pub async fn list_or_lookup(
+    state: Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut query = Query::parse(&req, &["phone", "limit", "starting_after"]);
+    if let Some(raw) = query.get("phone").map(str::to_owned) {
+        // An unencoded `+` arrives as a space: `?phone=+1415...` means `+1415...`.
+        let raw = match raw.strip_prefix(' ') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("+{rest}"),
+            _ => raw,
+        };
+        let phone = query
+            .violations
+            .check("phone", PhoneNumber::parse(&raw, state.default_region));
+        query.finish()?;
+        let Some(phone) = phone else {
+            return Err(Problem::internal(&"phone parsed without a value"));
+        };
+        let customer = state.customers.find_by_phone(&phone).await?;
+        return Ok(HttpResponse::Ok().json(CustomerView::from(&customer)));
+    }
+    let page = query.page();
+    query.finish()?;
+    let page = state.customers.list(page).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&page, |c| CustomerView::from(c))))
+}
+
+pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
+    let customer = state.customers.get(customer_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
+}
+
+pub async fn update(
+    state: Data<AppState>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let id = customer_id(&id)?;
+    let object = json_object(&req, &body)?;
+    let mut v = Violations::new();
+    let mut f = Fields::new(&object, "", &["name", "email"], &mut v);
+    let patch = CustomerPatch {
+        name: f.optional_string("name"),
+        email: f.nullable_string("email"),
+    };
+    if !v.is_empty() {
+        return Err(Problem::validation(&v));
+    }
+    let customer = state.customers.update(id, patch).await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
+}

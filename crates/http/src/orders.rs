@@ -1,0 +1,152 @@
+//! `/v1/orders`: create, get, get by reference, list, cancel.
+
+use actix_web::web::{Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use orderpay_domain::customer::CustomerId;
+use orderpay_domain::order::{
+    LineItemInput, MAX_ITEMS, OrderCustomerInput, OrderFilter, OrderId, OrderInput, OrderReference,
+    OrderStatus,
+};
+use orderpay_domain::validation::Violations;
+
+use crate::AppState;
+use crate::body::{Fields, json_object};
+use crate::customers::customer_input;
+use crate::problem::Problem;
+use crate::query::Query;
+use crate::views::{ListView, OrderView};
+
+fn order_id(raw: &str) -> Result<OrderId, Problem> {
+    uuid::Uuid::parse_str(raw)
+        .map(OrderId::from_uuid)
+        .map_err(|_| Problem::not_found("order"))
+}
+
+fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
+    if items.len() > MAX_ITEMS {
+        // Reported by the domain's count rule; reading each item would only add noise.
+        return items
+            .iter()
+            .map(|_| LineItemInput {
+                name: String::new(),
+                quantity: 0,
+                unit_amount: 0,
+            })
+            .collect();
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let prefix = format!("items[{i}].");
+            let Value::Object(item) = item else {
+                v.add(format!("items[{i}]"), "must be an object");
+                return LineItemInput {
+                    name: "-".into(),
+                    quantity: 1,
+                    unit_amount: 0,
+                };
+            };
+            let mut f = Fields::new(item, &prefix, &["name", "quantity", "unit_amount"], v);
+            LineItemInput {
+                name: f.string("name").unwrap_or_default(),
+                quantity: f.integer("quantity").unwrap_or_default(),
+                unit_amount: f.integer("unit_amount").unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+pub async fn create(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let object = json_object(&req, &body)?;
+    let mut v = Violations::new();
+    let mut f = Fields::new(
+        &object,
+        "",
+        &["customer_id", "customer", "currency", "items", "metadata"],
+        &mut v,
+    );
+    let by_id = f.optional_string("customer_id");
+    let by_phone = f.optional_object("customer");
+    let currency = f.string("currency").unwrap_or_default();
+    let items = f.array("items").cloned().unwrap_or_default();
+    let metadata = f.string_map("metadata");
+    let customer = match (by_id, by_phone) {
+        (Some(id), None) => match uuid::Uuid::parse_str(&id) {
+            Ok(id) => OrderCustomerInput::Id(id),
+            Err(_) => {
+                v.add("customer_id", "must be a customer id");
+                OrderCustomerInput::Id(uuid::Uuid::nil())
+            }
+        },
+        (None, Some(customer)) => {
+            OrderCustomerInput::Phone(customer_input(customer, "customer.", &mut v))
+        }
+        (by_id, by_phone) => OrderCustomerInput::Ambiguous {
+            given_both: by_id.is_some() && by_phone.is_some(),
+        },
+    };
+    let input = OrderInput {
+        customer,
+        currency,
+        items: line_items(&items, &mut v),
+        metadata,
+    };
+    let new = match input.parse(state.default_region) {
+        Ok(new) if v.is_empty() => new,
+        Ok(_) => return Err(Problem::validation(&v)),
+        Err(errors) => {
+            v.absorb(errors);
+            return Err(Problem::validation(&v));
+        }
+    };
+    let order = state.orders.create(new).await?;
+    Ok(HttpResponse::Created().json(OrderView::from(&order)))
+}
+
+pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
+    let order = state.orders.get(order_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+pub async fn get_by_reference(
+    state: Data<AppState>,
+    reference: Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let reference = OrderReference::parse(&reference).map_err(|why| {
+        Problem::new(
+            crate::problem::Code::NotFound,
+            format!("no such order: {why}"),
+        )
+    })?;
+    let order = state.orders.get_by_reference(&reference).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let mut query = Query::parse(&req, &["customer_id", "status", "limit", "starting_after"]);
+    let customer_id = query.uuid("customer_id").map(CustomerId::from_uuid);
+    let status = match query.get("status").map(str::to_owned) {
+        Some(raw) => query.violations.check("status", OrderStatus::parse(&raw)),
+        None => None,
+    };
+    let page = query.page();
+    query.finish()?;
+    let filter = OrderFilter {
+        customer_id,
+        status,
+    };
+    let page = state.orders.list(filter, page).await?;
+    Ok(HttpResponse::Ok().json(ListView::of(&page, |o| OrderView::from(o))))
+}
+
+pub async fn cancel(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
+    let order = state.orders.cancel(order_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}

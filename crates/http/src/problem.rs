@@ -1,0 +1,275 @@
+//! RFC 9457 problem details, and the one place where errors become HTTP statuses.
+//!
+//! Every error answer has a stable machine-readable `code` from [`Code`]; 5xx answers say
+//! nothing internal (the log gets the whole cause chain).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use orderpay_domain::api_key::ApiKeyError;
+use orderpay_domain::customer::CustomerError;
+use orderpay_domain::order::{OrderError, OrderStatus};
+use orderpay_domain::validation::Violations;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The catalogue of error codes. Codes are part of the API: never renamed, only added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    MalformedJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    ValidationFailed,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    CustomerExists,
+    OrderAlreadyPaid,
+    OrderAlreadyCancelled,
+    DirectoryUnavailable,
+    ServiceUnavailable,
+    InternalError,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ValidationFailed => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::CustomerExists => "customer_exists",
+            Self::OrderAlreadyPaid => "order_already_paid",
+            Self::OrderAlreadyCancelled => "order_already_cancelled",
+            Self::DirectoryUnavailable => "directory_unavailable",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedJson => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::CustomerExists | Self::OrderAlreadyPaid | Self::OrderAlreadyCancelled => {
+                StatusCode::CONFLICT
+            }
+            Self::DirectoryUnavailable => StatusCode::BAD_GATEWAY,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "The request body is not valid JSON",
+            Self::UnsupportedMediaType => "The request body must be application/json",
+            Self::PayloadTooLarge => "The request body is too large",
+            Self::ValidationFailed => "The request has invalid fields",
+            Self::Unauthorized => "A valid API key is required",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::CustomerExists => "A customer with this phone number already exists",
+            Self::OrderAlreadyPaid => "The order is already paid",
+            Self::OrderAlreadyCancelled => "The order is already cancelled",
+            Self::DirectoryUnavailable => "The customer directory is unavailable",
+            Self::ServiceUnavailable => "The service is unavailable",
+            Self::InternalError => "Internal server error",
+        }
+    }
+
+    /// The code a bare status maps to, for answers actix makes itself (unknown routes, say).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            400 => Self::MalformedJson,
+            401 => Self::Unauthorized,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            422 => Self::ValidationFailed,
+            503 => Self::ServiceUnavailable,
+            _ => Self::InternalError,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct FieldProblem {
+    field: String,
+    message: String,
+}
+
+/// An error answer. Build one from a [`Code`], or convert a domain error.
+#[derive(Debug)]
+pub struct Problem {
+    code: Code,
+    detail: String,
+    errors: Vec<FieldProblem>,
+    extra: Map<String, Value>,
+}
+
+impl Problem {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    pub fn validation(violations: &Violations) -> Self {
+        let mut p = Self::new(Code::ValidationFailed, violations.to_string());
+        p.errors = violations
+            .errors()
+            .iter()
+            .map(|e| FieldProblem {
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })
+            .collect();
+        p
+    }
+
+    pub fn field(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::validation(&Violations::one(field, message))
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Code::NotFound, format!("no such {what}"))
+    }
+
+    /// An unexpected failure: logged whole here, answered with nothing internal.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "request failed");
+        Self::new(
+            Code::InternalError,
+            "something went wrong on our side; retry later, quoting the x-request-id header",
+        )
+    }
+
+    fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            format!("/problems/{}", self.code.as_str()).into(),
+        );
+        body.insert("title".into(), self.code.title().into());
+        body.insert("status".into(), self.code.status().as_u16().into());
+        body.insert("code".into(), self.code.as_str().into());
+        body.insert("detail".into(), self.detail.clone().into());
+        if !self.errors.is_empty() {
+            body.insert(
+                "errors".into(),
+                serde_json::to_value(&self.errors).unwrap_or_default(),
+            );
+        }
+        body.extend(self.extra.clone());
+        Value::Object(body)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if self.code == Code::Unauthorized {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.body(self.body().to_string())
+    }
+}
+
+impl From<CustomerError> for Problem {
+    fn from(e: CustomerError) -> Self {
+        match e {
+            CustomerError::NotFound => Self::not_found("customer"),
+            CustomerError::Duplicate { existing } => Self::new(
+                Code::CustomerExists,
+                format!("customer {existing} has this phone number"),
+            )
+            .with("existing_customer_id", existing.to_string()),
+            CustomerError::Invalid(v) => Self::validation(&v),
+            CustomerError::CursorNotFound => {
+                Self::field("starting_after", "no customer has this id")
+            }
+            CustomerError::DirectoryUnavailable(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "customer directory failed");
+                Self::new(
+                    Code::DirectoryUnavailable,
+                    "the customer is not known here and the customer directory did not answer usefully; retry later",
+                )
+            }
+            CustomerError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+        }
+    }
+}
+
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => Self::not_found("order"),
+            OrderError::CustomerNotFound => Self::field("customer_id", "no customer has this id"),
+            OrderError::CursorNotFound => Self::field("starting_after", "no order has this id"),
+            OrderError::IllegalTransition(t) => {
+                let code = if t.from == OrderStatus::Cancelled {
+                    Code::OrderAlreadyCancelled
+                } else {
+                    Code::OrderAlreadyPaid
+                };
+                Self::new(
+                    code,
+                    format!(
+                        "the order is {}; only a pending_payment order can be cancelled",
+                        t.from
+                    ),
+                )
+                .with("order_status", t.from.as_str())
+            }
+            OrderError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+        }
+    }
+}
+
+impl From<ApiKeyError> for Problem {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+            _ => Self::new(
+                Code::Unauthorized,
+                "send a live API key as `Authorization: Bearer <key>`",
+            ),
+        }
+    }
+}
