@@ -47,11 +47,18 @@ impl Violations {
         }
     }
 
-    /// Adds `other`'s violations for fields not reported yet, so one field is reported once
-    /// (a missing field is "required", not also "must not be empty").
+    /// Adds `other`'s violations for fields not reported yet, nor inside a reported one, so
+    /// each problem is reported once (a missing field is "required", not also "must not be
+    /// empty"; an item that is not an object hides its fields' complaints).
     pub fn absorb(&mut self, other: Violations) {
         for e in other.0 {
-            if !self.0.iter().any(|known| known.field == e.field) {
+            let covered = self.0.iter().any(|known| {
+                e.field == known.field
+                    || e.field
+                        .strip_prefix(known.field.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            });
+            if !covered {
                 self.0.push(e);
             }
         }
@@ -124,9 +131,12 @@ mod tests {
         let mut v = Violations::one("a", "is required");
         let mut other = Violations::one("a", "must not be empty");
         other.add("b", "bad");
+        other.add("a.b", "hidden by a");
+        other.add("a[0]", "hidden by a");
+        other.add("ab", "not inside a");
         v.absorb(other);
         let messages: Vec<&str> = v.errors().iter().map(|e| e.message.as_str()).collect();
-        assert_eq!(messages, ["is required", "bad"]);
+        assert_eq!(messages, ["is required", "bad", "not inside a"]);
     }
 
     #[test]

@@ -31,8 +31,8 @@ fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
             .iter()
             .map(|_| LineItemInput {
                 name: String::new(),
-                quantity: 0,
-                unit_amount: 0,
+                quantity: None,
+                unit_amount: None,
             })
             .collect();
     }
@@ -44,16 +44,16 @@ fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
             let Value::Object(item) = item else {
                 v.add(format!("items[{i}]"), "must be an object");
                 return LineItemInput {
-                    name: "-".into(),
-                    quantity: 1,
-                    unit_amount: 0,
+                    name: String::new(),
+                    quantity: None,
+                    unit_amount: None,
                 };
             };
             let mut f = Fields::new(item, &prefix, &["name", "quantity", "unit_amount"], v);
             LineItemInput {
                 name: f.string("name").unwrap_or_default(),
-                quantity: f.integer("quantity").unwrap_or_default(),
-                unit_amount: f.integer("unit_amount").unwrap_or_default(),
+                quantity: f.integer("quantity"),
+                unit_amount: f.integer("unit_amount"),
             }
         })
         .collect()

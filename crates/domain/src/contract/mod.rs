@@ -51,13 +51,13 @@ pub fn order(customer_id: CustomerId, reference: &str, seconds: i64) -> Order {
         items: vec![
             LineItemInput {
                 name: "Tea".into(),
-                quantity: 2,
-                unit_amount: 450,
+                quantity: Some(2),
+                unit_amount: Some(450),
             },
             LineItemInput {
                 name: "Cake".into(),
-                quantity: 1,
-                unit_amount: 300,
+                quantity: Some(1),
+                unit_amount: Some(300),
             },
         ],
         metadata: BTreeMap::from([("chat_id".to_string(), "42".to_string())]),

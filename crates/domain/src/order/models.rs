@@ -163,11 +163,12 @@ pub enum OrderCustomerInput {
     },
 }
 
+/// A line item as the client sent it; `None` for a number that was missing or not a number.
 #[derive(Debug, Clone)]
 pub struct LineItemInput {
     pub name: String,
-    pub quantity: i64,
-    pub unit_amount: i64,
+    pub quantity: Option<i64>,
+    pub unit_amount: Option<i64>,
 }
 
 /// A request to create an order, as the client sent it.
@@ -260,13 +261,20 @@ fn parse_items(inputs: &[LineItemInput], v: &mut Violations) -> Option<Vec<LineI
     let mut items = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let name = v.check(format!("items[{i}].name"), ItemName::parse(&input.name));
+        let required = || "is required".to_string();
         let quantity = v.check(
             format!("items[{i}].quantity"),
-            Quantity::parse(input.quantity),
+            input
+                .quantity
+                .ok_or_else(required)
+                .and_then(Quantity::parse),
         );
         let unit_amount = v.check(
             format!("items[{i}].unit_amount"),
-            Amount::new(input.unit_amount),
+            input
+                .unit_amount
+                .ok_or_else(required)
+                .and_then(|a| Amount::new(a).map_err(|e| e.to_string())),
         );
         if let (Some(name), Some(quantity), Some(unit_amount)) = (name, quantity, unit_amount)
             && let Some(item) = v.check(
@@ -401,8 +409,8 @@ mod tests {
     fn item(quantity: i64, unit_amount: i64) -> LineItemInput {
         LineItemInput {
             name: "Tea".into(),
-            quantity,
-            unit_amount,
+            quantity: Some(quantity),
+            unit_amount: Some(unit_amount),
         }
     }
 

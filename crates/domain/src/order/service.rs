@@ -209,8 +209,8 @@ mod tests {
             currency: "usd".into(),
             items: vec![LineItemInput {
                 name: "Tea".into(),
-                quantity: 2,
-                unit_amount: 450,
+                quantity: Some(2),
+                unit_amount: Some(450),
             }],
             metadata: BTreeMap::new(),
         }

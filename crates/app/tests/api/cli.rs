@@ -1,0 +1,189 @@
+//! The binary as an operator uses it: help, configuration errors, API keys, serve and stop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use orderpay_postgres::testing::TestDatabase;
+
+fn orderpay(db_url: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orderpay"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db_url)
+        .env("RUST_LOG", "info");
+    command
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = orderpay("postgres://unused/x")
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for command in ["serve", "migrate", "api-key"] {
+        assert!(help.contains(command), "{command} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn bad_configuration_is_reported_by_name_and_exits_2() {
+    let out = orderpay("postgres://unused/x")
+        .env("PORT", "eighty")
+        .env("LOG_FORMAT", "xml")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("PORT=\"eighty\""), "{stderr}");
+    assert!(stderr.contains("LOG_FORMAT"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_printed_alone_listed_and_revoked() {
+    let db = TestDatabase::new().await;
+    let out = orderpay(db.url())
+        .args(["api-key", "create", "--name", "bot"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.trim();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "stdout is the key alone: {stdout:?}"
+    );
+    assert!(key.starts_with("opk_") && key.len() > 40, "{key}");
+
+    let list = orderpay(db.url())
+        .args(["api-key", "list"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        listing.contains("bot") && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(!listing.contains(key), "the secret is never listed");
+    let id = listing
+        .lines()
+        .find(|l| l.contains("bot"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    let revoke = orderpay(db.url())
+        .args(["api-key", "revoke", &id])
+        .output()
+        .unwrap();
+    assert!(revoke.status.success());
+    let list = orderpay(db.url())
+        .args(["api-key", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(list.stdout).unwrap().contains("revoked"));
+}
+
+/// Starts `orderpay serve`, waits for its "listening" line, and returns the child, its port and
+/// everything it logged until then.
+fn serve(db_url: &str) -> (std::process::Child, u16, Vec<String>) {
+    let mut child = orderpay(db_url)
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        seen.push(line.clone());
+        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+            let port: u16 = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, port, seen);
+        }
+    }
+    let _ = child.kill();
+    panic!("orderpay serve did not start:\n{}", seen.join("\n"));
+}
+
+fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orderpay did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_migrates_once_answers_and_stops_cleanly_on_sigterm() {
+    let db = TestDatabase::new().await;
+    // TestDatabase already migrated; drop it to see serve create and migrate from nothing.
+    let fresh_url = orderpay_postgres::testing::with_database_name(
+        db.url(),
+        &format!("{}_serve", db.url().rsplit('/').next().unwrap()),
+    );
+
+    let (child, port, logs) = serve(&fresh_url);
+    let text = logs.join("\n");
+    assert!(text.contains("created the database"), "{text}");
+    assert!(text.contains("applied migration"), "{text}");
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(stop(child).success());
+
+    let started = Instant::now();
+    let (child, port, logs) = serve(&fresh_url);
+    let ready_after = started.elapsed();
+    let text = logs.join("\n");
+    assert!(
+        !text.contains("applied migration"),
+        "second start applied again:\n{text}"
+    );
+    assert!(ready_after < Duration::from_secs(5), "took {ready_after:?}");
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(stop(child).success());
+
+    orderpay_postgres::database::drop_database(
+        &orderpay_postgres::ConnectOptions::parse(&fresh_url).unwrap(),
+    )
+    .await
+    .unwrap();
+}

@@ -1,0 +1,47 @@
+use orderpay_postgres::ConnectOptions;
+use orderpay_postgres::database::drop_database;
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_without_a_key() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_is_200_while_the_database_answers_and_503_after() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    drop_database(&ConnectOptions::parse(app.db.url()).unwrap())
+        .await
+        .unwrap();
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_problem(response, 503, "service_unavailable").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_request_id_is_echoed_and_unknown_routes_are_problems() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "req-abc_123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-abc_123");
+
+    let response = app.get("/v1/nowhere").await;
+    assert_problem(response, 404, "not_found").await;
+    let response = app
+        .request(reqwest::Method::DELETE, "/v1/customers")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 405, "method_not_allowed").await;
+}

@@ -1,0 +1,170 @@
+//! `spawn_app`: the service on a free port against a fresh database, with an API key.
+
+use std::collections::HashMap;
+use std::sync::Once;
+
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::Value;
+
+use orderpay::config::{Config, LogFormat};
+use orderpay::{Application, startup, telemetry};
+use orderpay_postgres::PgStore;
+use orderpay_postgres::testing::TestDatabase;
+
+pub struct TestApp {
+    pub address: String,
+    pub api_key: String,
+    pub client: Client,
+    pub store: PgStore,
+    pub db: TestDatabase,
+}
+
+static INIT: Once = Once::new();
+
+fn init_once() {
+    INIT.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if std::env::var("TEST_LOG").is_ok() {
+            telemetry::init(LogFormat::Text);
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// The app with extra environment variables (`CUSTOMER_DIRECTORY_URL`, say).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    init_once();
+    let db = TestDatabase::new().await;
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), db.url().to_string()),
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
+        ("HTTP_WORKERS".into(), "2".into()),
+        ("DEFAULT_PHONE_REGION".into(), "US".into()),
+    ]);
+    for (k, v) in vars {
+        env.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_map(&env).expect("test configuration");
+    let app = Application::build(&config).await.expect("app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let store = startup::store(&config).expect("store");
+    let api_key = startup::api_keys(&store)
+        .create("tests")
+        .await
+        .expect("api key")
+        .token;
+    TestApp {
+        address,
+        api_key,
+        client: Client::new(),
+        store,
+        db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request to `path` with this app's API key.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.api_key)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(reqwest::Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn create_customer(&self, phone: &str, name: &str) -> Value {
+        let response = self
+            .post(
+                "/v1/customers",
+                &serde_json::json!({"phone": phone, "name": name}),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json().await.unwrap()
+    }
+
+    pub async fn create_order(&self, customer_id: &str, items: Value) -> Value {
+        let response = self
+            .post(
+                "/v1/orders",
+                &serde_json::json!({"customer_id": customer_id, "currency": "usd", "items": items}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    /// How many orders and customers exist, through the API.
+    pub async fn counts(&self) -> (usize, usize) {
+        let orders: Value = self.get("/v1/orders?limit=100").await.json().await.unwrap();
+        let customers: Value = self
+            .get("/v1/customers?limit=100")
+            .await
+            .json()
+            .await
+            .unwrap();
+        (
+            orders["data"].as_array().unwrap().len(),
+            customers["data"].as_array().unwrap().len(),
+        )
+    }
+}
+
+/// Asserts `response` is problem details with `status` and `code`, and returns the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["type"].is_string());
+    body
+}
+
+/// The `field`s of a validation problem, in order.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real app over HTTP against a real PostgreSQL, each test with its own
+//! fresh database. `TEST_LOG=1` shows the service's logs.
+
+mod auth;
+mod cli;
+mod customers;
+mod health;
+mod helpers;
+mod input;
+mod orders;
