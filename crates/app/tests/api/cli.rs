@@ -122,6 +122,7 @@ fn serve(db_url: &str) -> (std::process::Child, u16, Vec<String>) {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("orderpay serve did not start:\n{}", seen.join("\n"));
 }
 
