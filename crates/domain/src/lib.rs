@@ -3,6 +3,9 @@
 //!
 //! Nothing here does IO. Adapters implement the ports; `app` wires them together.
 
+#[macro_use]
+mod id;
+
 pub mod api_key;
 pub mod clock;
 pub mod customer;

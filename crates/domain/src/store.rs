@@ -20,7 +20,10 @@ pub enum StoreError {
     /// The row changed since it was read (compare-and-set failed); nothing was stored.
     #[error("the row was changed concurrently")]
     Conflict,
-    /// Anything else: the store is unreachable, a query failed. Keeps its cause for the logs.
+    /// The store cannot be reached now (no connection could be had in time). Worth a retry.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else: a query failed, a row is corrupt. Keeps its cause for the logs.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

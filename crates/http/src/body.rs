@@ -42,6 +42,19 @@ pub fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>,
     }
 }
 
+/// The domain's parse result, unless reading the body already found problems: then those and
+/// the domain's, each field reported once.
+pub fn parsed<T>(mut read: Violations, parsed: Result<T, Violations>) -> Result<T, Problem> {
+    match parsed {
+        Ok(value) if read.is_empty() => Ok(value),
+        Ok(_) => Err(Problem::validation(&read)),
+        Err(domain) => {
+            read.absorb(domain);
+            Err(Problem::validation(&read))
+        }
+    }
+}
+
 /// Reads typed fields out of a JSON object, recording a violation for each bad one.
 pub struct Fields<'a, 'v> {
     object: &'a Map<String, Value>,

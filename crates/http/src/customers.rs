@@ -9,7 +9,7 @@ use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::validation::Violations;
 
 use crate::AppState;
-use crate::body::{Fields, json_object};
+use crate::body::{Fields, json_object, parsed};
 use crate::problem::Problem;
 use crate::query::Query;
 use crate::views::{CustomerView, ListView};
@@ -42,15 +42,7 @@ pub async fn create(
     let object = json_object(&req, &body)?;
     let mut v = Violations::new();
     let input = customer_input(&object, "", &mut v);
-    let parsed = input.parse(state.default_region, "");
-    let new = match parsed {
-        Ok(new) if v.is_empty() => new,
-        Ok(_) => return Err(Problem::validation(&v)),
-        Err(errors) => {
-            v.absorb(errors);
-            return Err(Problem::validation(&v));
-        }
-    };
+    let new = parsed(v, input.parse(state.default_region, ""))?;
     let customer = state.customers.create(new).await?;
     Ok(HttpResponse::Created().json(CustomerView::from(&customer)))
 }

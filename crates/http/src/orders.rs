@@ -12,7 +12,7 @@ use orderpay_domain::order::{
 use orderpay_domain::validation::Violations;
 
 use crate::AppState;
-use crate::body::{Fields, json_object};
+use crate::body::{Fields, json_object, parsed};
 use crate::customers::customer_input;
 use crate::problem::Problem;
 use crate::query::Query;
@@ -98,14 +98,7 @@ pub async fn create(
         items: line_items(&items, &mut v),
         metadata,
     };
-    let new = match input.parse(state.default_region) {
-        Ok(new) if v.is_empty() => new,
-        Ok(_) => return Err(Problem::validation(&v)),
-        Err(errors) => {
-            v.absorb(errors);
-            return Err(Problem::validation(&v));
-        }
-    };
+    let new = parsed(v, input.parse(state.default_region))?;
     let order = state.orders.create(new).await?;
     Ok(HttpResponse::Created().json(OrderView::from(&order)))
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use orderpay_domain::api_key::ApiKeyError;
 use orderpay_domain::customer::CustomerError;
 use orderpay_domain::order::{OrderError, OrderStatus};
+use orderpay_domain::store::StoreError;
 use orderpay_domain::validation::Violations;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -164,6 +165,26 @@ impl Problem {
         )
     }
 
+    /// A failure the client did not cause: 503 when the store is out of reach (worth a
+    /// retry), else 500.
+    pub fn unexpected(cause: &anyhow::Error) -> Self {
+        let unavailable = cause.chain().any(|e| {
+            matches!(
+                e.downcast_ref::<StoreError>(),
+                Some(StoreError::Unavailable(_))
+            )
+        });
+        if unavailable {
+            tracing::warn!(error = %format!("{cause:#}"), "store unavailable");
+            Self::new(
+                Code::ServiceUnavailable,
+                "the database is not answering; retry shortly",
+            )
+        } else {
+            Self::internal(&format!("{cause:#}"))
+        }
+    }
+
     fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_string(), value.into());
         self
@@ -204,8 +225,14 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        if self.code == Code::Unauthorized {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        match self.code {
+            Code::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Code::ServiceUnavailable => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
         }
         response.body(self.body().to_string())
     }
@@ -231,7 +258,7 @@ impl From<CustomerError> for Problem {
                     "the customer is not known here and the customer directory did not answer usefully; retry later",
                 )
             }
-            CustomerError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+            CustomerError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }
@@ -257,7 +284,7 @@ impl From<OrderError> for Problem {
                 )
                 .with("order_status", t.from.as_str())
             }
-            OrderError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+            OrderError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }
@@ -265,7 +292,7 @@ impl From<OrderError> for Problem {
 impl From<ApiKeyError> for Problem {
     fn from(e: ApiKeyError) -> Self {
         match e {
-            ApiKeyError::Unexpected(cause) => Self::internal(&format!("{cause:#}")),
+            ApiKeyError::Unexpected(cause) => Self::unexpected(&cause),
             _ => Self::new(
                 Code::Unauthorized,
                 "send a live API key as `Authorization: Bearer <key>`",

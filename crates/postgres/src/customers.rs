@@ -130,25 +130,7 @@ impl CustomerRepository for PgStore {
 
     async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {
         let mut conn = self.conn().await?;
-        let mut query = customers::table.into_boxed();
-        if let Some(cursor) = page.starting_after {
-            let (at, id): (DateTime<Utc>, Uuid) = customers::table
-                .find(cursor)
-                .select((customers::created_at, customers::id))
-                .first(&mut conn)
-                .await
-                .optional()
-                .map_err(store_error)?
-                .ok_or(StoreError::MissingReference)?;
-            query = query.filter(
-                customers::created_at
-                    .lt(at)
-                    .or(customers::created_at.eq(at).and(customers::id.lt(id))),
-            );
-        }
-        let rows = query
-            .order((customers::created_at.desc(), customers::id.desc()))
-            .limit(page.limit.get() as i64 + 1)
+        let rows = newest_first_page!(customers, customers::table.into_boxed(), &mut conn, page)
             .select(CustomerRow::as_select())
             .load(&mut conn)
             .await

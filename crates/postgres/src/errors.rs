@@ -21,7 +21,7 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
 }
 
 pub(crate) fn pool_error(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
-    StoreError::Unexpected(anyhow::Error::new(e).context("no database connection available"))
+    StoreError::Unavailable(anyhow::Error::new(e).context("no database connection available"))
 }
 
 /// A row the database holds that the domain refuses: the database was changed behind our back.

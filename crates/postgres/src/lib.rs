@@ -1,6 +1,9 @@
 //! PostgreSQL adapter: the repositories orderpay's domain needs, on diesel-async with a
 //! deadpool pool. Rows are translated to domain types here and never leave this crate.
 
+#[macro_use]
+mod pagination;
+
 mod api_keys;
 mod connect;
 mod customers;

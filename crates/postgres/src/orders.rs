@@ -198,24 +198,7 @@ impl OrderRepository for PgStore {
         if let Some(status) = filter.status {
             query = query.filter(orders::status.eq(status.as_str()));
         }
-        if let Some(cursor) = page.starting_after {
-            let (at, id): (DateTime<Utc>, Uuid) = orders::table
-                .find(cursor)
-                .select((orders::created_at, orders::id))
-                .first(&mut conn)
-                .await
-                .optional()
-                .map_err(store_error)?
-                .ok_or(StoreError::MissingReference)?;
-            query = query.filter(
-                orders::created_at
-                    .lt(at)
-                    .or(orders::created_at.eq(at).and(orders::id.lt(id))),
-            );
-        }
-        let rows = query
-            .order((orders::created_at.desc(), orders::id.desc()))
-            .limit(page.limit.get() as i64 + 1)
+        let rows = newest_first_page!(orders, query, &mut conn, page)
             .select(OrderRow::as_select())
             .load(&mut conn)
             .await

@@ -22,6 +22,10 @@ async fn readyz_is_200_while_the_database_answers_and_503_after() {
         .unwrap();
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_problem(response, 503, "service_unavailable").await;
+    // API calls say the same, with a hint to retry, rather than a bare 500.
+    let response = app.get("/v1/orders").await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_problem(response, 503, "service_unavailable").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

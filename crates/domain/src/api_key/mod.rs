@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
 use crate::store::StoreError;
 use crate::validation::bounded_text;
@@ -25,28 +24,7 @@ const SECRET_LEN: usize = 40;
 const TOKEN_TAG: &str = "opk_";
 const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ApiKeyId(Uuid);
-
-impl ApiKeyId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for ApiKeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+entity_id!(ApiKeyId);
 
 /// The SHA-256 of a whole key.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,34 +1,9 @@
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::phone::{PhoneNumber, PhoneRegion};
 use crate::validation::{Violations, bounded_text};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CustomerId(Uuid);
-
-impl CustomerId {
-    /// A fresh, time-ordered id.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for CustomerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+entity_id!(CustomerId);
 
 /// A customer's name as they or the merchant wrote it: 1 to 200 characters, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]

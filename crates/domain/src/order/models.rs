@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -15,28 +14,7 @@ pub const MAX_TOTAL_MINOR_UNITS: i64 = 99_999_999;
 /// How many line items one order may have.
 pub const MAX_ITEMS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrderId(Uuid);
-
-impl OrderId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub fn from_uuid(id: Uuid) -> Self {
-        Self(id)
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for OrderId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+entity_id!(OrderId);
 
 /// How many of an item: 1 to 999,999.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +106,8 @@ impl Metadata {
                     field,
                     "keys must not contain brackets or control characters",
                 );
+            } else if value.contains('\0') {
+                v.add(field, "values must not contain NUL characters");
             } else if value.chars().count() > Self::MAX_VALUE_CHARS {
                 v.add(
                     field,
@@ -206,9 +186,7 @@ impl OrderInput {
             OrderCustomerInput::Phone(input) => match input.parse(region, "customer.") {
                 Ok(new) => Some(OrderCustomer::FindOrCreate(new)),
                 Err(errors) => {
-                    for e in errors.errors() {
-                        v.add(e.field.clone(), &e.message);
-                    }
+                    v.absorb(errors);
                     None
                 }
             },
@@ -227,9 +205,7 @@ impl OrderInput {
         let metadata = match Metadata::parse(self.metadata) {
             Ok(m) => Some(m),
             Err(errors) => {
-                for e in errors.errors() {
-                    v.add(e.field.clone(), &e.message);
-                }
+                v.absorb(errors);
                 None
             }
         };
@@ -510,6 +486,8 @@ mod tests {
         assert!(Metadata::parse(many).is_err());
         let long_value = BTreeMap::from([("k".to_string(), "v".repeat(501))]);
         assert!(Metadata::parse(long_value).is_err());
+        let nul = BTreeMap::from([("k".to_string(), "a\0b".to_string())]);
+        assert!(Metadata::parse(nul).is_err());
         let ok = BTreeMap::from([("chat_id".to_string(), "42".to_string())]);
         assert_eq!(Metadata::parse(ok.clone()).unwrap().as_map(), &ok);
     }

@@ -39,6 +39,7 @@ impl From<CustomerError> for OrderError {
     fn from(e: CustomerError) -> Self {
         match e {
             CustomerError::NotFound => Self::CustomerNotFound,
+            CustomerError::Unexpected(cause) => Self::Unexpected(cause),
             other => Self::Unexpected(other.into()),
         }
     }
