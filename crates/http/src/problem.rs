@@ -190,25 +190,33 @@ impl Problem {
         self
     }
 
-    fn body(&self) -> Value {
-        let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            format!("/problems/{}", self.code.as_str()).into(),
-        );
-        body.insert("title".into(), self.code.title().into());
-        body.insert("status".into(), self.code.status().as_u16().into());
-        body.insert("code".into(), self.code.as_str().into());
-        body.insert("detail".into(), self.detail.clone().into());
-        if !self.errors.is_empty() {
-            body.insert(
-                "errors".into(),
-                serde_json::to_value(&self.errors).unwrap_or_default(),
-            );
-        }
-        body.extend(self.extra.clone());
-        Value::Object(body)
+    fn body(&self) -> String {
+        let body = Body {
+            kind: format!("/problems/{}", self.code.as_str()),
+            title: self.code.title(),
+            status: self.code.status().as_u16(),
+            code: self.code.as_str(),
+            detail: &self.detail,
+            errors: &self.errors,
+            extra: &self.extra,
+        };
+        serde_json::to_string(&body).unwrap_or_default()
     }
+}
+
+/// The members in RFC 9457's order, then orderpay's.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldProblem],
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
 }
 
 impl std::fmt::Display for Problem {
@@ -234,7 +242,7 @@ impl ResponseError for Problem {
             }
             _ => {}
         }
-        response.body(self.body().to_string())
+        response.body(self.body())
     }
 }
 

@@ -1,15 +1,17 @@
 //! Orders: what a customer buys, its reference, its totals and its status.
 
+mod input;
 mod models;
 mod ports;
 mod reference;
 mod service;
 mod status;
 
-pub use models::{
-    ItemName, LineItem, LineItemInput, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, Metadata, NewOrder, Order,
-    OrderCustomer, OrderCustomerInput, OrderFilter, OrderId, OrderInput, OrderParts, Quantity,
+pub use input::{
+    LineItemInput, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, NewOrder, OrderCustomer, OrderCustomerInput,
+    OrderInput,
 };
+pub use models::{ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, Quantity};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
 pub use ports::{OrderRepository, ReferenceGenerator};
