@@ -4,7 +4,7 @@
 CREATE TABLE customers (
     id          uuid        PRIMARY KEY,
     phone       text        NOT NULL CONSTRAINT customers_phone_key UNIQUE
-                            CONSTRAINT customers_phone_e164 CHECK (phone ~ '^\+[1-9][0-9]{6,14}$'),
+                            CONSTRAINT customers_phone_e164 CHECK (phone ~ '^\+[1-9][0-9]{1,14}$'),
     name        text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     email       text        CHECK (length(email) <= 254),
     created_at  timestamptz NOT NULL,

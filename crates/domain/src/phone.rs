@@ -138,6 +138,16 @@ mod tests {
     }
 
     #[test]
+    fn inputs_that_once_crashed_the_parser_are_rejected_calmly() {
+        // Inputs from rust-phonenumber's issues #43 and #32 (panics in earlier versions).
+        let ch = Some(PhoneRegion::parse("CH").unwrap());
+        for (input, region) in [("  2 22#:", None), ("003-836-4618x3001", ch), ("+", None)] {
+            let _ = PhoneNumber::parse(input, region);
+        }
+        assert!(PhoneNumber::parse("  2 22#:", us()).is_err());
+    }
+
+    #[test]
     fn unknown_region_is_rejected() {
         assert!(PhoneRegion::parse("ZZ").is_err());
         assert!(PhoneRegion::parse("").is_err());
@@ -149,6 +159,17 @@ mod tests {
             if let Ok(p) = PhoneNumber::parse(&s, us()) {
                 prop_assert!(p.as_str().starts_with('+'));
                 prop_assert_eq!(PhoneNumber::from_e164(p.as_str()).unwrap(), p);
+            }
+        }
+
+        #[test]
+        fn number_shaped_input_never_panics(
+            s in "[0-9+() .#*x:;,/-]{0,25}",
+            region in prop::sample::select(vec![None, Some("US"), Some("CH"), Some("GB"), Some("KE"), Some("IN")]),
+        ) {
+            let region = region.map(|r| PhoneRegion::parse(r).unwrap());
+            if let Ok(p) = PhoneNumber::parse(&s, region) {
+                prop_assert!(p.as_str().len() <= 16);
             }
         }
 
