@@ -43,68 +43,42 @@ async fn a_known_number_returns_its_entry_and_sends_the_e164_phone() {
     );
 }
 
-#[tokio::test]
-async fn not_found_is_none() {
+/// What the adapter makes of a directory that answers every lookup with `answer`, given
+/// `timeout_ms` to answer.
+async fn lookup_against(
+    answer: ResponseTemplate,
+    timeout_ms: u64,
+) -> Result<Option<DirectoryEntry>, orderpay_domain::customer::DirectoryError> {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(404))
+        .respond_with(answer)
         .mount(&server)
         .await;
-    assert_eq!(
-        directory(&server, 2000)
-            .await
-            .lookup(&phone())
-            .await
-            .unwrap(),
-        None
-    );
+    directory(&server, timeout_ms).await.lookup(&phone()).await
+}
+
+#[tokio::test]
+async fn not_found_is_none() {
+    let found = lookup_against(ResponseTemplate::new(404), 2000).await;
+    assert_eq!(found.unwrap(), None);
 }
 
 #[tokio::test]
 async fn errors_malformed_answers_and_timeouts_are_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(query_param("phone", "+14155550100"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    assert!(
-        directory(&server, 2000)
-            .await
-            .lookup(&phone())
-            .await
-            .is_err()
-    );
-
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("not json"))
-        .mount(&server)
-        .await;
-    assert!(
-        directory(&server, 2000)
-            .await
-            .lookup(&phone())
-            .await
-            .is_err()
-    );
-
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"name": "Slow"}))
-                .set_delay(Duration::from_millis(1500)),
-        )
-        .mount(&server)
-        .await;
-    assert!(
-        directory(&server, 200)
-            .await
-            .lookup(&phone())
-            .await
-            .is_err()
-    );
+    let slow = ResponseTemplate::new(200)
+        .set_body_json(serde_json::json!({"name": "Slow"}))
+        .set_delay(Duration::from_millis(1500));
+    for (answer, timeout_ms) in [
+        (ResponseTemplate::new(500), 2000),
+        (ResponseTemplate::new(200).set_body_string("not json"), 2000),
+        (
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"email": "x@y.z"})),
+            2000,
+        ),
+        (slow, 200),
+    ] {
+        assert!(lookup_against(answer, timeout_ms).await.is_err());
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -59,6 +60,22 @@ impl TryFrom<CustomerRow> for Customer {
     }
 }
 
+/// The one customer `query` selects.
+async fn find_one(
+    store: &PgStore,
+    query: customers::BoxedQuery<'_, Pg>,
+) -> Result<Option<Customer>, StoreError> {
+    let mut conn = store.conn().await?;
+    query
+        .select(CustomerRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?
+        .map(Customer::try_from)
+        .transpose()
+}
+
 #[async_trait]
 impl CustomerRepository for PgStore {
     async fn insert_or_get(&self, customer: &Customer) -> Result<(Customer, bool), StoreError> {
@@ -86,29 +103,12 @@ impl CustomerRepository for PgStore {
     }
 
     async fn find_by_id(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        let mut conn = self.conn().await?;
-        customers::table
-            .find(id.as_uuid())
-            .select(CustomerRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?
-            .map(Customer::try_from)
-            .transpose()
+        find_one(self, customers::table.find(id.as_uuid()).into_boxed()).await
     }
 
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Customer>, StoreError> {
-        let mut conn = self.conn().await?;
-        customers::table
-            .filter(customers::phone.eq(phone.as_str()))
-            .select(CustomerRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?
-            .map(Customer::try_from)
-            .transpose()
+        let query = customers::table.filter(customers::phone.eq(phone.as_str()));
+        find_one(self, query.into_boxed()).await
     }
 
     async fn update(&self, customer: &Customer) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -138,6 +139,21 @@ async fn first_with_items(
     Ok(with_items(conn, row.into_iter().collect()).await?.pop())
 }
 
+/// The one order `query` selects, with its items: two queries on one pooled connection.
+async fn find_one(
+    store: &PgStore,
+    query: orders::BoxedQuery<'_, Pg>,
+) -> Result<Option<Order>, StoreError> {
+    let mut conn = store.conn().await?;
+    let row = query
+        .select(OrderRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?;
+    first_with_items(&mut conn, row).await
+}
+
 #[async_trait]
 impl OrderRepository for PgStore {
     async fn insert(&self, order: &Order) -> Result<(), StoreError> {
@@ -159,30 +175,15 @@ impl OrderRepository for PgStore {
     }
 
     async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = orders::table
-            .find(id.as_uuid())
-            .select(OrderRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?;
-        first_with_items(&mut conn, row).await
+        find_one(self, orders::table.find(id.as_uuid()).into_boxed()).await
     }
 
     async fn find_by_reference(
         &self,
         reference: &OrderReference,
     ) -> Result<Option<Order>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = orders::table
-            .filter(orders::reference.eq(reference.compact()))
-            .select(OrderRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?;
-        first_with_items(&mut conn, row).await
+        let query = orders::table.filter(orders::reference.eq(reference.compact()));
+        find_one(self, query.into_boxed()).await
     }
 
     async fn list(
