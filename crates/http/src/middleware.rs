@@ -36,6 +36,8 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let id = request_id(&req);
+    // Load balancers probe these every few seconds: keep them out of the info log.
+    let probe = matches!(req.path(), "/healthz" | "/readyz");
     let span = tracing::info_span!(
         "http_request",
         method = %req.method(),
@@ -54,6 +56,8 @@ pub async fn request_context(
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(latency_ms = ms, "request finished");
+        } else if probe && status.is_success() {
+            tracing::debug!(latency_ms = ms, "request finished");
         } else {
             tracing::info!(latency_ms = ms, "request finished");
         }
