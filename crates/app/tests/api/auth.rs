@@ -1,40 +1,43 @@
+use reqwest::Response;
+
 use orderpay::startup;
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+
+/// `GET path` with `Authorization: <authorization>` (or none).
+async fn get_with(app: &TestApp, path: &str, authorization: Option<String>) -> Response {
+    let mut request = app.client.get(app.url(path));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    request.send().await.expect("request sent")
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_needs_a_live_bearer_key() {
     let app = spawn_app().await;
-    let url = app.url("/v1/customers");
+    let path = "/v1/customers";
 
-    let missing = app.client.get(&url).send().await.unwrap();
+    let missing = get_with(&app, path, None).await;
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
     assert_problem(missing, 401, "unauthorized").await;
 
-    let wrong_scheme = app
-        .client
-        .get(&url)
-        .header("authorization", format!("Basic {}", app.api_key))
-        .send()
-        .await
-        .unwrap();
+    let wrong_scheme = get_with(&app, path, Some(format!("Basic {}", app.api_key))).await;
     assert_problem(wrong_scheme, 401, "unauthorized").await;
 
     let mut forged = app.api_key.clone();
     let last = forged.pop().unwrap();
     forged.push(if last == 'a' { 'b' } else { 'a' });
     for bad in ["", "opk_nonsense", forged.as_str()] {
-        let response = app.client.get(&url).bearer_auth(bad).send().await.unwrap();
+        let response = get_with(&app, path, bearer(bad)).await;
         assert_problem(response, 401, "unauthorized").await;
     }
 
-    let ok = app
-        .client
-        .get(&url)
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+    let ok = get_with(&app, path, bearer(&app.api_key)).await;
     assert_eq!(ok.status(), 200);
 }
 
@@ -43,24 +46,11 @@ async fn a_revoked_key_is_refused_from_then_on() {
     let app = spawn_app().await;
     let keys = startup::api_keys(&app.store);
     let created = keys.create("short-lived").await.unwrap();
-    let url = app.url("/v1/orders");
-    let before = app
-        .client
-        .get(&url)
-        .bearer_auth(&created.token)
-        .send()
-        .await
-        .unwrap();
+    let before = get_with(&app, "/v1/orders", bearer(&created.token)).await;
     assert_eq!(before.status(), 200);
 
     keys.revoke(created.key.id).await.unwrap();
-    let after = app
-        .client
-        .get(&url)
-        .bearer_auth(&created.token)
-        .send()
-        .await
-        .unwrap();
+    let after = get_with(&app, "/v1/orders", bearer(&created.token)).await;
     assert_problem(after, 401, "unauthorized").await;
     // Other keys are untouched.
     assert_eq!(app.get("/v1/orders").await.status(), 200);
