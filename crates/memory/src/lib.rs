@@ -155,37 +155,21 @@ impl OrderRepository for MemoryStore {
         filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, StoreError> {
-        let t = self.lock();
-        if let Some(cursor) = page.starting_after
-            && !t.orders.contains_key(&OrderId::from_uuid(cursor))
-        {
-            return Err(StoreError::MissingReference);
-        }
-        let mut rows: Vec<Order> = t.orders.values().cloned().collect();
-        drop(t);
-        newest_first(&mut rows, |o| (o.created_at, o.id.as_uuid()));
-        // The cursor is found among all orders, then the filter applies to what follows it.
-        let start = match page.starting_after {
-            Some(cursor) => rows
-                .iter()
-                .position(|o| o.id.as_uuid() == cursor)
-                .map_or(0, |i| i + 1),
-            None => 0,
-        };
-        let matching: Vec<Order> = rows
-            .into_iter()
-            .skip(start)
-            .filter(|o| filter.customer_id.is_none_or(|c| o.customer_id == c))
-            .filter(|o| filter.status.is_none_or(|s| o.status() == s))
+        // The cursor row stays in whatever the filter says, so the page can start after it.
+        let is_cursor = |o: &Order| Some(o.id.as_uuid()) == page.starting_after;
+        let mut rows: Vec<Order> = self
+            .lock()
+            .orders
+            .values()
+            .filter(|o| {
+                is_cursor(o)
+                    || (filter.customer_id.is_none_or(|c| o.customer_id == c)
+                        && filter.status.is_none_or(|s| o.status() == s))
+            })
+            .cloned()
             .collect();
-        page_of(
-            matching,
-            |o| o.id.as_uuid(),
-            PageRequest {
-                starting_after: None,
-                ..page
-            },
-        )
+        newest_first(&mut rows, |o| (o.created_at, o.id.as_uuid()));
+        page_of(rows, |o| o.id.as_uuid(), page)
     }
 
     async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {

@@ -30,7 +30,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 #[derive(Clone)]
 pub struct ConnectOptions {
     config: tokio_postgres::Config,
-    verify_certificate: bool,
+    /// Built once: every pooled connection shares it.
+    tls: MakeRustlsConnect,
     url_for_display: String,
 }
 
@@ -54,7 +55,7 @@ impl ConnectOptions {
         Ok(Self {
             url_for_display: redact(url),
             config,
-            verify_certificate,
+            tls: tls_connector(verify_certificate),
         })
     }
 
@@ -83,7 +84,7 @@ impl ConnectOptions {
         ),
         tokio_postgres::Error,
     > {
-        let (client, connection) = self.config.connect(self.tls()).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         Ok((client, connection.map(|_| ())))
     }
 
@@ -94,7 +95,7 @@ impl ConnectOptions {
     ) -> Result<AsyncPgConnection, ConnectionError> {
         let (client, connection) = self
             .config
-            .connect(self.tls())
+            .connect(self.tls.clone())
             .await
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
         let mut conn =
@@ -102,23 +103,25 @@ impl ConnectOptions {
         conn.set_instrumentation(QueryCounter(counter));
         Ok(conn)
     }
+}
 
-    fn tls(&self) -> MakeRustlsConnect {
-        let provider = Arc::new(ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions");
-        let config = if self.verify_certificate {
-            let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            builder.with_root_certificates(roots).with_no_client_auth()
-        } else {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-                .with_no_client_auth()
-        };
-        MakeRustlsConnect::new(config)
-    }
+/// rustls on ring: checking the server certificate against the Mozilla roots, or (for
+/// `prefer`/`require`) only encrypting.
+fn tls_connector(verify_certificate: bool) -> MakeRustlsConnect {
+    let provider = Arc::new(ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions");
+    let config = if verify_certificate {
+        let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth()
+    };
+    MakeRustlsConnect::new(config)
 }
 
 /// Pool settings, from configuration.
@@ -271,10 +274,12 @@ mod tests {
 
     #[test]
     fn verify_modes_are_understood() {
-        let o = ConnectOptions::parse("postgres://localhost/x?sslmode=verify-full").unwrap();
-        assert!(o.verify_certificate);
-        let o = ConnectOptions::parse("postgres://localhost/x?sslmode=require").unwrap();
-        assert!(!o.verify_certificate);
+        use tokio_postgres::config::SslMode;
+        for mode in ["verify-full", "verify-ca", "require"] {
+            let o =
+                ConnectOptions::parse(&format!("postgres://localhost/x?sslmode={mode}")).unwrap();
+            assert_eq!(o.config.get_ssl_mode(), SslMode::Require, "{mode}");
+        }
         assert!(ConnectOptions::parse("postgres://localhost/x?sslmode=bogus").is_err());
         assert!(ConnectOptions::parse("postgres://localhost").is_err());
     }

@@ -57,3 +57,22 @@ async fn an_unreachable_database_fails_ping_without_panicking() {
     let store = PgStore::new(&options, pool).unwrap();
     assert!(store.ping().await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_verify_full_refuses_the_local_self_signed_certificate() {
+    let server = std::env::var("DATABASE_URL")
+        .unwrap_or("postgres://postgres@localhost:5432/postgres".into());
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = format!(
+        "{}{separator}sslmode=verify-full",
+        with_database_name(&server, "postgres")
+    );
+    let store = PgStore::new(
+        &ConnectOptions::parse(&url).unwrap(),
+        PoolOptions::default(),
+    )
+    .unwrap();
+    // Debian's PostgreSQL serves a self-signed "snakeoil" certificate: checking it must fail,
+    // while `sslmode=require` (tested above) connects.
+    assert!(store.ping().await.is_err());
+}
