@@ -51,6 +51,24 @@ impl Currency {
         })
     }
 
+    /// A currency read back from the store: three lower-case letters is what the schema
+    /// guarantees and all that is checked, so a code dropped from the tables above later keeps
+    /// old orders readable (its exponent is then taken to be 2, the common case).
+    pub fn from_stored(stored: &str) -> Result<Self, String> {
+        match stored.as_bytes() {
+            &[a, b, c] if stored.bytes().all(|b| b.is_ascii_lowercase()) => {
+                let exponent = Self::parse(stored).map_or(2, |known| known.exponent);
+                Ok(Self {
+                    code: [a, b, c],
+                    exponent,
+                })
+            }
+            _ => Err(format!(
+                "stored currency `{stored}` is not three lower-case letters"
+            )),
+        }
+    }
+
     /// The lower-case code, as the API and the store spell it.
     pub fn code(&self) -> &str {
         // Built only from ASCII codes in the tables above.

@@ -184,24 +184,9 @@ impl OrderRepository for MemoryStore {
         *stored = Order::restore(orderpay_domain::order::OrderParts {
             status: order.status(),
             updated_at: order.updated_at,
-            ..parts_of(stored)
+            ..stored.to_parts()
         });
         Ok(())
-    }
-}
-
-fn parts_of(o: &Order) -> orderpay_domain::order::OrderParts {
-    orderpay_domain::order::OrderParts {
-        id: o.id,
-        reference: o.reference,
-        customer_id: o.customer_id,
-        currency: o.currency,
-        items: o.items.clone(),
-        total: o.total,
-        status: o.status(),
-        metadata: o.metadata.clone(),
-        created_at: o.created_at,
-        updated_at: o.updated_at,
     }
 }
 

@@ -46,14 +46,10 @@ impl TryFrom<CustomerRow> for Customer {
     fn try_from(row: CustomerRow) -> Result<Self, StoreError> {
         Ok(Customer {
             id: CustomerId::from_uuid(row.id),
-            phone: PhoneNumber::from_e164(&row.phone).map_err(|e| corrupt("customer phone", e))?,
-            name: CustomerName::parse(&row.name).map_err(|e| corrupt("customer name", e))?,
-            email: row
-                .email
-                .as_deref()
-                .map(Email::parse)
-                .transpose()
-                .map_err(|e| corrupt("customer email", e))?,
+            phone: PhoneNumber::from_stored(&row.phone)
+                .map_err(|e| corrupt("customer phone", e))?,
+            name: CustomerName::from_stored(row.name),
+            email: row.email.map(Email::from_stored),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

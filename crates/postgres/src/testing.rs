@@ -67,6 +67,14 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// A pooled connection of the test store, for tests that write rows behind the adapter's
+    /// back (as a migration or an operator might).
+    pub async fn connection(
+        &self,
+    ) -> diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection> {
+        self.store.conn().await.expect("a test database connection")
+    }
 }
 
 impl Drop for TestDatabase {

@@ -76,3 +76,59 @@ async fn sslmode_verify_full_refuses_the_local_self_signed_certificate() {
     // while `sslmode=require` (tested above) connects.
     assert!(store.ping().await.is_err());
 }
+
+/// Reads trust what the schema guarantees: a row that today's input rules would refuse (a
+/// number outside today's phone metadata, a name longer than today's limit, an item quantity
+/// above today's maximum, a currency dropped from the table) still reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_that_todays_rules_refuse_still_read_back() {
+    use diesel_async::RunQueryDsl;
+    use orderpay_domain::customer::CustomerId;
+    use orderpay_domain::order::OrderId;
+
+    let db = TestDatabase::new().await;
+    let customer_id = uuid::Uuid::now_v7();
+    let order_id = uuid::Uuid::now_v7();
+    let mut conn = db.connection().await;
+    diesel::sql_query(format!(
+        "INSERT INTO customers (id, phone, name, email, created_at, updated_at) \
+         VALUES ('{customer_id}', '+19', '{}', 'not-an-email', now(), now())",
+        "n".repeat(200)
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO orders (id, reference, customer_id, currency, total_amount, status, \
+         metadata, created_at, updated_at) VALUES ('{order_id}', 'AAAABBBB', '{customer_id}', \
+         'xyz', 5000000, 'pending_payment', '{{\"k\": \"v\"}}', now(), now())"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO order_items (order_id, position, name, quantity, unit_amount, amount) \
+         VALUES ('{order_id}', 0, '  padded  ', 5000000, 1, 5000000)"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let customer = CustomerRepository::find_by_id(&db.store, CustomerId::from_uuid(customer_id))
+        .await
+        .expect("the stored customer reads back")
+        .unwrap();
+    assert_eq!(customer.phone.as_str(), "+19");
+    assert_eq!(customer.email.unwrap().as_str(), "not-an-email");
+    let order = OrderRepository::find_by_id(&db.store, OrderId::from_uuid(order_id))
+        .await
+        .expect("the stored order reads back")
+        .unwrap();
+    assert_eq!(order.currency().code(), "xyz");
+    assert_eq!(order.items()[0].quantity.get(), 5_000_000);
+    assert_eq!(order.items()[0].name.as_str(), "  padded  ");
+    let page = CustomerRepository::list(&db.store, orderpay_domain::PageRequest::default())
+        .await
+        .expect("the list reads back");
+    assert_eq!(page.data.len(), 1);
+}

@@ -234,3 +234,34 @@ async fn a_failing_directory_is_502_and_stores_nothing() {
     assert_problem(response, 502, "directory_unavailable").await;
     assert_eq!(app.counts().await.1, 0);
 }
+
+/// Seen on main: an email whose domain grows when lower-cased (`Ⱥ` is 2 bytes, `ⱥ` 3) was
+/// stored, answered 500, and from then on broke every read of the customer list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_that_grows_when_lowercased_never_poisons_reads() {
+    let app = spawn_app().await;
+    let email = format!("a@{}.co", "Ⱥ".repeat(124));
+    let response = app
+        .post(
+            "/v1/customers",
+            &json!({"phone": "+14155550177", "name": "X", "email": email}),
+        )
+        .await;
+    let status = response.status().as_u16();
+    assert!(status == 201 || status == 422, "create answered {status}");
+    if status == 422 {
+        let body = assert_problem(response, 422, "validation_failed").await;
+        assert_eq!(fields(&body), ["email"]);
+    }
+
+    let list = app.get("/v1/customers").await;
+    assert_eq!(list.status(), 200, "{:?}", list.text().await);
+    let order = app
+        .post(
+            "/v1/orders",
+            &json!({"customer": {"phone": "+14155550177", "name": "X"}, "currency": "usd",
+                    "items": [{"name": "Tea", "quantity": 1, "unit_amount": 100}]}),
+        )
+        .await;
+    assert_eq!(order.status(), 201, "{:?}", order.text().await);
+}

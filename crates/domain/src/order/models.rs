@@ -24,6 +24,16 @@ impl Quantity {
         }
     }
 
+    /// A quantity read back from the store: positive is all the schema guarantees, and all
+    /// that is checked, so lowering `MAX` later keeps old orders readable.
+    pub fn from_stored(stored: i32) -> Result<Self, String> {
+        u32::try_from(stored)
+            .ok()
+            .filter(|q| *q > 0)
+            .map(Self)
+            .ok_or_else(|| format!("stored quantity {stored} is not positive"))
+    }
+
     pub fn get(self) -> u32 {
         self.0
     }
@@ -36,6 +46,11 @@ pub struct ItemName(String);
 impl ItemName {
     pub fn parse(input: &str) -> Result<Self, String> {
         bounded_text(input, 250).map(Self)
+    }
+
+    /// A name read back from the store, trusted as stored.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
     }
 
     pub fn as_str(&self) -> &str {
@@ -65,6 +80,21 @@ impl LineItem {
             unit_amount,
             amount,
         })
+    }
+
+    /// A line item read back from the store, with the amount computed when it was created.
+    pub fn restore(
+        name: ItemName,
+        quantity: Quantity,
+        unit_amount: Amount,
+        amount: Amount,
+    ) -> Self {
+        Self {
+            name,
+            quantity,
+            unit_amount,
+            amount,
+        }
     }
 }
 
@@ -151,13 +181,14 @@ pub struct Order {
     pub id: OrderId,
     pub reference: OrderReference,
     pub customer_id: CustomerId,
-    pub currency: Currency,
-    pub items: Vec<LineItem>,
-    pub total: Amount,
     pub metadata: Metadata,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    // Private: it changes only through `transition`.
+    // Private: the items, their currency and their total are priced together when the order
+    // is created and never change apart; the status changes only through `transition`.
+    currency: Currency,
+    items: Vec<LineItem>,
+    total: Amount,
     status: OrderStatus,
 }
 
@@ -198,8 +229,37 @@ impl Order {
         }
     }
 
+    /// The stored fields, for adapters that keep an order as parts.
+    pub fn to_parts(&self) -> OrderParts {
+        OrderParts {
+            id: self.id,
+            reference: self.reference,
+            customer_id: self.customer_id,
+            currency: self.currency,
+            items: self.items.clone(),
+            total: self.total,
+            status: self.status,
+            metadata: self.metadata.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     pub fn status(&self) -> OrderStatus {
         self.status
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn items(&self) -> &[LineItem] {
+        &self.items
+    }
+
+    /// The sum of the items' amounts, computed with checked arithmetic when the order was made.
+    pub fn total(&self) -> Amount {
+        self.total
     }
 
     /// Moves the order through the status machine.

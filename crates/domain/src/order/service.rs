@@ -231,16 +231,8 @@ mod tests {
             Utc::now(),
         );
         Order::restore(OrderParts {
-            id: o.id,
-            reference: o.reference,
-            customer_id: o.customer_id,
-            currency: o.currency,
-            items: o.items,
-            total: o.total,
             status,
-            metadata: o.metadata,
-            created_at: o.created_at,
-            updated_at: o.updated_at,
+            ..o.to_parts()
         })
     }
 
@@ -251,7 +243,7 @@ mod tests {
             .expect_insert()
             .withf(|o| {
                 o.status() == OrderStatus::PendingPayment
-                    && o.total.minor_units() == 900
+                    && o.total().minor_units() == 900
                     && o.reference.to_string() == "AAAA-AAAA"
             })
             .times(1)
