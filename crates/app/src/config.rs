@@ -27,6 +27,8 @@ pub struct Config {
     pub database_url: SecretString,
     pub database: ConnectOptions,
     pub pool: PoolOptions,
+    /// How long creating and migrating the database at start-up may take in all.
+    pub startup_timeout: Duration,
     pub host: String,
     pub port: u16,
     /// How many HTTP worker threads; `None` lets actix use one per core.
@@ -112,29 +114,59 @@ impl Config {
                 _ => Err("must be development or production".into()),
             }
         });
-        let database_url = r
-            .get("DATABASE_URL")
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let production = environment == Environment::Production;
+        let database_url = match r.get("DATABASE_URL") {
+            Some(url) => url,
+            None if production => {
+                r.problems.push(
+                    "DATABASE_URL: required when APP_ENV=production (the default is a local \
+                     superuser, for development only)"
+                        .into(),
+                );
+                DEFAULT_DATABASE_URL.to_string()
+            }
+            None => DEFAULT_DATABASE_URL.to_string(),
+        };
+        let ms = |r: &mut Reader, name: &str, default: u64| {
+            Duration::from_millis(r.number(name, default, 1))
+        };
+        let pool = PoolOptions {
+            max_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
+            acquire_timeout: ms(&mut r, "DATABASE_ACQUIRE_TIMEOUT_MS", 5000),
+            connect_timeout: ms(&mut r, "DATABASE_CONNECT_TIMEOUT_MS", 5000),
+            statement_timeout: ms(&mut r, "DATABASE_STATEMENT_TIMEOUT_MS", 5000),
+            query_timeout: ms(&mut r, "DATABASE_QUERY_TIMEOUT_MS", 8000),
+        };
+        let startup_timeout = ms(&mut r, "DATABASE_STARTUP_TIMEOUT_MS", 60_000);
+        let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, |raw| match raw
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err("must be true or false".into()),
+        });
         let database = match ConnectOptions::parse(&database_url) {
-            Ok(options) => Some(options),
+            Ok(options) => Some(options.with_connect_timeout(pool.connect_timeout)),
             Err(e) => {
                 r.problems.push(format!("DATABASE_URL: {e:#}"));
                 None
             }
         };
-        let pool = PoolOptions {
-            max_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
-            acquire_timeout: Duration::from_millis(r.number(
-                "DATABASE_ACQUIRE_TIMEOUT_MS",
-                5000u64,
-                1,
-            )),
-            connect_timeout: Duration::from_millis(r.number(
-                "DATABASE_CONNECT_TIMEOUT_MS",
-                5000u64,
-                1,
-            )),
-        };
+        if production
+            && !allow_unverified_tls
+            && let Some(options) = &database
+            && !options.verifies_certificate()
+            && !options.is_local_socket()
+        {
+            r.problems.push(format!(
+                "DATABASE_URL: sslmode={} does not check the server's certificate; in production \
+                 use sslmode=verify-full (with sslrootcert=<CA file> for a private CA), or set \
+                 DATABASE_ALLOW_UNVERIFIED_TLS=true for a database reached over a private \
+                 network only (a Render internal URL, say)",
+                options.tls_mode().as_str()
+            ));
+        }
         let host = r.get("HOST").unwrap_or_else(|| "0.0.0.0".into());
         let port = r.parse("PORT", 8080u16, |raw| {
             raw.parse::<u16>()
@@ -185,6 +217,7 @@ impl Config {
                 database_url: SecretString::from(database_url),
                 database,
                 pool,
+                startup_timeout,
                 host,
                 port,
                 http_workers,
@@ -255,14 +288,71 @@ mod tests {
 
     #[test]
     fn production_requires_a_public_base_url() {
-        let problems = config(&[("APP_ENV", "production")]).unwrap_err();
+        let db = (
+            "DATABASE_URL",
+            "postgres://u@db/orderpay?sslmode=verify-full",
+        );
+        let problems = config(&[("APP_ENV", "production"), db]).unwrap_err();
         assert!(problems[0].starts_with("PUBLIC_BASE_URL"));
         let c = config(&[
             ("APP_ENV", "production"),
             ("PUBLIC_BASE_URL", "https://pay.example.com/"),
+            db,
         ])
         .unwrap();
         assert_eq!(c.public_base_url, "https://pay.example.com");
+    }
+
+    #[test]
+    fn production_requires_a_database_url_that_verifies_the_certificate() {
+        let base = [
+            ("APP_ENV", "production"),
+            ("PUBLIC_BASE_URL", "https://pay.example.com"),
+        ];
+        let missing = config(&base).unwrap_err();
+        assert!(
+            missing
+                .iter()
+                .any(|p| p.starts_with("DATABASE_URL: required")),
+            "{missing:?}"
+        );
+
+        for mode in ["disable", "prefer", "require"] {
+            let url = format!("postgres://u:pw@db.example.com/orderpay?sslmode={mode}");
+            let vars = [base[0], base[1], ("DATABASE_URL", url.as_str())];
+            let problems = config(&vars).unwrap_err();
+            assert!(problems[0].contains("verify-full"), "{mode}: {problems:?}");
+            assert!(!problems[0].contains("pw"), "the password is never echoed");
+            let opted_out = [
+                vars[0],
+                vars[1],
+                vars[2],
+                ("DATABASE_ALLOW_UNVERIFIED_TLS", "true"),
+            ];
+            assert!(config(&opted_out).is_ok(), "{mode} with the opt-out");
+        }
+        let verified = [
+            base[0],
+            base[1],
+            (
+                "DATABASE_URL",
+                "postgres://u@db.example.com/orderpay?sslmode=verify-full",
+            ),
+        ];
+        assert!(config(&verified).is_ok());
+    }
+
+    #[test]
+    fn database_deadlines_are_configurable() {
+        let c = config(&[
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1500"),
+            ("DATABASE_QUERY_TIMEOUT_MS", "2500"),
+            ("DATABASE_STARTUP_TIMEOUT_MS", "9000"),
+        ])
+        .unwrap();
+        assert_eq!(c.pool.statement_timeout, Duration::from_millis(1500));
+        assert_eq!(c.pool.query_timeout, Duration::from_millis(2500));
+        assert_eq!(c.startup_timeout, Duration::from_secs(9));
     }
 
     #[test]

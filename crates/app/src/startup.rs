@@ -17,18 +17,19 @@ use orderpay_postgres::{PgStore, database};
 use crate::config::Config;
 
 /// Creates the database when missing and applies pending migrations; returns how many ran.
+/// Safe with any number of replicas starting at once; bounded by `DATABASE_STARTUP_TIMEOUT_MS`.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<usize> {
-    if database::create_if_missing(&config.database).await? {
+    let prepared = database::prepare(&config.database, config.startup_timeout).await?;
+    if prepared.created {
         tracing::info!(
             database = config.database.database_name(),
             "created the database"
         );
     }
-    let applied = database::migrate(&config.database).await?;
-    for version in &applied {
+    for version in &prepared.applied {
         tracing::info!(%version, "applied migration");
     }
-    Ok(applied.len())
+    Ok(prepared.applied.len())
 }
 
 pub fn store(config: &Config) -> anyhow::Result<PgStore> {

@@ -42,71 +42,80 @@ impl TryFrom<ApiKeyRow> for ApiKey {
 #[async_trait]
 impl ApiKeyRepository for PgStore {
     async fn insert(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::insert_into(api_keys::table)
-            .values(ApiKeyRow {
-                id: key.id.as_uuid(),
-                name: key.name.clone(),
-                prefix: key.prefix.clone(),
-                key_hash: key.hash.as_bytes().to_vec(),
-                created_at: key.created_at,
-                revoked_at: key.revoked_at,
-            })
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let row = ApiKeyRow {
+            id: key.id.as_uuid(),
+            name: key.name.clone(),
+            prefix: key.prefix.clone(),
+            key_hash: key.hash.as_bytes().to_vec(),
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        };
+        self.with_conn(async |conn| {
+            diesel::insert_into(api_keys::table)
+                .values(row)
+                .execute(conn)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn find_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
-        let mut conn = self.conn().await?;
-        api_keys::table
-            .filter(api_keys::prefix.eq(prefix))
-            .select(ApiKeyRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?
-            .map(ApiKey::try_from)
-            .transpose()
+        self.with_conn(async |conn| {
+            api_keys::table
+                .filter(api_keys::prefix.eq(prefix))
+                .select(ApiKeyRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .map(ApiKey::try_from)
+                .transpose()
+        })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let mut conn = self.conn().await?;
-        api_keys::table
-            .order((api_keys::created_at.asc(), api_keys::id.asc()))
-            .select(ApiKeyRow::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(ApiKey::try_from)
-            .collect()
+        self.with_conn(async |conn| {
+            api_keys::table
+                .order((api_keys::created_at.asc(), api_keys::id.asc()))
+                .select(ApiKeyRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(ApiKey::try_from)
+                .collect()
+        })
+        .await
     }
 
     async fn revoke(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let revoked = diesel::update(
-            api_keys::table
-                .find(id.as_uuid())
-                .filter(api_keys::revoked_at.is_null()),
-        )
-        .set(api_keys::revoked_at.eq(at))
-        .execute(&mut conn)
-        .await
-        .map_err(store_error)?;
-        if revoked == 0 {
-            // Already revoked (keep the first time), or no such key.
-            let exists: i64 = api_keys::table
-                .find(id.as_uuid())
-                .count()
-                .get_result(&mut conn)
-                .await
-                .map_err(store_error)?;
-            if exists == 0 {
-                return Err(StoreError::MissingReference);
+        self.with_conn(async |conn| {
+            let revoked = diesel::update(
+                api_keys::table
+                    .find(id.as_uuid())
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(at))
+            .execute(conn)
+            .await
+            .map_err(store_error)?;
+            if revoked == 0 {
+                // Already revoked (keep the first time), or no such key.
+                let exists: i64 = api_keys::table
+                    .find(id.as_uuid())
+                    .count()
+                    .get_result(conn)
+                    .await
+                    .map_err(store_error)?;
+                if exists == 0 {
+                    return Err(StoreError::MissingReference);
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 }

@@ -61,41 +61,46 @@ async fn find_one(
     store: &PgStore,
     query: customers::BoxedQuery<'_, Pg>,
 ) -> Result<Option<Customer>, StoreError> {
-    let mut conn = store.conn().await?;
-    query
-        .select(CustomerRow::as_select())
-        .first(&mut conn)
+    store
+        .with_conn(async |conn| {
+            query
+                .select(CustomerRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .map(Customer::try_from)
+                .transpose()
+        })
         .await
-        .optional()
-        .map_err(store_error)?
-        .map(Customer::try_from)
-        .transpose()
 }
 
 #[async_trait]
 impl CustomerRepository for PgStore {
     async fn insert_or_get(&self, customer: &Customer) -> Result<(Customer, bool), StoreError> {
-        let mut conn = self.conn().await?;
-        let inserted = diesel::insert_into(customers::table)
-            .values(CustomerRow::from(customer))
-            .on_conflict(customers::phone)
-            .do_nothing()
-            .returning(CustomerRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(store_error)?;
-        if let Some(row) = inserted {
-            return Ok((row.try_into()?, true));
-        }
-        // The phone was taken, by now committed: ON CONFLICT waited for the other writer.
-        let existing = customers::table
-            .filter(customers::phone.eq(customer.phone.as_str()))
-            .select(CustomerRow::as_select())
-            .first(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok((existing.try_into()?, false))
+        self.with_conn(async |conn| {
+            let inserted = diesel::insert_into(customers::table)
+                .values(CustomerRow::from(customer))
+                .on_conflict(customers::phone)
+                .do_nothing()
+                .returning(CustomerRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()
+                .map_err(store_error)?;
+            if let Some(row) = inserted {
+                return Ok((row.try_into()?, true));
+            }
+            // The phone was taken, by now committed: ON CONFLICT waited for the other writer.
+            let existing = customers::table
+                .filter(customers::phone.eq(customer.phone.as_str()))
+                .select(CustomerRow::as_select())
+                .first(conn)
+                .await
+                .map_err(store_error)?;
+            Ok((existing.try_into()?, false))
+        })
+        .await
     }
 
     async fn find_by_id(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
@@ -108,33 +113,37 @@ impl CustomerRepository for PgStore {
     }
 
     async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let changed = diesel::update(customers::table.find(customer.id.as_uuid()))
-            .set((
-                customers::name.eq(customer.name.as_str()),
-                customers::email.eq(customer.email.as_ref().map(Email::as_str)),
-                customers::updated_at.eq(customer.updated_at),
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
-        if changed == 0 {
-            return Err(StoreError::MissingReference);
-        }
-        Ok(())
+        self.with_conn(async |conn| {
+            let changed = diesel::update(customers::table.find(customer.id.as_uuid()))
+                .set((
+                    customers::name.eq(customer.name.as_str()),
+                    customers::email.eq(customer.email.as_ref().map(Email::as_str)),
+                    customers::updated_at.eq(customer.updated_at),
+                ))
+                .execute(conn)
+                .await
+                .map_err(store_error)?;
+            if changed == 0 {
+                return Err(StoreError::MissingReference);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {
-        let mut conn = self.conn().await?;
-        let rows = newest_first_page!(customers, customers::table.into_boxed(), &mut conn, page)
-            .select(CustomerRow::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(store_error)?;
-        let customers = rows
-            .into_iter()
-            .map(Customer::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(customers, page.limit))
+        self.with_conn(async |conn| {
+            let rows = newest_first_page!(customers, customers::table.into_boxed(), conn, page)
+                .select(CustomerRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?;
+            let customers = rows
+                .into_iter()
+                .map(Customer::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(customers, page.limit))
+        })
+        .await
     }
 }

@@ -16,27 +16,92 @@ pub mod testing;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
+use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use orderpay_domain::store::StoreError;
 
-pub use connect::{ConnectOptions, PoolOptions};
+pub use connect::{ConnectOptions, PoolOptions, TlsMode};
 
 /// The PostgreSQL store: one pool behind every repository.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     queries: Arc<AtomicU64>,
+    query_timeout: Duration,
+}
+
+/// Names the future an async closure returns, so `with_conn` can require it to be `Send`
+/// (the same device diesel-async uses for its transactions).
+pub(crate) trait ConnWork<'c, T>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<T, StoreError>
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as ConnWork<'c, T>>::Fut
+{
+    type Fut: Future<Output = Result<T, StoreError>>;
+}
+
+impl<'c, F, T, Fut> ConnWork<'c, T> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<T, StoreError>
+        + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    type Fut = Fut;
 }
 
 impl PgStore {
     /// A store over a new pool. Connections open lazily, so this succeeds with the database down.
     pub fn new(options: &ConnectOptions, pool: PoolOptions) -> anyhow::Result<Self> {
         let queries = Arc::new(AtomicU64::new(0));
+        let query_timeout = pool.query_timeout;
         let pool = connect::build_pool(options, pool, queries.clone())?;
-        Ok(Self { pool, queries })
+        Ok(Self {
+            pool,
+            queries,
+            query_timeout,
+        })
+    }
+
+    /// Runs `work` on a pooled connection within the store's deadline, waiting for the
+    /// connection included. Past the deadline the call is `Unavailable` and the connection is
+    /// closed rather than pooled (its state is unknown). A failure that left the connection
+    /// dead (the server restarted, a backend was terminated) is `Unavailable` too: worth a
+    /// retry, never a 500.
+    pub(crate) async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        F: for<'c> ConnWork<'c, T, Fut: Send> + Send,
+        T: Send,
+    {
+        let started = Instant::now();
+        let timed_out = || {
+            StoreError::Unavailable(anyhow::anyhow!(
+                "the database did not answer within {:?}",
+                self.query_timeout
+            ))
+        };
+        let mut conn = tokio::time::timeout(self.query_timeout, self.conn())
+            .await
+            .map_err(|_| timed_out())??;
+        let remaining = self.query_timeout.saturating_sub(started.elapsed());
+        let outcome = tokio::time::timeout(remaining, work(&mut conn)).await;
+        match outcome {
+            Ok(Err(StoreError::Unexpected(e))) if conn.is_broken() => {
+                // Detached from the pool, the connection closes as it drops.
+                drop(Object::take(conn));
+                Err(StoreError::Unavailable(
+                    e.context("the database connection was lost"),
+                ))
+            }
+            Ok(result) => result,
+            Err(_) => {
+                // Detached from the pool, the connection closes as it drops.
+                drop(Object::take(conn));
+                Err(timed_out())
+            }
+        }
     }
 
     /// How many queries this store's connections have started, in all.
@@ -46,12 +111,14 @@ impl PgStore {
 
     /// Whether the database answers a trivial query now.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map(|_| ())
-            .map_err(errors::store_error)
+        self.with_conn(async |conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(errors::store_error)
+        })
+        .await
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {

@@ -150,34 +150,39 @@ async fn find_one(
     store: &PgStore,
     query: orders::BoxedQuery<'_, Pg>,
 ) -> Result<Option<Order>, StoreError> {
-    let mut conn = store.conn().await?;
-    let row = query
-        .select(OrderRow::as_select())
-        .first(&mut conn)
+    store
+        .with_conn(async |conn| {
+            let row = query
+                .select(OrderRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?;
+            first_with_items(conn, row).await
+        })
         .await
-        .optional()
-        .map_err(store_error)?;
-    first_with_items(&mut conn, row).await
 }
 
 #[async_trait]
 impl OrderRepository for PgStore {
     async fn insert(&self, order: &Order) -> Result<(), StoreError> {
         let (row, items) = rows_of(order);
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, DieselError, _>(async |tx| {
-            diesel::insert_into(orders::table)
-                .values(&row)
-                .execute(tx)
-                .await?;
-            diesel::insert_into(order_items::table)
-                .values(&items)
-                .execute(tx)
-                .await?;
-            Ok(())
+        self.with_conn(async |conn| {
+            conn.transaction::<_, DieselError, _>(async |tx| {
+                diesel::insert_into(orders::table)
+                    .values(&row)
+                    .execute(tx)
+                    .await?;
+                diesel::insert_into(order_items::table)
+                    .values(&items)
+                    .execute(tx)
+                    .await?;
+                Ok(())
+            })
+            .await
+            .map_err(store_error)
         })
         .await
-        .map_err(store_error)
     }
 
     async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -197,50 +202,54 @@ impl OrderRepository for PgStore {
         filter: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<Order>, StoreError> {
-        let mut conn = self.conn().await?;
-        let mut query = orders::table.into_boxed();
-        if let Some(customer) = filter.customer_id {
-            query = query.filter(orders::customer_id.eq(customer.as_uuid()));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(orders::status.eq(status.as_str()));
-        }
-        let rows = newest_first_page!(orders, query, &mut conn, page)
-            .select(OrderRow::as_select())
-            .load(&mut conn)
-            .await
-            .map_err(store_error)?;
-        let orders = with_items(&mut conn, rows).await?;
-        Ok(Page::from_overfetch(orders, page.limit))
+        self.with_conn(async |conn| {
+            let mut query = orders::table.into_boxed();
+            if let Some(customer) = filter.customer_id {
+                query = query.filter(orders::customer_id.eq(customer.as_uuid()));
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(orders::status.eq(status.as_str()));
+            }
+            let rows = newest_first_page!(orders, query, conn, page)
+                .select(OrderRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?;
+            let orders = with_items(conn, rows).await?;
+            Ok(Page::from_overfetch(orders, page.limit))
+        })
+        .await
     }
 
     async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        let changed = diesel::update(
-            orders::table
-                .find(order.id.as_uuid())
-                .filter(orders::status.eq(expected.as_str())),
-        )
-        .set((
-            orders::status.eq(order.status().as_str()),
-            orders::updated_at.eq(order.updated_at),
-        ))
-        .execute(&mut conn)
-        .await
-        .map_err(store_error)?;
-        if changed == 1 {
-            return Ok(());
-        }
-        let exists: i64 = orders::table
-            .find(order.id.as_uuid())
-            .count()
-            .get_result(&mut conn)
+        self.with_conn(async |conn| {
+            let changed = diesel::update(
+                orders::table
+                    .find(order.id.as_uuid())
+                    .filter(orders::status.eq(expected.as_str())),
+            )
+            .set((
+                orders::status.eq(order.status().as_str()),
+                orders::updated_at.eq(order.updated_at),
+            ))
+            .execute(conn)
             .await
             .map_err(store_error)?;
-        Err(if exists == 0 {
-            StoreError::MissingReference
-        } else {
-            StoreError::Conflict
+            if changed == 1 {
+                return Ok(());
+            }
+            let exists: i64 = orders::table
+                .find(order.id.as_uuid())
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(store_error)?;
+            Err(if exists == 0 {
+                StoreError::MissingReference
+            } else {
+                StoreError::Conflict
+            })
         })
+        .await
     }
 }

@@ -94,6 +94,21 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Creates the database `options` names with no tables at all, as an operator might before
+/// orderpay first starts.
+pub async fn create_empty_database(options: &ConnectOptions) {
+    let name = options.database_name().to_owned();
+    let admin = options.with_database("postgres");
+    let (client, connection) = admin.connect_raw().await.expect("PostgreSQL answers");
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("creating an empty database");
+    drop(client);
+    let _ = driver.await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database_name;

@@ -58,23 +58,101 @@ async fn an_unreachable_database_fails_ping_without_panicking() {
     assert!(store.ping().await.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sslmode_verify_full_refuses_the_local_self_signed_certificate() {
+/// The test server's URL for database `postgres` on `host`, with `params` added.
+fn server_url(host: &str, params: &str) -> String {
     let server = std::env::var("DATABASE_URL")
         .unwrap_or("postgres://postgres@localhost:5432/postgres".into());
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{}{separator}sslmode=verify-full",
-        with_database_name(&server, "postgres")
-    );
-    let store = PgStore::new(
-        &ConnectOptions::parse(&url).unwrap(),
-        PoolOptions::default(),
+    let url = with_database_name(&server, "postgres");
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((user, hp)) => (format!("{user}@"), hp),
+        None => (String::new(), authority),
+    };
+    let port = host_port.rsplit_once(':').map_or("5432", |(_, p)| p);
+    let separator = if path.contains('?') { '&' } else { '?' };
+    format!("{scheme}://{user}{host}:{port}/{path}{separator}{params}")
+}
+
+async fn ping(url: &str) -> Result<(), String> {
+    let options = ConnectOptions::parse(url).map_err(|e| format!("{e:#}"))?;
+    let store = PgStore::new(&options, PoolOptions::default()).unwrap();
+    store.ping().await.map_err(|e| format!("{e:#}"))
+}
+
+/// The certificate file the test server presents (Debian's self-signed "snakeoil", for
+/// `localhost`, by default).
+async fn server_certificate() -> String {
+    let (client, connection) = tokio_postgres::connect(
+        &server_url("localhost", "sslmode=disable"),
+        tokio_postgres::NoTls,
     )
-    .unwrap();
-    // Debian's PostgreSQL serves a self-signed "snakeoil" certificate: checking it must fail,
-    // while `sslmode=require` (tested above) connects.
-    assert!(store.ping().await.is_err());
+    .await
+    .expect("PostgreSQL answers");
+    tokio::spawn(connection);
+    let row = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap();
+    let path: String = row.get(0);
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "the server's certificate {path} must be readable by the tests"
+    );
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_full_checks_the_chain_and_the_host_name() {
+    let cert = server_certificate().await;
+    // The server's own certificate as the root: the chain and the name `localhost` match.
+    ping(&server_url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={cert}"),
+    ))
+    .await
+    .expect("verify-full against the server's own certificate");
+    // The same certificate, but the client asks for 127.0.0.1: not the name in it.
+    let wrong_name = ping(&server_url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={cert}"),
+    ))
+    .await;
+    assert!(
+        wrong_name.is_err(),
+        "verify-full accepted a certificate for another name"
+    );
+    // verify-ca checks the chain only, so the same connection succeeds.
+    ping(&server_url(
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={cert}"),
+    ))
+    .await
+    .expect("verify-ca ignores the name");
+    // libpq: `require` with a root certificate verifies the chain as verify-ca does.
+    ping(&server_url(
+        "127.0.0.1",
+        &format!("sslmode=require&sslrootcert={cert}"),
+    ))
+    .await
+    .expect("require with sslrootcert");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_refuses_a_certificate_from_an_unknown_issuer() {
+    // A real CA that did not sign the local server's certificate.
+    let other_ca = std::fs::read_dir("/usr/share/ca-certificates/mozilla")
+        .expect("Debian's ca-certificates")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "crt"))
+        .expect("a CA certificate");
+    let url = server_url(
+        "localhost",
+        &format!("sslmode=verify-ca&sslrootcert={}", other_ca.display()),
+    );
+    let refused = ping(&url).await;
+    assert!(refused.is_err(), "an unknown issuer was accepted");
+    // System roots with the wrong name fail whatever the system trusts.
+    let refused = ping(&server_url("127.0.0.1", "sslmode=verify-full")).await;
+    assert!(refused.is_err());
 }
 
 /// Reads trust what the schema guarantees: a row that today's input rules would refuse (a
