@@ -234,3 +234,40 @@ async fn replicas_started_together_all_become_ready() {
         .unwrap();
     }
 }
+
+/// Start-up against a server that accepts TCP and never answers: `serve` exits non-zero
+/// within its deadlines, saying why, instead of hanging silently.
+#[test]
+fn serve_against_a_silent_database_exits_saying_why() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut child = orderpay(&format!("postgres://postgres@127.0.0.1:{port}/orderpay"))
+        .env("HOST", "127.0.0.1")
+        .env("PORT", "0")
+        .env("DATABASE_CONNECT_TIMEOUT_MS", "500")
+        .env("DATABASE_STARTUP_TIMEOUT_MS", "2000")
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Generous: the point is that it ends by itself, not how fast.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("orderpay serve hung against a silent database");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not complete a connection within"),
+        "{stderr}"
+    );
+    drop(silent);
+}

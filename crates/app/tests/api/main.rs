@@ -8,3 +8,4 @@ mod health;
 mod helpers;
 mod input;
 mod orders;
+mod outages;
