@@ -86,3 +86,72 @@ fn a_base_url_that_is_not_http_is_refused() {
     assert!(HttpCustomerDirectory::new("ftp://x", Duration::from_secs(1)).is_err());
     assert!(HttpCustomerDirectory::new("not a url", Duration::from_secs(1)).is_err());
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"name": "Eve"})))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let answer = ResponseTemplate::new(302).insert_header(
+        "location",
+        format!("{}/customers", elsewhere.uri()).as_str(),
+    );
+    let result = lookup_against(answer, 2000).await;
+    assert!(
+        matches!(
+            result,
+            Err(orderpay_domain::customer::DirectoryError::Unavailable(_))
+        ),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_over_64_kib_is_unavailable() {
+    let huge = serde_json::json!({"name": "Ada", "pad": "x".repeat(70 * 1024)});
+    let result = lookup_against(ResponseTemplate::new(200).set_body_json(huge), 2000).await;
+    assert!(
+        matches!(
+            result,
+            Err(orderpay_domain::customer::DirectoryError::Unavailable(_))
+        ),
+        "{result:?}"
+    );
+    let fits = serde_json::json!({"name": "Ada", "pad": "x".repeat(60 * 1024)});
+    let result = lookup_against(ResponseTemplate::new(200).set_body_json(fits), 2000).await;
+    assert_eq!(result.unwrap().unwrap().name, "Ada");
+}
+
+#[tokio::test]
+async fn errors_never_carry_the_phone_number() {
+    let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(500));
+    let err = lookup_against(slow, 50).await.unwrap_err();
+    let text = format!("{err:?} {err:#}");
+    if let orderpay_domain::customer::DirectoryError::Unavailable(cause) = &err {
+        let chain = format!("{cause:#} {cause:?}");
+        assert!(!chain.contains("4155550100"), "{chain}");
+    }
+    assert!(!text.contains("4155550100"), "{text}");
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_and_query_is_kept() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/customers"))
+        .and(query_param("token", "t0k"))
+        .and(query_param("phone", "+14155550100"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let directory = HttpCustomerDirectory::new(
+        &format!("{}/api/?token=t0k", server.uri()),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(directory.lookup(&phone()).await.unwrap(), None);
+}

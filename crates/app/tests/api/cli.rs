@@ -126,6 +126,19 @@ fn serve(db_url: &str) -> (std::process::Child, u16, Vec<String>) {
     panic!("orderpay serve did not start:\n{}", seen.join("\n"));
 }
 
+/// A child process killed if the test ends early (a failed assertion), so no server outlives
+/// its test.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     assert!(
@@ -270,4 +283,140 @@ fn serve_against_a_silent_database_exits_saying_why() {
         "{stderr}"
     );
     drop(silent);
+}
+
+/// Everything `orderpay serve` logs at `info` while clients send personal data and a key,
+/// a directory fails and a request is refused: no phone number, email, key or password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_info_hold_no_phone_email_key_or_password() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    // Trust authentication ignores the password, so it can be anything: it must not leak.
+    let url = db
+        .url()
+        .replacen("://postgres@", "://postgres:hunter2pw@", 1);
+    assert!(
+        url.contains("hunter2pw"),
+        "the test URL has the form postgres://postgres@..."
+    );
+    let key = {
+        let out = orderpay(&url)
+            .args(["api-key", "create", "--name", "bot"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    // A directory that is not there: lookups fail and are logged with their cause.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let directory = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+
+    let mut child = KillOnDrop(Some(
+        orderpay(&url)
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("CUSTOMER_DIRECTORY_URL", &directory)
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let reader = {
+        let logs = logs.clone();
+        let stderr = child.0.as_mut().unwrap().stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port.parse::<u16>().unwrap());
+                }
+                logs.lock().unwrap().push(line);
+            }
+        })
+    };
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve started");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut request = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let created = send(
+        reqwest::Method::POST,
+        "/v1/customers",
+        Some(serde_json::json!({"phone": "+14155550177", "name": "Ada", "email": "ada.secret@example.com"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown = send(
+        reqwest::Method::GET,
+        "/v1/customers?phone=%2B14155550188",
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), 502, "the directory is down");
+    let patched = send(
+        reqwest::Method::PATCH,
+        &format!("/v1/customers/{id}"),
+        Some(serde_json::json!({"email": "not-an-email-0199"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(patched.status(), 422);
+    let order = send(
+        reqwest::Method::POST,
+        "/v1/orders",
+        Some(
+            serde_json::json!({"customer": {"phone": "+14155550199", "name": "Bo"},
+            "currency": "usd", "items": [{"name": "Tea", "quantity": 1, "unit_amount": 100}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(order.status(), 201);
+    let refused = client
+        .get(format!("{base}/v1/customers"))
+        .bearer_auth(format!("{key}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    assert!(stop(child.0.take().unwrap()).success());
+    reader.join().unwrap();
+    let text = logs.lock().unwrap().join("\n");
+    assert!(
+        text.contains("request finished"),
+        "no access log at all:\n{text}"
+    );
+    let secret_part = key.rsplit('_').next().unwrap();
+    for secret in [
+        "4155550177",
+        "4155550188",
+        "4155550199",
+        "ada.secret",
+        "not-an-email-0199",
+        secret_part,
+        "hunter2pw",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "`{secret}` reached the logs:\n{text}"
+        );
+    }
 }

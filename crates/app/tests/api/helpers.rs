@@ -21,7 +21,8 @@ pub struct TestApp {
 
 static INIT: Once = Once::new();
 
-fn init_once() {
+/// Installs the TLS crypto provider (reqwest needs one) and, with `TEST_LOG`, logging.
+pub fn init_once() {
     INIT.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
         if std::env::var("TEST_LOG").is_ok() {

@@ -25,11 +25,25 @@ impl From<StoreError> for ApiKeyError {
 }
 
 /// A key just created: the only time its token exists outside the client.
-#[derive(Debug)]
 pub struct CreatedApiKey {
     pub key: ApiKey,
     pub token: String,
 }
+
+/// The token is a live credential: `Debug` shows its public prefix only.
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .field("token", &format_args!("opk_{}_***", self.key.prefix))
+            .finish()
+    }
+}
+
+/// How many prefixes `create` draws before giving up. A collision among 2^60 prefixes is all
+/// but impossible, so a second one in a row means something else is wrong (a broken random
+/// source, a store that answers "duplicate" to everything): fail rather than spin.
+const MAX_PREFIX_DRAWS: usize = 3;
 
 #[derive(Clone)]
 pub struct ApiKeyService {
@@ -46,7 +60,7 @@ impl ApiKeyService {
     pub async fn create(&self, name: &str) -> Result<CreatedApiKey, ApiKeyError> {
         let name = ApiKey::parse_name(name)
             .map_err(|e| ApiKeyError::Invalid(Violations::one("name", e)))?;
-        loop {
+        for _ in 0..MAX_PREFIX_DRAWS {
             let (prefix, token) = generate_token(&mut rand::rng());
             let key = ApiKey {
                 id: ApiKeyId::generate(),
@@ -63,6 +77,9 @@ impl ApiKeyService {
                 Err(e) => return Err(e.into()),
             }
         }
+        Err(ApiKeyError::Unexpected(anyhow::anyhow!(
+            "every one of {MAX_PREFIX_DRAWS} new key prefixes was already taken"
+        )))
     }
 
     pub async fn list(&self) -> Result<Vec<ApiKey>, ApiKeyError> {
@@ -118,6 +135,27 @@ mod tests {
 
     fn service(repo: MockApiKeyRepository) -> ApiKeyService {
         ApiKeyService::new(Arc::new(repo), Arc::new(SystemClock))
+    }
+
+    #[tokio::test]
+    async fn create_gives_up_after_a_few_prefix_collisions() {
+        let mut repo = MockApiKeyRepository::new();
+        repo.expect_insert()
+            .times(MAX_PREFIX_DRAWS)
+            .returning(|_| Err(StoreError::Duplicate(UniqueKey::ApiKeyPrefix)));
+        let err = service(repo).create("bot").await.unwrap_err();
+        assert!(matches!(err, ApiKeyError::Unexpected(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn created_key_debug_never_shows_the_token() {
+        let created = service(remembering_repo(false))
+            .create("bot")
+            .await
+            .unwrap();
+        let debug = format!("{created:?}");
+        assert!(!debug.contains(&created.token), "{debug}");
+        assert!(debug.contains(&created.key.prefix));
     }
 
     #[tokio::test]
