@@ -130,10 +130,9 @@ async fn errors_never_carry_the_phone_number() {
     let slow = ResponseTemplate::new(200).set_delay(Duration::from_millis(500));
     let err = lookup_against(slow, 50).await.unwrap_err();
     let text = format!("{err:?} {err:#}");
-    if let orderpay_domain::customer::DirectoryError::Unavailable(cause) = &err {
-        let chain = format!("{cause:#} {cause:?}");
-        assert!(!chain.contains("4155550100"), "{chain}");
-    }
+    let orderpay_domain::customer::DirectoryError::Unavailable(cause) = &err;
+    let chain = format!("{cause:#} {cause:?}");
+    assert!(!chain.contains("4155550100"), "{chain}");
     assert!(!text.contains("4155550100"), "{text}");
 }
 
