@@ -94,9 +94,8 @@ pub async fn update(
         name: f.optional_string("name"),
         email: f.nullable_string("email"),
     };
-    if !v.is_empty() {
-        return Err(Problem::validation(&v));
-    }
-    let customer = state.customers.update(id, patch).await?;
+    // Every bad field at once: type errors above, and the rules for the rest.
+    let changes = parsed(v, patch.parse())?;
+    let customer = state.customers.update(id, changes).await?;
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }

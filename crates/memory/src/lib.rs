@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
-use orderpay_domain::customer::{Customer, CustomerId, CustomerRepository};
+use orderpay_domain::customer::{Customer, CustomerChanges, CustomerId, CustomerRepository};
 use orderpay_domain::order::{
     Order, OrderFilter, OrderId, OrderReference, OrderRepository, OrderStatus,
 };
@@ -98,16 +98,19 @@ impl CustomerRepository for MemoryStore {
             .cloned())
     }
 
-    async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        id: CustomerId,
+        changes: &CustomerChanges,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Customer, StoreError> {
         let mut t = self.lock();
         let stored = t
             .customers
-            .get_mut(&customer.id)
+            .get_mut(&id)
             .ok_or(StoreError::MissingReference)?;
-        stored.name = customer.name.clone();
-        stored.email = customer.email.clone();
-        stored.updated_at = customer.updated_at;
-        Ok(())
+        *stored = changes.applied_to(stored, updated_at);
+        Ok(stored.clone())
     }
 
     async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {

@@ -7,7 +7,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use orderpay_domain::customer::{Customer, CustomerId, CustomerName, CustomerRepository, Email};
+use orderpay_domain::customer::{
+    Customer, CustomerChanges, CustomerId, CustomerName, CustomerRepository, Email,
+};
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
@@ -16,7 +18,7 @@ use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::schema::customers;
 
-#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
 struct CustomerRow {
     id: Uuid,
@@ -24,6 +26,15 @@ struct CustomerRow {
     name: String,
     email: Option<String>,
     created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The columns a PATCH may change: `None` leaves a column alone, `Some(None)` clears `email`.
+#[derive(AsChangeset)]
+#[diesel(table_name = customers)]
+struct CustomerChangeset<'a> {
+    name: Option<&'a str>,
+    email: Option<Option<&'a str>>,
     updated_at: DateTime<Utc>,
 }
 
@@ -112,21 +123,31 @@ impl CustomerRepository for PgStore {
         find_one(self, query.into_boxed()).await
     }
 
-    async fn update(&self, customer: &Customer) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        id: CustomerId,
+        changes: &CustomerChanges,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Customer, StoreError> {
+        // One UPDATE that sets only the given columns: no read-modify-write to race with.
+        let changeset = CustomerChangeset {
+            name: changes.name.as_ref().map(CustomerName::as_str),
+            email: changes
+                .email
+                .as_ref()
+                .map(|email| email.as_ref().map(Email::as_str)),
+            updated_at,
+        };
         self.with_conn(async |conn| {
-            let changed = diesel::update(customers::table.find(customer.id.as_uuid()))
-                .set((
-                    customers::name.eq(customer.name.as_str()),
-                    customers::email.eq(customer.email.as_ref().map(Email::as_str)),
-                    customers::updated_at.eq(customer.updated_at),
-                ))
-                .execute(conn)
+            diesel::update(customers::table.find(id.as_uuid()))
+                .set(&changeset)
+                .returning(CustomerRow::as_returning())
+                .get_result(conn)
                 .await
-                .map_err(store_error)?;
-            if changed == 0 {
-                return Err(StoreError::MissingReference);
-            }
-            Ok(())
+                .optional()
+                .map_err(store_error)?
+                .ok_or(StoreError::MissingReference)?
+                .try_into()
         })
         .await
     }

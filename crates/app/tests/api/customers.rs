@@ -84,7 +84,8 @@ async fn patch_changes_name_and_email_and_null_clears_email() {
         .patch(&url, &json!({"email": "nope", "name": "", "phone": "+1"}))
         .await;
     let problem = assert_problem(bad, 422, "validation_failed").await;
-    assert_eq!(fields(&problem), ["phone"]);
+    // Every bad field at once: the unknown `phone` and the two invalid values.
+    assert_eq!(fields(&problem), ["phone", "name", "email"]);
     let bad = app.patch(&url, &json!({"email": "nope", "name": ""})).await;
     let problem = assert_problem(bad, 422, "validation_failed").await;
     assert_eq!(fields(&problem), ["name", "email"]);
@@ -264,4 +265,39 @@ async fn an_email_that_grows_when_lowercased_never_poisons_reads() {
         )
         .await;
     assert_eq!(order.status(), 201, "{:?}", order.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_patches_of_different_fields_keep_both_changes() {
+    let app = spawn_app().await;
+    for round in 0..10 {
+        let customer = app
+            .create_customer(&format!("+1415555{:04}", 200 + round), "Ada")
+            .await;
+        let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+        let email = format!("ada{round}@example.com");
+        let rename = json!({"name": "Ada Lovelace"});
+        let set_email = json!({"email": email});
+        let (renamed, emailed) =
+            tokio::join!(app.patch(&path, &rename), app.patch(&path, &set_email));
+        assert_eq!(renamed.status(), 200);
+        assert_eq!(emailed.status(), 200);
+        let after: Value = app.get(&path).await.json().await.unwrap();
+        assert_eq!(after["name"], "Ada Lovelace", "round {round}: {after}");
+        assert_eq!(after["email"], email.as_str(), "round {round}: {after}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_reports_every_bad_field_at_once_and_changes_nothing() {
+    let app = spawn_app().await;
+    let customer = app.create_customer("+14155550100", "Ada").await;
+    let path = format!("/v1/customers/{}", customer["id"].as_str().unwrap());
+    let response = app
+        .patch(&path, &json!({"name": 5, "email": "not-an-email"}))
+        .await;
+    let body = assert_problem(response, 422, "validation_failed").await;
+    assert_eq!(fields(&body), ["name", "email"]);
+    let after: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(after, customer);
 }

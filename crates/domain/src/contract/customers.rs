@@ -3,6 +3,7 @@
 use futures_util::future::join_all;
 
 use super::{Store, at, customer};
+use crate::customer::{CustomerChanges, CustomerName, Email};
 use crate::pagination::{Limit, PageRequest};
 use crate::store::StoreError;
 
@@ -44,21 +45,53 @@ pub async fn found_by_id_and_phone_as_stored(store: &dyn Store) {
     assert_eq!(repo.find_by_id(other.id).await.unwrap(), None);
 }
 
+fn changes(name: Option<&str>, email: Option<Option<&str>>) -> CustomerChanges {
+    CustomerChanges {
+        name: name.map(|n| CustomerName::parse(n).unwrap()),
+        email: email.map(|e| e.map(|e| Email::parse(e).unwrap())),
+    }
+}
+
 pub async fn update_replaces_name_and_email(store: &dyn Store) {
     let repo = store.customers();
     let c = customer(5, 0);
     repo.insert_or_get(&c).await.unwrap();
-    let mut changed = c.clone();
-    changed.name = crate::customer::CustomerName::parse("New Name").unwrap();
-    changed.email = None;
-    changed.updated_at = at(60);
-    repo.update(&changed).await.unwrap();
-    assert_eq!(repo.find_by_id(c.id).await.unwrap(), Some(changed));
+    let mut expected = c.clone();
+    expected.name = CustomerName::parse("New Name").unwrap();
+    expected.email = None;
+    expected.updated_at = at(60);
+    let returned = repo
+        .update(c.id, &changes(Some("New Name"), Some(None)), at(60))
+        .await
+        .unwrap();
+    assert_eq!(returned, expected);
+    assert_eq!(repo.find_by_id(c.id).await.unwrap(), Some(expected));
+}
+
+pub async fn update_changes_only_the_given_fields(store: &dyn Store) {
+    let repo = store.customers();
+    let c = customer(7, 0);
+    repo.insert_or_get(&c).await.unwrap();
+    // Two writers, each with its own field, in either order: both changes persist.
+    repo.update(c.id, &changes(Some("Renamed"), None), at(10))
+        .await
+        .unwrap();
+    let after = repo
+        .update(c.id, &changes(None, Some(Some("new@example.com"))), at(20))
+        .await
+        .unwrap();
+    assert_eq!(after.name.as_str(), "Renamed");
+    assert_eq!(after.email.as_ref().unwrap().as_str(), "new@example.com");
+    assert_eq!(after.phone, c.phone);
+    assert_eq!(repo.find_by_id(c.id).await.unwrap(), Some(after));
 }
 
 pub async fn update_of_a_missing_customer_is_missing_reference(store: &dyn Store) {
     let repo = store.customers();
-    let err = repo.update(&customer(6, 0)).await.unwrap_err();
+    let err = repo
+        .update(customer(6, 0).id, &changes(Some("Nobody"), None), at(1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
 }
 

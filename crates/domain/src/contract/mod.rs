@@ -77,6 +77,7 @@ macro_rules! repository_contract_tests {
             customers::concurrent_inserts_of_one_phone_store_one_customer,
             customers::found_by_id_and_phone_as_stored,
             customers::update_replaces_name_and_email,
+            customers::update_changes_only_the_given_fields,
             customers::update_of_a_missing_customer_is_missing_reference,
             customers::list_is_newest_first_with_cursor_pages,
             customers::list_after_an_unknown_cursor_is_missing_reference,

@@ -5,7 +5,8 @@ mod ports;
 mod service;
 
 pub use models::{
-    Customer, CustomerId, CustomerInput, CustomerName, CustomerPatch, Email, NewCustomer,
+    Customer, CustomerChanges, CustomerId, CustomerInput, CustomerName, CustomerPatch, Email,
+    NewCustomer,
 };
 pub use ports::{CustomerDirectory, CustomerRepository, DirectoryEntry, DirectoryError};
 #[cfg(any(test, feature = "testing"))]

@@ -142,34 +142,51 @@ impl NewCustomer {
     }
 }
 
-/// Changes to a customer: a field left `None` stays as it is; `email: Some(None)` clears it.
+/// Changes to a customer as the client sent them: a field left `None` stays as it is;
+/// `email: Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct CustomerPatch {
     pub name: Option<String>,
     pub email: Option<Option<String>>,
 }
 
+/// Validated changes: only the fields given are written, so two clients changing different
+/// fields at once both keep their change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerChanges {
+    pub name: Option<CustomerName>,
+    pub email: Option<Option<Email>>,
+}
+
 impl CustomerPatch {
-    /// Applies the patch to a copy of `customer`, or reports every bad field.
-    pub fn apply(&self, customer: &Customer, now: DateTime<Utc>) -> Result<Customer, Violations> {
+    /// Parses every given field, or reports every bad one.
+    pub fn parse(&self) -> Result<CustomerChanges, Violations> {
         let mut v = Violations::new();
+        let name = match &self.name {
+            Some(name) => v.check("name", CustomerName::parse(name)),
+            None => None,
+        };
+        let email = match &self.email {
+            Some(Some(email)) => v.check("email", Email::parse(email)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        v.finish(|| CustomerChanges { name, email })
+    }
+}
+
+impl CustomerChanges {
+    /// `customer` with these changes made at `now`, as a store applies them.
+    pub fn applied_to(&self, customer: &Customer, now: DateTime<Utc>) -> Customer {
         let mut updated = customer.clone();
-        if let Some(name) = &self.name
-            && let Some(name) = v.check("name", CustomerName::parse(name))
-        {
-            updated.name = name;
+        if let Some(name) = &self.name {
+            updated.name = name.clone();
         }
-        match &self.email {
-            Some(Some(email)) => {
-                if let Some(email) = v.check("email", Email::parse(email)) {
-                    updated.email = Some(email);
-                }
-            }
-            Some(None) => updated.email = None,
-            None => {}
+        if let Some(email) = &self.email {
+            updated.email = email.clone();
         }
         updated.updated_at = now;
-        v.finish(|| updated)
+        updated
     }
 }
 
@@ -233,19 +250,21 @@ mod tests {
         .parse(None, "")
         .unwrap()
         .into_customer(now);
-        let patched = CustomerPatch {
+        let changes = CustomerPatch {
             name: None,
             email: Some(None),
         }
-        .apply(&customer, now)
+        .parse()
         .unwrap();
+        assert_eq!(changes.name, None);
+        let patched = changes.applied_to(&customer, now);
         assert_eq!(patched.name.as_str(), "Ada");
         assert_eq!(patched.email, None);
         let bad = CustomerPatch {
             name: Some(String::new()),
             email: Some(Some("x".into())),
         }
-        .apply(&customer, now)
+        .parse()
         .unwrap_err();
         assert_eq!(bad.errors().len(), 2);
     }

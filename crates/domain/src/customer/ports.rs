@@ -1,6 +1,7 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use super::{Customer, CustomerId};
+use super::{Customer, CustomerChanges, CustomerId};
 use crate::pagination::{Page, PageRequest};
 use crate::phone::PhoneNumber;
 use crate::store::StoreError;
@@ -27,11 +28,18 @@ pub trait CustomerRepository: Send + Sync + 'static {
     /// `Unexpected` when the store fails.
     async fn find_by_phone(&self, phone: &PhoneNumber) -> Result<Option<Customer>, StoreError>;
 
-    /// Replaces the name, email and `updated_at` of the customer with `customer.id`.
+    /// Writes the fields `changes` gives, and `updated_at`, to the customer `id`, leaving the
+    /// others as they are now, in one atomic step; returns the customer as stored after it.
+    /// Concurrent updates of different fields therefore both persist.
     ///
     /// # Errors
     /// `MissingReference` when there is no such customer.
-    async fn update(&self, customer: &Customer) -> Result<(), StoreError>;
+    async fn update(
+        &self,
+        id: CustomerId,
+        changes: &CustomerChanges,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Customer, StoreError>;
 
     /// Customers newest first.
     ///

@@ -4,7 +4,8 @@ use anyhow::anyhow;
 
 use super::models::NewCustomer;
 use super::{
-    Customer, CustomerDirectory, CustomerId, CustomerName, CustomerPatch, CustomerRepository, Email,
+    Customer, CustomerChanges, CustomerDirectory, CustomerId, CustomerName, CustomerRepository,
+    Email,
 };
 use crate::clock::Clock;
 use crate::pagination::{Page, PageRequest};
@@ -139,14 +140,10 @@ impl CustomerService {
     pub async fn update(
         &self,
         id: CustomerId,
-        patch: CustomerPatch,
+        changes: CustomerChanges,
     ) -> Result<Customer, CustomerError> {
-        let current = self.get(id).await?;
-        let updated = patch
-            .apply(&current, self.clock.now())
-            .map_err(CustomerError::Invalid)?;
-        match self.customers.update(&updated).await {
-            Ok(()) => Ok(updated),
+        match self.customers.update(id, &changes, self.clock.now()).await {
+            Ok(customer) => Ok(customer),
             Err(StoreError::MissingReference) => Err(CustomerError::NotFound),
             Err(e) => Err(e.into()),
         }
@@ -356,49 +353,39 @@ mod tests {
     #[tokio::test]
     async fn update_of_a_missing_customer_is_not_found() {
         let mut repo = MockCustomerRepository::new();
-        repo.expect_find_by_id().returning(|_| Ok(None));
-        repo.expect_update().never();
+        repo.expect_update()
+            .returning(|_, _, _| Err(StoreError::MissingReference));
         let err = service(repo, None)
-            .update(CustomerId::generate(), CustomerPatch::default())
+            .update(
+                CustomerId::generate(),
+                CustomerChanges {
+                    name: None,
+                    email: None,
+                },
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, CustomerError::NotFound));
     }
 
     #[tokio::test]
-    async fn update_with_bad_fields_is_invalid_and_writes_nothing() {
-        let found = stored();
-        let mut repo = MockCustomerRepository::new();
-        repo.expect_find_by_id()
-            .returning(move |_| Ok(Some(found.clone())));
-        repo.expect_update().never();
-        let patch = CustomerPatch {
-            name: Some("".into()),
-            email: None,
-        };
-        let err = service(repo, None)
-            .update(CustomerId::generate(), patch)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, CustomerError::Invalid(v) if v.errors()[0].field == "name"));
-    }
-
-    #[tokio::test]
-    async fn update_stores_the_patched_customer() {
+    async fn update_sends_only_the_given_fields_to_the_store() {
         let found = stored();
         let id = found.id;
         let mut repo = MockCustomerRepository::new();
-        repo.expect_find_by_id()
-            .returning(move |_| Ok(Some(found.clone())));
         repo.expect_update()
-            .withf(|c| c.name.as_str() == "Ada L.")
+            .withf(move |at, changes, _| {
+                *at == id
+                    && changes.name.as_ref().map(CustomerName::as_str) == Some("Ada L.")
+                    && changes.email.is_none()
+            })
             .times(1)
-            .returning(|_| Ok(()));
-        let patch = CustomerPatch {
-            name: Some("Ada L.".into()),
+            .returning(move |_, changes, now| Ok(changes.applied_to(&found, now)));
+        let changes = CustomerChanges {
+            name: Some(CustomerName::parse("Ada L.").unwrap()),
             email: None,
         };
-        let updated = service(repo, None).update(id, patch).await.unwrap();
+        let updated = service(repo, None).update(id, changes).await.unwrap();
         assert_eq!(updated.name.as_str(), "Ada L.");
     }
 
