@@ -2,6 +2,9 @@
 
 use std::process::ExitCode;
 
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
@@ -93,12 +96,46 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     let handle = app.handle();
-    let server = tokio::spawn(app.run_until_stopped());
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests in flight");
-    handle.stop(true).await;
-    server.await??;
+    let shutting_down = app.shutting_down();
+    let drain = config.shutdown_drain;
+    supervise(app.run_until_stopped(), shutdown_signal(), async move {
+        // Readiness first, so load balancers stop routing here; then stop accepting and let
+        // the requests in flight on every worker finish.
+        shutting_down.store(true, Ordering::Relaxed);
+        tracing::info!(
+            drain_ms = drain.as_millis(),
+            "shutting down: /readyz now answers 503"
+        );
+        tokio::time::sleep(drain).await;
+        tracing::info!("stopping: finishing requests in flight");
+        handle.stop(true).await;
+    })
+    .await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Runs `server` until `signal`, then `stop`s it and waits for it to finish. A server that
+/// ends before any signal (it failed, or stopped by itself) is an error: the process must
+/// exit non-zero so that its supervisor restarts it.
+pub(crate) async fn supervise(
+    server: impl Future<Output = std::io::Result<()>> + Send + 'static,
+    signal: impl Future<Output = ()>,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        outcome = &mut server => {
+            return Err(match outcome {
+                Ok(Ok(())) => anyhow::anyhow!("the HTTP server stopped without being asked to"),
+                Ok(Err(e)) => anyhow::Error::new(e).context("the HTTP server failed"),
+                Err(e) => anyhow::Error::new(e).context("the HTTP server task panicked"),
+            });
+        }
+        () = signal => {}
+    }
+    stop.await;
+    server.await.context("the HTTP server task panicked")??;
     Ok(())
 }
 
@@ -156,4 +193,42 @@ async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::supervise;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    #[tokio::test]
+    async fn a_server_that_fails_makes_serve_fail_without_a_signal() {
+        let failing = async { Err(std::io::Error::other("listener closed")) };
+        let outcome = supervise(failing, std::future::pending(), async {}).await;
+        let err = outcome.unwrap_err();
+        assert!(format!("{err:#}").contains("listener closed"), "{err:#}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_ends_by_itself_is_a_failure_too() {
+        let outcome = supervise(async { Ok(()) }, std::future::pending(), async {}).await;
+        assert!(outcome.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_signal_stops_the_server_and_waits_for_it() {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = async move {
+            let _ = rx.await;
+            Ok(())
+        };
+        let flag = stopped.clone();
+        let stop = async move {
+            flag.store(true, Ordering::SeqCst);
+            let _ = tx.send(());
+        };
+        supervise(server, async {}, stop).await.unwrap();
+        assert!(stopped.load(Ordering::SeqCst));
+    }
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub pool: PoolOptions,
     /// How long creating and migrating the database at start-up may take in all.
     pub startup_timeout: Duration,
+    /// How long `/readyz` answers 503 before the server stops accepting, on SIGTERM.
+    pub shutdown_drain: Duration,
     pub host: String,
     pub port: u16,
     /// How many HTTP worker threads; `None` lets actix use one per core.
@@ -138,6 +140,7 @@ impl Config {
             query_timeout: ms(&mut r, "DATABASE_QUERY_TIMEOUT_MS", 8000),
         };
         let startup_timeout = ms(&mut r, "DATABASE_STARTUP_TIMEOUT_MS", 60_000);
+        let shutdown_drain = Duration::from_millis(r.number("SHUTDOWN_DRAIN_MS", 2000u64, 0));
         let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, |raw| match raw
             .to_ascii_lowercase()
             .as_str()
@@ -218,6 +221,7 @@ impl Config {
                 database,
                 pool,
                 startup_timeout,
+                shutdown_drain,
                 host,
                 port,
                 http_workers,

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use actix_web::dev::{Server, ServerHandle};
 use anyhow::Context;
@@ -68,6 +69,7 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
         api_keys: api_keys(store),
         default_region: config.default_phone_region,
         readiness,
+        shutting_down: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -75,6 +77,7 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
 pub struct Application {
     port: u16,
     server: Server,
+    shutting_down: Arc<AtomicBool>,
 }
 
 impl Application {
@@ -83,6 +86,7 @@ impl Application {
         prepare_database(config).await?;
         let store = store(config)?;
         let state = state(config, &store)?;
+        let shutting_down = state.shutting_down.clone();
         let address = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
@@ -95,11 +99,20 @@ impl Application {
             config.host,
             config.database.display()
         );
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            shutting_down,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The flag that turns `/readyz` to 503 ahead of a shutdown.
+    pub fn shutting_down(&self) -> Arc<AtomicBool> {
+        self.shutting_down.clone()
     }
 
     /// Stops the server: `handle().stop(true)` finishes requests in flight first.

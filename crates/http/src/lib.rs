@@ -13,6 +13,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -39,6 +40,9 @@ pub struct AppState {
     /// The region national phone numbers are read in; `None` accepts international form only.
     pub default_region: Option<PhoneRegion>,
     pub readiness: Readiness,
+    /// Set when the service is about to stop: `/readyz` answers 503 from then on, so load
+    /// balancers stop sending new requests while those in flight finish.
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 /// The routes, for `App::configure`.
@@ -95,6 +99,12 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return Err(Problem::new(
+            Code::ServiceUnavailable,
+            "the service is shutting down",
+        ));
+    }
     match (state.readiness)().await {
         Ok(()) => Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))),
         Err(why) => {

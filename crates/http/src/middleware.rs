@@ -1,6 +1,7 @@
 //! Cross-cutting request handling: a request id and one tracing span per request, problem
 //! details for every error answer (including those actix makes itself), and API-key auth.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -8,6 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
+use futures_util::FutureExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -30,7 +32,9 @@ fn request_id(req: &ServiceRequest) -> String {
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
 }
 
-/// The outermost middleware: request id, span, access log line, problem details fallback.
+/// The outermost middleware: request id, span, access log line, problem details fallback,
+/// and a panic in a handler caught here and answered as a 500 like any other error, so it
+/// never takes down the worker and the other requests it is serving.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -48,8 +52,25 @@ pub async fn request_context(
     );
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
-    let response = next.call(req).instrument(span.clone()).await?;
-    let mut response = as_problem(response.map_into_boxed_body());
+    let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
+        .catch_unwind()
+        .await;
+    let response = match outcome {
+        Ok(response) => response?.map_into_boxed_body(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            span.record("status", 500);
+            span.in_scope(|| tracing::error!(panic = %what, "a handler panicked; answered 500"));
+            // The request went into the panicking service, so there is none left to build a
+            // `ServiceResponse` from: answer through actix's error path instead.
+            return Err(Panicked { request_id: id }.into());
+        }
+    };
+    let mut response = as_problem(response);
     let status = response.status();
     span.record("status", status.as_u16());
     span.in_scope(|| {
@@ -66,6 +87,36 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The answer to a request whose handler panicked: a 500 in problem details, with its id.
+#[derive(Debug)]
+struct Panicked {
+    request_id: String,
+}
+
+impl std::fmt::Display for Panicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the handler panicked")
+    }
+}
+
+impl ResponseError for Panicked {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut response = Problem::new(
+            Code::InternalError,
+            "something went wrong on our side; retry later, quoting the x-request-id header",
+        )
+        .error_response();
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        response
+    }
 }
 
 /// Error answers that are not problem details yet (an unknown route, a wrong method, an
@@ -130,4 +181,63 @@ pub async fn require_api_key(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test};
+
+    async fn boom() -> HttpResponse {
+        panic!("a handler bug");
+    }
+
+    async fn slow() -> HttpResponse {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        HttpResponse::Ok().body("done")
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_500_problem_details_and_spares_the_others() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .route("/boom", web::get().to(boom))
+                .route("/slow", web::get().to(slow)),
+        )
+        .await;
+        // A slow request in flight on the same worker while another one panics.
+        let (slow_response, boom) = futures_util::future::join(
+            test::call_service(&app, test::TestRequest::get().uri("/slow").to_request()),
+            test::try_call_service(&app, test::TestRequest::get().uri("/boom").to_request()),
+        )
+        .await;
+        // actix turns the error into the response the client gets.
+        let boom_response = boom
+            .expect_err("a panic is answered as an error")
+            .error_response();
+        assert_eq!(boom_response.status(), 500);
+        assert_eq!(
+            boom_response.headers().get(header::CONTENT_TYPE).unwrap(),
+            PROBLEM_JSON,
+            "a panic is answered as problem details"
+        );
+        assert!(boom_response.headers().contains_key(REQUEST_ID));
+        let body = actix_web::body::to_bytes(boom_response.into_body())
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "internal_error");
+        assert!(
+            !body.to_string().contains("a handler bug"),
+            "5xx bodies say nothing internal: {body}"
+        );
+        assert_eq!(slow_response.status(), 200);
+        assert_eq!(test::read_body(slow_response).await, "done");
+        // The worker goes on serving.
+        let again =
+            test::call_service(&app, test::TestRequest::get().uri("/slow").to_request()).await;
+        assert_eq!(again.status(), 200);
+    }
 }

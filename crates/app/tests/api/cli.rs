@@ -12,6 +12,7 @@ fn orderpay(db_url: &str) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", db_url)
+        .env("SHUTDOWN_DRAIN_MS", "0")
         .env("RUST_LOG", "info");
     command
 }
@@ -139,7 +140,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
+fn stop(child: std::process::Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -148,17 +149,7 @@ fn stop(mut child: std::process::Child) -> std::process::ExitStatus {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "orderpay did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_waiting(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,5 +409,110 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
             !text.contains(secret),
             "`{secret}` reached the logs:\n{text}"
         );
+    }
+}
+
+/// On SIGTERM, `/readyz` turns 503 first (while the server still answers), then requests in
+/// flight on every worker finish before the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_readiness_first_and_finishes_requests_in_flight() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    // A directory slow enough that lookups are in flight when the signal comes.
+    let directory = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"name": "Ada"}))
+                .set_delay(Duration::from_millis(1500)),
+        )
+        .mount(&directory)
+        .await;
+    let key = {
+        let out = orderpay(db.url())
+            .args(["api-key", "create", "--name", "bot"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let mut child = KillOnDrop(Some(
+        orderpay(db.url())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("HTTP_WORKERS", "2")
+            .env("SHUTDOWN_DRAIN_MS", "1000")
+            .env("CUSTOMER_DIRECTORY_URL", directory.uri())
+            .env("CUSTOMER_DIRECTORY_TIMEOUT_MS", "10000")
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stderr = child.0.as_mut().unwrap().stderr.take().unwrap();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let _ = port_tx.send(port.parse::<u16>().unwrap());
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve started");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+
+    // Four lookups of unknown phones: each waits on the slow directory, on both workers.
+    let in_flight: Vec<_> = (0..4)
+        .map(|i| {
+            let request = client
+                .get(format!(
+                    "{base}/v1/customers?phone=%2B1415555{:04}",
+                    300 + i
+                ))
+                .bearer_auth(&key)
+                .send();
+            tokio::spawn(request)
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.0.as_ref().unwrap().id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        503,
+        "readiness turns first, while the server still answers"
+    );
+
+    for request in in_flight {
+        let response = request
+            .await
+            .unwrap()
+            .expect("a request in flight was dropped");
+        assert_eq!(response.status(), 200);
+    }
+    let status = stop_waiting(child.0.take().unwrap());
+    assert!(status.success(), "{status:?}");
+}
+
+/// Waits (up to 30 s) for a child that was already signalled.
+fn stop_waiting(mut child: std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "orderpay did not stop");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
