@@ -12,6 +12,7 @@ pub mod customer;
 pub mod money;
 pub mod order;
 pub mod pagination;
+pub mod payment;
 pub mod phone;
 pub mod store;
 pub mod validation;

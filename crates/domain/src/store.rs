@@ -6,6 +6,10 @@ pub enum UniqueKey {
     CustomerPhone,
     OrderReference,
     ApiKeyPrefix,
+    /// A provider event id already applied.
+    ProcessedEvent,
+    /// An order's second open payment.
+    OpenPayment,
     Other,
 }
 

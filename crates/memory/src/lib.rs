@@ -1,8 +1,13 @@
 //! In-memory implementations of orderpay's repository ports, for tests and demos. One
 //! [`MemoryStore`] holds every table behind one lock, so its writes are atomic like the
-//! database's transactions and foreign keys hold across repositories.
+//! database's transactions and foreign keys hold across repositories. [`SandboxGateway`] is
+//! the payment provider that takes no money, for development without a Stripe account.
 
-use std::collections::HashMap;
+mod sandbox;
+
+pub use sandbox::SandboxGateway;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,7 +17,11 @@ use uuid::Uuid;
 use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
 use orderpay_domain::customer::{Customer, CustomerChanges, CustomerId, CustomerRepository};
 use orderpay_domain::order::{
-    Order, OrderFilter, OrderId, OrderReference, OrderRepository, OrderStatus,
+    Order, OrderEvent, OrderFilter, OrderId, OrderParts, OrderReference, OrderRepository,
+    OrderStatus, PayToken,
+};
+use orderpay_domain::payment::{
+    CheckoutSession, EventCommit, Payment, PaymentId, PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::{StoreError, UniqueKey};
@@ -23,6 +32,9 @@ struct Tables {
     customers: HashMap<CustomerId, Customer>,
     orders: HashMap<OrderId, Order>,
     api_keys: Vec<ApiKey>,
+    payments: HashMap<PaymentId, Payment>,
+    processed_events: HashSet<String>,
+    order_events: Vec<OrderEvent>,
 }
 
 #[derive(Default, Clone)]
@@ -122,7 +134,7 @@ impl CustomerRepository for MemoryStore {
 
 #[async_trait]
 impl OrderRepository for MemoryStore {
-    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
         let mut t = self.lock();
         if !t.customers.contains_key(&order.customer_id) {
             return Err(StoreError::MissingReference);
@@ -134,7 +146,17 @@ impl OrderRepository for MemoryStore {
             return Err(StoreError::Duplicate(UniqueKey::Other));
         }
         t.orders.insert(order.id, order.clone());
+        t.order_events.push(created.clone());
         Ok(())
+    }
+
+    async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
+        Ok(self
+            .lock()
+            .orders
+            .values()
+            .find(|o| o.pay_token() == token)
+            .cloned())
     }
 
     async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -175,7 +197,12 @@ impl OrderRepository for MemoryStore {
         page_of(rows, |o| o.id.as_uuid(), page)
     }
 
-    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
+    async fn update_status(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        event: &OrderEvent,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
         let stored = t
             .orders
@@ -184,11 +211,14 @@ impl OrderRepository for MemoryStore {
         if stored.status() != expected {
             return Err(StoreError::Conflict);
         }
-        *stored = Order::restore(orderpay_domain::order::OrderParts {
+        let version = stored.version() + 1;
+        *stored = Order::restore(OrderParts {
             status: order.status(),
             updated_at: order.updated_at,
+            version,
             ..stored.to_parts()
         });
+        t.order_events.push(event.clone());
         Ok(())
     }
 }
@@ -229,6 +259,157 @@ impl ApiKeyRepository for MemoryStore {
     }
 }
 
+#[async_trait]
+impl PaymentRepository for MemoryStore {
+    async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError> {
+        let mut t = self.lock();
+        if !t.orders.contains_key(&payment.order_id) {
+            return Err(StoreError::MissingReference);
+        }
+        let open = t
+            .payments
+            .values()
+            .find(|p| p.order_id == payment.order_id && p.status.is_open());
+        if let Some(open) = open {
+            return Ok((open.clone(), false));
+        }
+        t.payments.insert(payment.id, payment.clone());
+        Ok((payment.clone(), true))
+    }
+
+    async fn record_session(
+        &self,
+        id: PaymentId,
+        session: &CheckoutSession,
+        event: &OrderEvent,
+    ) -> Result<Payment, StoreError> {
+        let mut t = self.lock();
+        let stored = t
+            .payments
+            .get_mut(&id)
+            .ok_or(StoreError::MissingReference)?;
+        if stored.status != PaymentStatus::Pending {
+            return Ok(stored.clone());
+        }
+        stored.status = PaymentStatus::Open;
+        stored.session = Some(session.clone());
+        stored.updated_at = event.created_at;
+        stored.version += 1;
+        let stored = stored.clone();
+        t.order_events.push(event.clone());
+        Ok(stored)
+    }
+
+    async fn find(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+        Ok(self.lock().payments.get(&id).cloned())
+    }
+
+    async fn find_by_session(&self, session_id: &str) -> Result<Option<Payment>, StoreError> {
+        Ok(self
+            .lock()
+            .payments
+            .values()
+            .find(|p| p.session.as_ref().is_some_and(|s| s.id == session_id))
+            .cloned())
+    }
+
+    async fn find_by_provider_payment_id(
+        &self,
+        provider_payment_id: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        Ok(self
+            .lock()
+            .payments
+            .values()
+            .find(|p| p.provider_payment_id.as_deref() == Some(provider_payment_id))
+            .cloned())
+    }
+
+    async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
+        Ok(self
+            .lock()
+            .payments
+            .values()
+            .filter(|p| p.order_id == order)
+            .max_by_key(|p| (p.created_at, p.id))
+            .cloned())
+    }
+
+    async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        // Check everything first: the write is all or nothing, as in a transaction.
+        if let Some(id) = &commit.event_id
+            && t.processed_events.contains(id)
+        {
+            return Err(StoreError::Duplicate(UniqueKey::ProcessedEvent));
+        }
+        if let Some(p) = &commit.payment {
+            let stored = t.payments.get(&p.id).ok_or(StoreError::MissingReference)?;
+            if stored.version != p.version {
+                return Err(StoreError::Conflict);
+            }
+            let another_open = t
+                .payments
+                .values()
+                .any(|o| o.id != p.id && o.order_id == p.order_id && o.status.is_open());
+            if p.status.is_open() && another_open {
+                return Err(StoreError::Duplicate(UniqueKey::OpenPayment));
+            }
+        }
+        if let Some(o) = &commit.order {
+            let stored = t.orders.get(&o.id).ok_or(StoreError::MissingReference)?;
+            if stored.version() != o.version() {
+                return Err(StoreError::Conflict);
+            }
+        }
+        if let Some(id) = &commit.event_id {
+            t.processed_events.insert(id.clone());
+        }
+        if let Some(p) = &commit.payment {
+            let mut p = p.clone();
+            p.version += 1;
+            t.payments.insert(p.id, p);
+        }
+        if let Some(o) = &commit.order {
+            let version = o.version() + 1;
+            t.orders.insert(
+                o.id,
+                Order::restore(OrderParts {
+                    version,
+                    ..o.to_parts()
+                }),
+            );
+        }
+        t.order_events.extend(commit.events.iter().cloned());
+        Ok(())
+    }
+
+    async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
+        let mut t = self.lock();
+        let seen = t
+            .order_events
+            .iter()
+            .any(|e| e.order_id == event.order_id && e.kind == event.kind);
+        if seen {
+            return Ok(false);
+        }
+        t.order_events.push(event.clone());
+        Ok(true)
+    }
+
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        let mut events: Vec<OrderEvent> = self
+            .lock()
+            .order_events
+            .iter()
+            .filter(|e| e.order_id == order)
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| (e.created_at, e.id));
+        Ok(events)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +423,9 @@ mod tests {
             Arc::new(self.clone())
         }
         fn api_keys(&self) -> Arc<dyn ApiKeyRepository> {
+            Arc::new(self.clone())
+        }
+        fn payments(&self) -> Arc<dyn PaymentRepository> {
             Arc::new(self.clone())
         }
     }

@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod customers;
 pub mod orders;
+pub mod payments;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,14 +17,17 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use crate::api_key::ApiKeyRepository;
 use crate::customer::{Customer, CustomerId, CustomerInput, CustomerRepository};
 use crate::order::{
-    LineItemInput, Order, OrderCustomerInput, OrderInput, OrderReference, OrderRepository,
+    LineItemInput, Order, OrderCustomerInput, OrderEvent, OrderEventType, OrderInput,
+    OrderReference, OrderRepository,
 };
+use crate::payment::PaymentRepository;
 
 /// A fresh, empty set of repositories sharing one store.
 pub trait Store: Send + Sync {
     fn customers(&self) -> Arc<dyn CustomerRepository>;
     fn orders(&self) -> Arc<dyn OrderRepository>;
     fn api_keys(&self) -> Arc<dyn ApiKeyRepository>;
+    fn payments(&self) -> Arc<dyn PaymentRepository>;
 }
 
 /// A fixed instant `seconds` after a base time, so tests control ordering.
@@ -68,6 +72,16 @@ pub fn order(customer_id: CustomerId, reference: &str, seconds: i64) -> Order {
     Order::create(new, customer_id, reference, at(seconds))
 }
 
+/// The history entry an order's creation writes.
+pub fn created(o: &Order) -> OrderEvent {
+    OrderEvent::new(o.id, OrderEventType::Created, o.created_at)
+}
+
+/// The history entry a cancellation writes.
+pub fn cancelled(o: &Order) -> OrderEvent {
+    OrderEvent::new(o.id, OrderEventType::Cancelled, o.updated_at)
+}
+
 /// Writes one `#[tokio::test]` per contract case against the store `$fresh` builds.
 #[macro_export]
 macro_rules! repository_contract_tests {
@@ -91,6 +105,13 @@ macro_rules! repository_contract_tests {
             api_keys::inserted_key_is_found_by_prefix,
             api_keys::a_taken_prefix_is_duplicate,
             api_keys::revoke_keeps_the_first_time_and_knows_missing_keys,
+            payments::concurrent_opens_store_one_open_payment,
+            payments::a_payment_for_a_missing_order_is_missing_reference,
+            payments::a_session_is_recorded_once,
+            payments::an_event_commits_once_and_all_together,
+            payments::a_commit_on_stale_rows_is_conflict_and_writes_nothing,
+            payments::history_is_oldest_first_and_record_once_writes_once,
+            payments::a_closed_payment_makes_room_for_a_new_one,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -1,6 +1,6 @@
 //! What every `OrderRepository` promises.
 
-use super::{Store, at, customer, order};
+use super::{Store, at, cancelled, created, customer, order};
 use crate::order::{OrderFilter, OrderReference, OrderStatus, StatusEvent};
 use crate::pagination::{Limit, PageRequest};
 use crate::store::{StoreError, UniqueKey};
@@ -9,7 +9,7 @@ pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "AAAA-0001", 1);
-    store.orders().insert(&o).await.unwrap();
+    store.orders().insert(&o, &created(&o)).await.unwrap();
     let found = store.orders().find_by_id(o.id).await.unwrap();
     assert_eq!(
         found,
@@ -22,7 +22,7 @@ pub async fn found_by_reference(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
-    store.orders().insert(&o).await.unwrap();
+    store.orders().insert(&o, &created(&o)).await.unwrap();
     let r = OrderReference::parse("k7m2q9xd").unwrap();
     assert_eq!(store.orders().find_by_reference(&r).await.unwrap(), Some(o));
     let other = OrderReference::parse("K7M2-Q9XE").unwrap();
@@ -35,13 +35,18 @@ pub async fn found_by_reference(store: &dyn Store) {
 pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
+    let first = order(c.id, "AAAA-0002", 1);
     store
         .orders()
-        .insert(&order(c.id, "AAAA-0002", 1))
+        .insert(&first, &created(&first))
         .await
         .unwrap();
     let clash = order(c.id, "AAAA-0002", 2);
-    let err = store.orders().insert(&clash).await.unwrap_err();
+    let err = store
+        .orders()
+        .insert(&clash, &created(&clash))
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::Duplicate(UniqueKey::OrderReference)),
         "{err:?}"
@@ -52,7 +57,7 @@ pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store
 pub async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
     let stranger = customer(9, 0);
     let o = order(stranger.id, "AAAA-0003", 1);
-    let err = store.orders().insert(&o).await.unwrap_err();
+    let err = store.orders().insert(&o, &created(&o)).await.unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
     assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), None);
 }
@@ -65,14 +70,17 @@ pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store)
     let b1 = order(b.id, "BBBB-0001", 2);
     let mut a2 = order(a.id, "AAAA-0002", 3);
     for o in [&a1, &b1, &a2] {
-        store.orders().insert(o).await.unwrap();
+        store.orders().insert(o, &created(o)).await.unwrap();
     }
     a2.transition(StatusEvent::Cancel, at(4)).unwrap();
     store
         .orders()
-        .update_status(&a2, OrderStatus::PendingPayment)
+        .update_status(&a2, OrderStatus::PendingPayment, &cancelled(&a2))
         .await
         .unwrap();
+    // A write bumps the stored version: compare with the order as stored now.
+    let a2 = store.orders().find_by_id(a2.id).await.unwrap().unwrap();
+    assert_eq!(a2.status(), OrderStatus::Cancelled);
 
     let list = |filter| async move {
         store
@@ -110,7 +118,7 @@ pub async fn list_pages_with_a_cursor(store: &dyn Store) {
         .map(|i| order(c.id, &format!("CCCC-000{i}"), i64::from(i)))
         .collect();
     for o in &all {
-        store.orders().insert(o).await.unwrap();
+        store.orders().insert(o, &created(o)).await.unwrap();
     }
     let limit = Limit::parse(2).unwrap();
     let filter = OrderFilter {
@@ -161,11 +169,11 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let mut o = order(c.id, "DDDD-0001", 1);
-    store.orders().insert(&o).await.unwrap();
+    store.orders().insert(&o, &created(&o)).await.unwrap();
     o.transition(StatusEvent::Cancel, at(5)).unwrap();
     store
         .orders()
-        .update_status(&o, OrderStatus::PendingPayment)
+        .update_status(&o, OrderStatus::PendingPayment, &cancelled(&o))
         .await
         .unwrap();
     let stored = store.orders().find_by_id(o.id).await.unwrap().unwrap();
@@ -175,7 +183,7 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
     // A writer that still believes the order is pending loses.
     let err = store
         .orders()
-        .update_status(&o, OrderStatus::PendingPayment)
+        .update_status(&o, OrderStatus::PendingPayment, &cancelled(&o))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict), "{err:?}");
@@ -183,7 +191,7 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
     let missing = order(c.id, "DDDD-0002", 1);
     let err = store
         .orders()
-        .update_status(&missing, OrderStatus::PendingPayment)
+        .update_status(&missing, OrderStatus::PendingPayment, &cancelled(&missing))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");

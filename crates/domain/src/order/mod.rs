@@ -1,5 +1,6 @@
 //! Orders: what a customer buys, its reference, its totals and its status.
 
+mod events;
 mod input;
 mod models;
 mod ports;
@@ -7,11 +8,14 @@ mod reference;
 mod service;
 mod status;
 
+pub use events::{OrderEvent, OrderEventId, OrderEventType, OrderFlag};
 pub use input::{
     LineItemInput, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, NewOrder, OrderCustomer, OrderCustomerInput,
     OrderInput,
 };
-pub use models::{ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, Quantity};
+pub use models::{
+    ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, PayToken, Quantity,
+};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
 pub use ports::{OrderRepository, ReferenceGenerator};

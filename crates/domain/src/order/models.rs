@@ -1,8 +1,10 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use chrono::{DateTime, Utc};
+use rand::Rng;
 
-use super::{IllegalTransition, NewOrder, OrderReference, OrderStatus, StatusEvent};
+use super::{IllegalTransition, NewOrder, OrderFlag, OrderReference, OrderStatus, StatusEvent};
 use crate::customer::CustomerId;
 use crate::money::{Amount, Currency};
 use crate::validation::{Violations, bounded_text};
@@ -154,6 +156,47 @@ impl Metadata {
     }
 }
 
+/// The secret in an order's pay link (`/pay/{token}`): 160 bits from a CSPRNG, unrelated to
+/// the reference, so a link cannot be guessed from anything a customer can see.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PayToken(String);
+
+impl PayToken {
+    const BYTES: usize = 20;
+
+    /// A token drawn from `rng`; pass a cryptographically secure one.
+    pub fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; Self::BYTES];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// A token as a link carries it: 40 lower-case hex digits, or nothing.
+    pub fn parse(input: &str) -> Option<Self> {
+        (input.len() == Self::BYTES * 2
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(input.to_owned()))
+    }
+
+    /// A token read back from the store, trusted as stored.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A bearer secret: `Debug` shows its first characters only.
+impl fmt::Debug for PayToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayToken({}…)", self.0.get(..4).unwrap_or_default())
+    }
+}
+
 /// Which orders a list returns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -172,6 +215,10 @@ pub struct OrderParts {
     pub total: Amount,
     pub status: OrderStatus,
     pub metadata: Metadata,
+    pub pay_token: PayToken,
+    pub flags: BTreeSet<OrderFlag>,
+    pub amount_refunded: Amount,
+    pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -190,6 +237,11 @@ pub struct Order {
     items: Vec<LineItem>,
     total: Amount,
     status: OrderStatus,
+    pay_token: PayToken,
+    flags: BTreeSet<OrderFlag>,
+    amount_refunded: Amount,
+    /// Bumped by the store on every write of the order's state: a compare-and-set token.
+    version: i32,
 }
 
 impl Order {
@@ -211,6 +263,10 @@ impl Order {
             created_at: now,
             updated_at: now,
             status: OrderStatus::PendingPayment,
+            pay_token: PayToken::random(&mut rand::rng()),
+            flags: BTreeSet::new(),
+            amount_refunded: Amount::ZERO,
+            version: 0,
         }
     }
 
@@ -226,6 +282,10 @@ impl Order {
             created_at: parts.created_at,
             updated_at: parts.updated_at,
             status: parts.status,
+            pay_token: parts.pay_token,
+            flags: parts.flags,
+            amount_refunded: parts.amount_refunded,
+            version: parts.version,
         }
     }
 
@@ -240,9 +300,60 @@ impl Order {
             total: self.total,
             status: self.status,
             metadata: self.metadata.clone(),
+            pay_token: self.pay_token.clone(),
+            flags: self.flags.clone(),
+            amount_refunded: self.amount_refunded,
+            version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
+    }
+
+    pub fn pay_token(&self) -> &PayToken {
+        &self.pay_token
+    }
+
+    pub fn flags(&self) -> &BTreeSet<OrderFlag> {
+        &self.flags
+    }
+
+    /// How much of the payment has been refunded, in all.
+    pub fn amount_refunded(&self) -> Amount {
+        self.amount_refunded
+    }
+
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// Adds `flag`; returns whether it is new (flags are never cleared here).
+    pub fn flag(&mut self, flag: OrderFlag, now: DateTime<Utc>) -> bool {
+        let added = self.flags.insert(flag);
+        if added {
+            self.updated_at = now;
+        }
+        added
+    }
+
+    /// Records that `refunded` of the payment has been refunded in all, moving the order to
+    /// `partially_refunded` or `refunded`.
+    ///
+    /// # Errors
+    /// `IllegalTransition` when the order is not paid (or partially refunded).
+    pub fn record_refund(
+        &mut self,
+        refunded: Amount,
+        paid: Amount,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        let event = if refunded >= paid {
+            StatusEvent::FullRefund
+        } else {
+            StatusEvent::PartialRefund
+        };
+        self.transition(event, now)?;
+        self.amount_refunded = refunded;
+        Ok(())
     }
 
     pub fn status(&self) -> OrderStatus {

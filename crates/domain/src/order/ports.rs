@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::{Order, OrderFilter, OrderId, OrderReference, OrderStatus};
+use super::{Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderStatus, PayToken};
 use crate::pagination::{Page, PageRequest};
 use crate::store::StoreError;
 
@@ -8,12 +8,19 @@ use crate::store::StoreError;
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OrderRepository: Send + Sync + 'static {
-    /// Stores a new order with its line items. Atomic: all of it or nothing.
+    /// Stores a new order with its line items and the history entry `created`. Atomic: all
+    /// of it or nothing.
     ///
     /// # Errors
     /// `Duplicate(OrderReference)` when the reference is taken; `MissingReference` when the
     /// customer does not exist.
-    async fn insert(&self, order: &Order) -> Result<(), StoreError>;
+    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError>;
+
+    /// The order whose pay link carries `token`.
+    ///
+    /// # Errors
+    /// `Unexpected` when the store fails.
+    async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError>;
 
     /// # Errors
     /// `Unexpected` when the store fails.
@@ -35,12 +42,18 @@ pub trait OrderRepository: Send + Sync + 'static {
     async fn list(&self, filter: OrderFilter, page: PageRequest)
     -> Result<Page<Order>, StoreError>;
 
-    /// Writes `order`'s status and `updated_at` if its stored status is still `expected`.
+    /// Writes `order`'s status and `updated_at`, and the history entry `event`, if its stored
+    /// status is still `expected`. Atomic.
     ///
     /// # Errors
     /// `Conflict` when the stored status is no longer `expected`; `MissingReference` when there
     /// is no such order.
-    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError>;
+    async fn update_status(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        event: &OrderEvent,
+    ) -> Result<(), StoreError>;
 }
 
 /// Draws order references.

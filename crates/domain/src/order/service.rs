@@ -3,8 +3,8 @@ use std::sync::Arc;
 use anyhow::anyhow;
 
 use super::{
-    IllegalTransition, NewOrder, Order, OrderCustomer, OrderFilter, OrderId, OrderReference,
-    OrderRepository, ReferenceGenerator, StatusEvent,
+    IllegalTransition, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType, OrderFilter,
+    OrderId, OrderReference, OrderRepository, ReferenceGenerator, StatusEvent,
 };
 use crate::clock::Clock;
 use crate::customer::{CustomerError, CustomerService};
@@ -89,7 +89,8 @@ impl OrderService {
                 self.references.generate(),
                 self.clock.now(),
             );
-            match self.orders.insert(&order).await {
+            let created = OrderEvent::new(order.id, OrderEventType::Created, order.created_at);
+            match self.orders.insert(&order, &created).await {
                 Ok(()) => {
                     tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
                     return Ok(order);
@@ -143,8 +144,10 @@ impl OrderService {
     pub async fn cancel(&self, id: OrderId) -> Result<Order, OrderError> {
         let mut order = self.get(id).await?;
         let before = order.status();
-        order.transition(StatusEvent::Cancel, self.clock.now())?;
-        match self.orders.update_status(&order, before).await {
+        let now = self.clock.now();
+        order.transition(StatusEvent::Cancel, now)?;
+        let cancelled = OrderEvent::new(order.id, OrderEventType::Cancelled, now);
+        match self.orders.update_status(&order, before, &cancelled).await {
             Ok(()) => Ok(order),
             // Someone changed the status since we read it: judge again against what is stored.
             Err(StoreError::Conflict) => {
@@ -241,13 +244,14 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .withf(|o| {
-                o.status() == OrderStatus::PendingPayment
+            .withf(|o, created| {
+                created.kind == OrderEventType::Created
+                    && o.status() == OrderStatus::PendingPayment
                     && o.total().minor_units() == 900
                     && o.reference.to_string() == "AAAA-AAAA"
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let order = service(orders, MockCustomerRepository::new())
             .create(by_id())
             .await
@@ -260,14 +264,14 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .withf(|o| o.reference.to_string() == "AAAA-AAAA")
+            .withf(|o, _| o.reference.to_string() == "AAAA-AAAA")
             .times(1)
-            .returning(|_| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+            .returning(|_, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         orders
             .expect_insert()
-            .withf(|o| o.reference.to_string() == "BBBB-BBBB")
+            .withf(|o, _| o.reference.to_string() == "BBBB-BBBB")
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let order = service(orders, MockCustomerRepository::new())
             .create(by_id())
             .await
@@ -281,7 +285,7 @@ mod tests {
         orders
             .expect_insert()
             .times(REFERENCE_ATTEMPTS)
-            .returning(|_| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+            .returning(|_, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         let err = service(orders, MockCustomerRepository::new())
             .create(by_id())
             .await
@@ -294,7 +298,7 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .returning(|_| Err(StoreError::MissingReference));
+            .returning(|_, _| Err(StoreError::MissingReference));
         let err = service(orders, MockCustomerRepository::new())
             .create(by_id())
             .await
@@ -316,7 +320,7 @@ mod tests {
                 Ok((c.clone(), true))
             });
         let mut orders = MockOrderRepository::new();
-        orders.expect_insert().returning(|_| Ok(()));
+        orders.expect_insert().returning(|_, _| Ok(()));
         let order = service(orders, customers)
             .create(new_order(OrderCustomerInput::Phone(CustomerInput {
                 phone: "+14155550100".into(),
@@ -337,11 +341,13 @@ mod tests {
             .returning(move |_| Ok(Some(order.clone())));
         orders
             .expect_update_status()
-            .withf(|o, expected| {
-                o.status() == OrderStatus::Cancelled && *expected == OrderStatus::PendingPayment
+            .withf(|o, expected, event| {
+                event.kind == OrderEventType::Cancelled
+                    && o.status() == OrderStatus::Cancelled
+                    && *expected == OrderStatus::PendingPayment
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let cancelled = service(orders, MockCustomerRepository::new())
             .cancel(OrderId::generate())
             .await
@@ -379,7 +385,7 @@ mod tests {
             .expect_update_status()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Err(StoreError::Conflict));
+            .returning(|_, _, _| Err(StoreError::Conflict));
         orders
             .expect_find_by_id()
             .times(1)

@@ -1,0 +1,22 @@
+//! Payments: attempts to pay an order through a provider (Stripe, or the built-in sandbox),
+//! the pay link a customer receives, and the rules for applying a provider's events exactly
+//! once. An order becomes `paid` only in the transaction that records its payment.
+
+mod events;
+mod models;
+mod ports;
+mod rules;
+mod service;
+
+pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
+pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
+pub use ports::{
+    CheckoutRequest, EventCommit, GatewayError, PaymentGateway, PaymentRepository, RefundRequest,
+    RefundResult,
+};
+#[cfg(any(test, feature = "testing"))]
+pub use ports::{MockPaymentGateway, MockPaymentRepository};
+pub use rules::{Decision, decide};
+pub use service::{
+    Applied, ApplyError, CheckoutOutcome, PayLink, PayLinkError, PaymentService, PaymentSettings,
+};

@@ -1,0 +1,148 @@
+use chrono::{DateTime, Utc};
+
+use crate::money::{Amount, Currency};
+use crate::order::{Order, OrderId};
+
+entity_id!(PaymentId);
+
+/// Who takes the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentProvider {
+    Stripe,
+    /// orderpay's own offline stand-in, for development without a Stripe account.
+    Sandbox,
+}
+
+impl PaymentProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stripe => "stripe",
+            Self::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Result<Self, String> {
+        match stored {
+            "stripe" => Ok(Self::Stripe),
+            "sandbox" => Ok(Self::Sandbox),
+            _ => Err(format!("`{stored}` is not a payment provider")),
+        }
+    }
+}
+
+/// Where one attempt to pay stands.
+///
+/// `pending` (the row is written, no session yet) → `open` (a checkout session is open) →
+/// `processing` (completed with a delayed method, money not yet in) → `succeeded`; or
+/// `failed` / `expired`, after which a new attempt can be made. At most one payment per order
+/// is pending, open or processing at a time: the store enforces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStatus {
+    Pending,
+    Open,
+    Processing,
+    Succeeded,
+    Failed,
+    Expired,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 6] = [
+        Self::Pending,
+        Self::Open,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Expired,
+    ];
+
+    /// Whether this attempt still blocks a new one for its order.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Open | Self::Processing)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Open => "open",
+            Self::Processing => "processing",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == stored)
+            .ok_or_else(|| format!("`{stored}` is not a payment status"))
+    }
+}
+
+/// A checkout session as the provider opened it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One attempt to pay one order, for exactly the order's amount and currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub order_id: OrderId,
+    pub provider: PaymentProvider,
+    pub status: PaymentStatus,
+    pub amount: Amount,
+    pub currency: Currency,
+    /// The provider's checkout session, once opened.
+    pub session: Option<CheckoutSession>,
+    /// The provider's id for the money movement (Stripe's PaymentIntent), once known.
+    pub provider_payment_id: Option<String>,
+    /// What the provider says was paid.
+    pub amount_received: Amount,
+    pub amount_refunded: Amount,
+    /// Bumped by the store on every write: a compare-and-set token.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// A new attempt for `order`, not yet known to the provider.
+    pub fn start(order: &Order, provider: PaymentProvider, now: DateTime<Utc>) -> Self {
+        Self {
+            id: PaymentId::generate(),
+            order_id: order.id,
+            provider,
+            status: PaymentStatus::Pending,
+            amount: order.total(),
+            currency: order.currency(),
+            session: None,
+            provider_payment_id: None,
+            amount_received: Amount::ZERO,
+            amount_refunded: Amount::ZERO,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether its session can still take the customer's money at `now` (a minute's margin,
+    /// so a customer is not sent to a page about to close).
+    pub fn has_live_session(&self, now: DateTime<Utc>) -> bool {
+        self.status == PaymentStatus::Open
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.expires_at > now + chrono::TimeDelta::minutes(1))
+    }
+
+    /// Whether its session's time is up, though no event said so yet.
+    pub fn session_lapsed(&self, now: DateTime<Utc>) -> bool {
+        self.status == PaymentStatus::Open
+            && self.session.as_ref().is_some_and(|s| s.expires_at <= now)
+    }
+}

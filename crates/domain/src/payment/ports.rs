@@ -1,0 +1,137 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{CheckoutSession, Payment, PaymentId, PaymentProvider};
+use crate::money::Amount;
+use crate::order::{Order, OrderEvent, OrderId};
+use crate::store::StoreError;
+
+/// What a checkout session is opened for: exactly this order's items, for this payment.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    pub order: Order,
+    pub payment: Payment,
+    /// Where the customer lands after paying, and after giving up.
+    pub success_url: String,
+    pub cancel_url: String,
+    pub expires_at: DateTime<Utc>,
+    /// The same key for every attempt to open this payment's session, so a retry (or twenty
+    /// customers' taps at once) opens one session at the provider.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    pub provider_payment_id: String,
+    pub amount: Amount,
+    pub reason: Option<String>,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundResult {
+    pub id: String,
+    /// Refunded in all on the payment, counting this refund, when the provider says so.
+    pub refunded_total: Option<Amount>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The provider could not be reached or failed; worth a retry.
+    #[error("the payment provider is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// The provider refused the request (a bad amount, an unknown session); its message.
+    #[error("the payment provider refused: {0}")]
+    Rejected(String),
+}
+
+/// A payment provider: Stripe, or the built-in sandbox.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait PaymentGateway: Send + Sync + 'static {
+    fn provider(&self) -> PaymentProvider;
+
+    /// Opens a checkout session for `request`, idempotently by its key.
+    ///
+    /// # Errors
+    /// `Unavailable` when the provider cannot be reached; `Rejected` when it refuses.
+    async fn open_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, GatewayError>;
+
+    /// Closes an open session so it can no longer take money.
+    ///
+    /// # Errors
+    /// As `open_checkout`.
+    async fn expire_checkout(&self, session_id: &str) -> Result<(), GatewayError>;
+
+    /// Refunds `request.amount` of a payment, idempotently by its key.
+    ///
+    /// # Errors
+    /// As `open_checkout`.
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError>;
+}
+
+/// One provider event's effect, written atomically: the event id recorded (so it is applied
+/// once), the payment and the order written if nobody changed them since they were read
+/// (their `version`), and the history entries.
+#[derive(Debug, Clone, Default)]
+pub struct EventCommit {
+    /// `None` for changes orderpay makes itself (a lapsed session closed on a pay-link open).
+    pub event_id: Option<String>,
+    pub payment: Option<Payment>,
+    pub order: Option<Order>,
+    pub events: Vec<OrderEvent>,
+}
+
+/// Where payments, processed provider events and order histories are kept.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait PaymentRepository: Send + Sync + 'static {
+    /// Stores `payment` unless its order already has an open one (pending, open or
+    /// processing). Atomic: of any number of concurrent calls for one order, one stores its
+    /// payment. Returns the open payment and whether this call stored it.
+    ///
+    /// # Errors
+    /// `MissingReference` when the order does not exist.
+    async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError>;
+
+    /// Records `session` on the pending payment `id`, making it open, and writes `event`, in
+    /// one transaction. When the payment is no longer pending (another caller recorded first,
+    /// or an event moved it on), nothing is written. Returns the payment as stored.
+    ///
+    /// # Errors
+    /// `MissingReference` when there is no such payment.
+    async fn record_session(
+        &self,
+        id: PaymentId,
+        session: &CheckoutSession,
+        event: &OrderEvent,
+    ) -> Result<Payment, StoreError>;
+
+    async fn find(&self, id: PaymentId) -> Result<Option<Payment>, StoreError>;
+
+    async fn find_by_session(&self, session_id: &str) -> Result<Option<Payment>, StoreError>;
+
+    async fn find_by_provider_payment_id(
+        &self,
+        provider_payment_id: &str,
+    ) -> Result<Option<Payment>, StoreError>;
+
+    /// The order's most recent payment, if any.
+    async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError>;
+
+    /// Writes `commit` in one transaction.
+    ///
+    /// # Errors
+    /// `Duplicate(ProcessedEvent)` when the event id was applied before (nothing is written);
+    /// `Conflict` when the payment or the order changed since read (nothing is written).
+    async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError>;
+
+    /// Writes `event` unless the order already has one of its type. Returns whether it did.
+    async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError>;
+
+    /// The order's history, oldest first.
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError>;
+}
