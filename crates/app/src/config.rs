@@ -36,6 +36,10 @@ pub struct Config {
     /// How many HTTP worker threads; `None` lets actix use one per core.
     pub http_workers: Option<usize>,
     pub public_base_url: String,
+    /// Stripe, when its keys are set; otherwise the built-in sandbox (never in production).
+    pub stripe: Option<StripeConfig>,
+    /// How long a checkout session stays open.
+    pub checkout_ttl: Duration,
     pub customer_directory_url: Option<String>,
     pub customer_directory_timeout: Duration,
     pub default_phone_region: Option<PhoneRegion>,
@@ -50,6 +54,13 @@ impl std::fmt::Debug for Config {
             .field("port", &self.port)
             .finish_non_exhaustive()
     }
+}
+
+pub struct StripeConfig {
+    pub secret_key: SecretString,
+    pub webhook_secrets: Vec<SecretString>,
+    /// `https://api.stripe.com` unless tests point it at a fake.
+    pub api_base: String,
 }
 
 /// Reads the variables through `var`, so tests can pass a map instead of the process
@@ -196,6 +207,62 @@ impl Config {
                 Err("must be an absolute http(s) URL".into())
             }
         });
+        let stripe_key = r.get("STRIPE_SECRET_KEY");
+        let webhook_secrets: Vec<SecretString> = r
+            .get("STRIPE_WEBHOOK_SECRET")
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| SecretString::from(s.to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let api_base = r.parse(
+            "STRIPE_API_BASE",
+            "https://api.stripe.com".to_string(),
+            |raw| {
+                if raw.starts_with("http://") || raw.starts_with("https://") {
+                    Ok(raw.trim_end_matches('/').to_string())
+                } else {
+                    Err("must be an absolute http(s) URL".into())
+                }
+            },
+        );
+        let stripe = match stripe_key {
+            Some(key) => {
+                if webhook_secrets.is_empty() {
+                    r.problems.push(
+                        "STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (the endpoint's \
+                         signing secret, whsec_...; several, comma-separated, while rotating)"
+                            .into(),
+                    );
+                }
+                Some(StripeConfig {
+                    secret_key: SecretString::from(key),
+                    webhook_secrets,
+                    api_base,
+                })
+            }
+            None if production => {
+                r.problems.push(
+                    "STRIPE_SECRET_KEY: required when APP_ENV=production (without it orderpay \
+                     uses its sandbox, which takes no money)"
+                        .into(),
+                );
+                None
+            }
+            None => None,
+        };
+        let checkout_minutes = r.parse("CHECKOUT_EXPIRY_MINUTES", 60u64, |raw| {
+            match raw.parse::<u64>() {
+                Ok(m) if (30..=1440).contains(&m) => Ok(m),
+                _ => Err(
+                    "must be a whole number of minutes from 30 to 1440 (Stripe's bounds)".into(),
+                ),
+            }
+        });
+        let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
         let customer_directory_timeout =
             Duration::from_millis(r.number("CUSTOMER_DIRECTORY_TIMEOUT_MS", 2000u64, 1));
         let default_phone_region = r.parse("DEFAULT_PHONE_REGION", None, |raw| {
@@ -226,6 +293,8 @@ impl Config {
                 port,
                 http_workers,
                 public_base_url,
+                stripe,
+                checkout_ttl,
                 customer_directory_url,
                 customer_directory_timeout,
                 default_phone_region,
@@ -296,15 +365,58 @@ mod tests {
             "DATABASE_URL",
             "postgres://u@db/orderpay?sslmode=verify-full",
         );
-        let problems = config(&[("APP_ENV", "production"), db]).unwrap_err();
+        let problems = config(&[("APP_ENV", "production"), db, STRIPE[0], STRIPE[1]]).unwrap_err();
         assert!(problems[0].starts_with("PUBLIC_BASE_URL"));
         let c = config(&[
             ("APP_ENV", "production"),
             ("PUBLIC_BASE_URL", "https://pay.example.com/"),
             db,
+            STRIPE[0],
+            STRIPE[1],
         ])
         .unwrap();
         assert_eq!(c.public_base_url, "https://pay.example.com");
+    }
+
+    const STRIPE: [(&str, &str); 2] = [
+        ("STRIPE_SECRET_KEY", "sk_test_123"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
+    ];
+
+    #[test]
+    fn production_requires_stripe_keys_and_development_falls_back_to_the_sandbox() {
+        let vars = [
+            ("APP_ENV", "production"),
+            ("PUBLIC_BASE_URL", "https://pay.example.com"),
+            (
+                "DATABASE_URL",
+                "postgres://u@db/orderpay?sslmode=verify-full",
+            ),
+        ];
+        let problems = config(&vars).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with("STRIPE_SECRET_KEY")),
+            "{problems:?}"
+        );
+        let no_secret = config(&[vars[0], vars[1], vars[2], STRIPE[0]]).unwrap_err();
+        assert!(
+            no_secret
+                .iter()
+                .any(|p| p.starts_with("STRIPE_WEBHOOK_SECRET")),
+            "{no_secret:?}"
+        );
+        let c = config(&[vars[0], vars[1], vars[2], STRIPE[0], STRIPE[1]]).unwrap();
+        let stripe = c.stripe.unwrap();
+        assert_eq!(
+            stripe.webhook_secrets.len(),
+            2,
+            "rotation: both secrets kept"
+        );
+        assert_eq!(stripe.api_base, "https://api.stripe.com");
+        assert!(
+            config(&[]).unwrap().stripe.is_none(),
+            "development: the sandbox"
+        );
     }
 
     #[test]
@@ -312,6 +424,8 @@ mod tests {
         let base = [
             ("APP_ENV", "production"),
             ("PUBLIC_BASE_URL", "https://pay.example.com"),
+            STRIPE[0],
+            STRIPE[1],
         ];
         let missing = config(&base).unwrap_err();
         assert!(
@@ -323,7 +437,13 @@ mod tests {
 
         for mode in ["disable", "prefer", "require"] {
             let url = format!("postgres://u:pw@db.example.com/orderpay?sslmode={mode}");
-            let vars = [base[0], base[1], ("DATABASE_URL", url.as_str())];
+            let vars = [
+                base[0],
+                base[1],
+                base[2],
+                base[3],
+                ("DATABASE_URL", url.as_str()),
+            ];
             let problems = config(&vars).unwrap_err();
             assert!(problems[0].contains("verify-full"), "{mode}: {problems:?}");
             assert!(!problems[0].contains("pw"), "the password is never echoed");
@@ -331,6 +451,8 @@ mod tests {
                 vars[0],
                 vars[1],
                 vars[2],
+                vars[3],
+                vars[4],
                 ("DATABASE_ALLOW_UNVERIFIED_TLS", "true"),
             ];
             assert!(config(&opted_out).is_ok(), "{mode} with the opt-out");
@@ -338,6 +460,8 @@ mod tests {
         let verified = [
             base[0],
             base[1],
+            base[2],
+            base[3],
             (
                 "DATABASE_URL",
                 "postgres://u@db.example.com/orderpay?sslmode=verify-full",

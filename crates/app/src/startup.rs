@@ -11,8 +11,10 @@ use orderpay_directory::HttpCustomerDirectory;
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::{CustomerDirectory, CustomerService};
 use orderpay_domain::order::{OrderService, RandomReferences};
+use orderpay_domain::payment::{PaymentGateway, PaymentProvider, PaymentService, PaymentSettings};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::{AppState, Readiness};
+use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, database};
 
 use crate::config::Config;
@@ -58,6 +60,24 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
         Arc::new(RandomReferences),
         clock.clone(),
     );
+    let gateway = gateway(config)?;
+    let sandbox = gateway.provider() == PaymentProvider::Sandbox;
+    if sandbox {
+        tracing::warn!(
+            "no STRIPE_SECRET_KEY: payments go through the built-in SANDBOX, which takes no money"
+        );
+    }
+    let payments = PaymentService::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        gateway,
+        clock.clone(),
+        PaymentSettings {
+            public_base_url: config.public_base_url.clone(),
+            checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
+                .context("CHECKOUT_EXPIRY_MINUTES")?,
+        },
+    );
     let probe = store.clone();
     let readiness: Readiness = Arc::new(move || {
         let probe = probe.clone();
@@ -66,11 +86,23 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
     Ok(AppState {
         customers,
         orders,
+        payments,
+        sandbox,
         api_keys: api_keys(store),
         default_region: config.default_phone_region,
         readiness,
         shutting_down: Arc::new(AtomicBool::new(false)),
     })
+}
+
+/// The payment provider: Stripe when configured, else the sandbox.
+fn gateway(config: &Config) -> anyhow::Result<Arc<dyn PaymentGateway>> {
+    match &config.stripe {
+        None => Ok(Arc::new(SandboxGateway::new(&config.public_base_url))),
+        Some(_) => Err(anyhow::anyhow!(
+            "STRIPE_SECRET_KEY is set, but this build has no Stripe adapter yet"
+        )),
+    }
 }
 
 /// The service, bound and ready to run.

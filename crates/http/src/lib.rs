@@ -5,6 +5,9 @@ mod body;
 mod customers;
 mod middleware;
 mod orders;
+mod pages;
+mod pay;
+mod payments;
 pub mod problem;
 mod query;
 mod views;
@@ -22,6 +25,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
 use orderpay_domain::order::OrderService;
+use orderpay_domain::payment::PaymentService;
 use orderpay_domain::phone::PhoneRegion;
 
 use crate::problem::{Code, Problem};
@@ -36,7 +40,10 @@ pub type Readiness =
 pub struct AppState {
     pub customers: CustomerService,
     pub orders: OrderService,
+    pub payments: PaymentService,
     pub api_keys: ApiKeyService,
+    /// Whether the sandbox provider's checkout pages are served (no Stripe key configured).
+    pub sandbox: bool,
     /// The region national phone numbers are read in; `None` accepts international form only.
     pub default_region: Option<PhoneRegion>,
     pub readiness: Readiness,
@@ -71,8 +78,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::resource("/orders/by-reference/{reference}").get(orders::get_by_reference),
                 )
                 .service(web::resource("/orders/{id}").get(orders::get))
-                .service(web::resource("/orders/{id}/cancel").post(orders::cancel)),
-        );
+                .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
+                .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
+                .service(web::resource("/orders/{id}/events").get(payments::events)),
+        )
+        .route("/pay/{token}", web::get().to(pay::open))
+        .route("/pay/{token}/done", web::get().to(pay::done))
+        .configure(sandbox_routes);
+}
+
+/// The sandbox provider's checkout pages, served only when the sandbox is the provider.
+fn sandbox_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/sandbox/checkout")
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                ctx.app_data::<web::Data<AppState>>()
+                    .is_some_and(|state| state.sandbox)
+            }))
+            .route("/{session}", web::get().to(pay::sandbox_checkout))
+            .route("/{session}/{choice}", web::post().to(pay::sandbox_decide)),
+    );
 }
 
 /// The HTTP server on `listener`, not yet running: await it (or spawn it) to serve. Signals

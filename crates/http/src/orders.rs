@@ -18,7 +18,7 @@ use crate::problem::Problem;
 use crate::query::Query;
 use crate::views::{ListView, OrderView};
 
-fn order_id(raw: &str) -> Result<OrderId, Problem> {
+pub(crate) fn order_id(raw: &str) -> Result<OrderId, Problem> {
     uuid::Uuid::parse_str(raw)
         .map(OrderId::from_uuid)
         .map_err(|_| Problem::not_found("order"))
@@ -105,7 +105,12 @@ pub async fn create(
 
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let order = state.orders.get(order_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+    let payment = state
+        .payments
+        .latest_payment(order.id)
+        .await
+        .map_err(|e| Problem::unexpected(&e.into()))?;
+    Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 
 pub async fn get_by_reference(

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use orderpay_domain::api_key::ApiKeyError;
 use orderpay_domain::customer::CustomerError;
 use orderpay_domain::order::{OrderError, OrderStatus};
+use orderpay_domain::payment::PayLinkError;
 use orderpay_domain::store::StoreError;
 use orderpay_domain::validation::Violations;
 
@@ -30,7 +31,10 @@ pub enum Code {
     CustomerExists,
     OrderAlreadyPaid,
     OrderAlreadyCancelled,
+    OrderCancelled,
     DirectoryUnavailable,
+    PaymentProviderUnavailable,
+    InvalidSignature,
     ServiceUnavailable,
     InternalError,
 }
@@ -48,7 +52,10 @@ impl Code {
             Self::CustomerExists => "customer_exists",
             Self::OrderAlreadyPaid => "order_already_paid",
             Self::OrderAlreadyCancelled => "order_already_cancelled",
+            Self::OrderCancelled => "order_cancelled",
             Self::DirectoryUnavailable => "directory_unavailable",
+            Self::PaymentProviderUnavailable => "payment_provider_unavailable",
+            Self::InvalidSignature => "invalid_signature",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InternalError => "internal_error",
         }
@@ -63,10 +70,14 @@ impl Code {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::CustomerExists | Self::OrderAlreadyPaid | Self::OrderAlreadyCancelled => {
-                StatusCode::CONFLICT
+            Self::CustomerExists
+            | Self::OrderAlreadyPaid
+            | Self::OrderAlreadyCancelled
+            | Self::OrderCancelled => StatusCode::CONFLICT,
+            Self::DirectoryUnavailable | Self::PaymentProviderUnavailable => {
+                StatusCode::BAD_GATEWAY
             }
-            Self::DirectoryUnavailable => StatusCode::BAD_GATEWAY,
+            Self::InvalidSignature => StatusCode::BAD_REQUEST,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,7 +95,10 @@ impl Code {
             Self::CustomerExists => "A customer with this phone number already exists",
             Self::OrderAlreadyPaid => "The order is already paid",
             Self::OrderAlreadyCancelled => "The order is already cancelled",
+            Self::OrderCancelled => "The order is cancelled",
             Self::DirectoryUnavailable => "The customer directory is unavailable",
+            Self::PaymentProviderUnavailable => "The payment provider is unavailable",
+            Self::InvalidSignature => "The webhook signature does not verify",
             Self::ServiceUnavailable => "The service is unavailable",
             Self::InternalError => "Internal server error",
         }
@@ -293,6 +307,30 @@ impl From<OrderError> for Problem {
                 .with("order_status", t.from.as_str())
             }
             OrderError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
+impl From<PayLinkError> for Problem {
+    fn from(e: PayLinkError) -> Self {
+        match e {
+            PayLinkError::NotFound => Self::not_found("order"),
+            PayLinkError::AlreadyPaid => Self::new(
+                Code::OrderAlreadyPaid,
+                "the order is paid; there is nothing left to pay",
+            ),
+            PayLinkError::Cancelled => Self::new(
+                Code::OrderCancelled,
+                "the order is cancelled; it cannot be paid",
+            ),
+            PayLinkError::ProviderUnavailable(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "payment provider failed");
+                Self::new(
+                    Code::PaymentProviderUnavailable,
+                    "the payment provider did not answer; retry later",
+                )
+            }
+            PayLinkError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }

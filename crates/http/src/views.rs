@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use orderpay_domain::Page;
 use orderpay_domain::customer::Customer;
-use orderpay_domain::order::{LineItem, Order};
+use orderpay_domain::order::{LineItem, Order, OrderEvent};
+use orderpay_domain::payment::{PayLink, Payment};
 
 #[derive(Serialize)]
 pub struct CustomerView {
@@ -64,8 +65,108 @@ pub struct OrderView {
     total_amount: i64,
     items: Vec<LineItemView>,
     metadata: BTreeMap<String, String>,
+    amount_refunded: i64,
+    /// Why the order needs a person: `amount_mismatch`, `needs_refund`, `disputed`.
+    flags: Vec<&'static str>,
+    /// The latest payment attempt, where the answer carries it (`GET /v1/orders/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<Option<PaymentView>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+impl OrderView {
+    /// The order with its latest payment (`null` when it has none).
+    pub fn with_payment(o: &Order, payment: Option<&Payment>) -> Self {
+        Self {
+            payment: Some(payment.map(PaymentView::from)),
+            ..Self::from(o)
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PaymentView {
+    id: String,
+    object: &'static str,
+    provider: &'static str,
+    status: &'static str,
+    amount: i64,
+    currency: String,
+    amount_received: i64,
+    amount_refunded: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&Payment> for PaymentView {
+    fn from(p: &Payment) -> Self {
+        Self {
+            id: p.id.to_string(),
+            object: "payment",
+            provider: p.provider.as_str(),
+            status: p.status.as_str(),
+            amount: p.amount.minor_units(),
+            currency: p.currency.code().to_owned(),
+            amount_received: p.amount_received.minor_units(),
+            amount_refunded: p.amount_refunded.minor_units(),
+            expires_at: p.session.as_ref().map(|s| s.expires_at),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// `POST /v1/orders/{id}/payment-link`: the order's stable pay link.
+#[derive(Serialize)]
+pub struct PaymentLinkView {
+    object: &'static str,
+    url: String,
+    payment_id: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<&PayLink> for PaymentLinkView {
+    fn from(link: &PayLink) -> Self {
+        Self {
+            object: "payment_link",
+            url: link.url.clone(),
+            payment_id: link.payment.id.to_string(),
+            status: link.payment.status.as_str(),
+            expires_at: link.payment.session.as_ref().map(|s| s.expires_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OrderEventView {
+    id: String,
+    object: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<&OrderEvent> for OrderEventView {
+    fn from(e: &OrderEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            object: "order_event",
+            kind: e.kind.as_str(),
+            payment_id: e.payment_id.map(|p| p.to_string()),
+            amount: e.amount.map(|a| a.minor_units()),
+            reason: e.reason.clone(),
+            created_at: e.created_at,
+        }
+    }
 }
 
 impl From<&Order> for OrderView {
@@ -80,6 +181,9 @@ impl From<&Order> for OrderView {
             total_amount: o.total().minor_units(),
             items: o.items().iter().map(LineItemView::from).collect(),
             metadata: o.metadata.as_map().clone(),
+            amount_refunded: o.amount_refunded().minor_units(),
+            flags: o.flags().iter().map(|f| f.as_str()).collect(),
+            payment: None,
             created_at: o.created_at,
             updated_at: o.updated_at,
         }
@@ -100,6 +204,15 @@ impl<T> ListView<T> {
             object: "list",
             data: page.data.iter().map(view).collect(),
             has_more: page.has_more,
+        }
+    }
+
+    /// A whole list, in one answer (an order's history).
+    pub fn all<D>(items: &[D], view: impl Fn(&D) -> T) -> Self {
+        Self {
+            object: "list",
+            data: items.iter().map(view).collect(),
+            has_more: false,
         }
     }
 }

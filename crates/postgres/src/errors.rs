@@ -10,6 +10,8 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
                 Some("customers_phone_key") => UniqueKey::CustomerPhone,
                 Some("orders_reference_key") => UniqueKey::OrderReference,
                 Some("api_keys_prefix_key") => UniqueKey::ApiKeyPrefix,
+                Some("processed_events_pkey") => UniqueKey::ProcessedEvent,
+                Some("payments_one_open_per_order") => UniqueKey::OpenPayment,
                 _ => UniqueKey::Other,
             })
         }

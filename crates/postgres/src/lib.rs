@@ -9,7 +9,9 @@ mod connect;
 mod customers;
 pub mod database;
 mod errors;
+mod events;
 mod orders;
+mod payments;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;

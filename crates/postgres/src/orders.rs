@@ -14,14 +14,15 @@ use uuid::Uuid;
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
-    ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, OrderReference,
-    OrderRepository, OrderStatus, Quantity,
+    ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId, OrderParts,
+    OrderReference, OrderRepository, OrderStatus, PayToken, Quantity,
 };
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
 use crate::PgStore;
 use crate::errors::{corrupt, store_error};
+use crate::events::EventRow;
 use crate::schema::{order_items, orders};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -36,6 +37,10 @@ struct OrderRow {
     metadata: serde_json::Value,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    pay_token: String,
+    flags: Vec<String>,
+    amount_refunded: i64,
+    version: i32,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -60,6 +65,10 @@ fn rows_of(order: &Order) -> (OrderRow, Vec<ItemRow>) {
         metadata: serde_json::to_value(order.metadata.as_map()).unwrap_or_default(),
         created_at: order.created_at,
         updated_at: order.updated_at,
+        pay_token: order.pay_token().as_str().to_owned(),
+        flags: flag_names(order),
+        amount_refunded: order.amount_refunded().minor_units(),
+        version: order.version(),
     };
     let items = order
         .items()
@@ -92,6 +101,14 @@ fn item_of(row: ItemRow) -> Result<LineItem, StoreError> {
     ))
 }
 
+pub(crate) fn flag_names(order: &Order) -> Vec<String> {
+    order
+        .flags()
+        .iter()
+        .map(|f| f.as_str().to_owned())
+        .collect()
+}
+
 fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
     let metadata: BTreeMap<String, String> =
         serde_json::from_value(row.metadata).map_err(|e| corrupt("order metadata", e))?;
@@ -105,6 +122,16 @@ fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
         total: Amount::new(row.total_amount).map_err(|e| corrupt("order total", e))?,
         status: OrderStatus::parse(&row.status).map_err(|e| corrupt("order status", e))?,
         metadata: Metadata::restore(metadata),
+        pay_token: PayToken::from_stored(row.pay_token),
+        flags: row
+            .flags
+            .iter()
+            .map(|f| OrderFlag::parse(f))
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt("order flag", e))?,
+        amount_refunded: Amount::new(row.amount_refunded)
+            .map_err(|e| corrupt("order amount refunded", e))?,
+        version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }))
@@ -165,8 +192,9 @@ async fn find_one(
 
 #[async_trait]
 impl OrderRepository for PgStore {
-    async fn insert(&self, order: &Order) -> Result<(), StoreError> {
+    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
         let (row, items) = rows_of(order);
+        let event = EventRow::from(created);
         self.with_conn(async |conn| {
             conn.transaction::<_, DieselError, _>(async |tx| {
                 diesel::insert_into(orders::table)
@@ -177,12 +205,18 @@ impl OrderRepository for PgStore {
                     .values(&items)
                     .execute(tx)
                     .await?;
+                event.insert(tx).await?;
                 Ok(())
             })
             .await
             .map_err(store_error)
         })
         .await
+    }
+
+    async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
+        let query = orders::table.filter(orders::pay_token.eq(token.as_str()));
+        find_one(self, query.into_boxed()).await
     }
 
     async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -221,20 +255,35 @@ impl OrderRepository for PgStore {
         .await
     }
 
-    async fn update_status(&self, order: &Order, expected: OrderStatus) -> Result<(), StoreError> {
+    async fn update_status(
+        &self,
+        order: &Order,
+        expected: OrderStatus,
+        event: &OrderEvent,
+    ) -> Result<(), StoreError> {
+        let event = EventRow::from(event);
         self.with_conn(async |conn| {
-            let changed = diesel::update(
-                orders::table
-                    .find(order.id.as_uuid())
-                    .filter(orders::status.eq(expected.as_str())),
-            )
-            .set((
-                orders::status.eq(order.status().as_str()),
-                orders::updated_at.eq(order.updated_at),
-            ))
-            .execute(conn)
-            .await
-            .map_err(store_error)?;
+            let changed = conn
+                .transaction::<_, DieselError, _>(async |tx| {
+                    let changed = diesel::update(
+                        orders::table
+                            .find(order.id.as_uuid())
+                            .filter(orders::status.eq(expected.as_str())),
+                    )
+                    .set((
+                        orders::status.eq(order.status().as_str()),
+                        orders::updated_at.eq(order.updated_at),
+                        orders::version.eq(orders::version + 1),
+                    ))
+                    .execute(tx)
+                    .await?;
+                    if changed == 1 {
+                        event.insert(tx).await?;
+                    }
+                    Ok(changed)
+                })
+                .await
+                .map_err(store_error)?;
             if changed == 1 {
                 return Ok(());
             }

@@ -23,6 +23,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_events (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        payment_id -> Nullable<Uuid>,
+        amount -> Nullable<Int8>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_items (order_id, position) {
         order_id -> Uuid,
         position -> Int2,
@@ -44,10 +57,52 @@ diesel::table! {
         metadata -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        pay_token -> Text,
+        flags -> Array<Text>,
+        amount_refunded -> Int8,
+        version -> Int4,
     }
 }
 
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        provider -> Text,
+        status -> Text,
+        amount -> Int8,
+        currency -> Text,
+        session_id -> Nullable<Text>,
+        session_url -> Nullable<Text>,
+        session_expires_at -> Nullable<Timestamptz>,
+        provider_payment_id -> Nullable<Text>,
+        amount_received -> Int8,
+        amount_refunded -> Int8,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    processed_events (id) {
+        id -> Text,
+        processed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_events -> payments (payment_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(payments -> orders (order_id));
 
-diesel::allow_tables_to_appear_in_same_query!(api_keys, customers, order_items, orders,);
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    customers,
+    order_events,
+    order_items,
+    orders,
+    payments,
+    processed_events,
+);

@@ -20,6 +20,9 @@ impl Store for Fresh {
     fn api_keys(&self) -> Arc<dyn ApiKeyRepository> {
         Arc::new(self.0.store.clone())
     }
+    fn payments(&self) -> Arc<dyn orderpay_domain::payment::PaymentRepository> {
+        Arc::new(self.0.store.clone())
+    }
 }
 
 orderpay_domain::repository_contract_tests!(Fresh(TestDatabase::new().await));

@@ -21,7 +21,9 @@ async fn looking_up_an_order_by_reference_costs_two_queries() {
     let c = customer(1, 0);
     db.store.insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
-    OrderRepository::insert(&db.store, &o).await.unwrap();
+    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o))
+        .await
+        .unwrap();
     let reference = OrderReference::parse("k7m2 q9xd").unwrap();
 
     let before = db.store.queries_executed();
@@ -178,8 +180,9 @@ async fn rows_that_todays_rules_refuse_still_read_back() {
     .unwrap();
     diesel::sql_query(format!(
         "INSERT INTO orders (id, reference, customer_id, currency, total_amount, status, \
-         metadata, created_at, updated_at) VALUES ('{order_id}', 'AAAABBBB', '{customer_id}', \
-         'xyz', 5000000, 'pending_payment', '{{\"k\": \"v\"}}', now(), now())"
+         metadata, created_at, updated_at, pay_token) VALUES ('{order_id}', 'AAAABBBB', \
+         '{customer_id}', 'xyz', 5000000, 'pending_payment', '{{\"k\": \"v\"}}', now(), now(), \
+         'token-of-an-older-shape')"
     ))
     .execute(&mut conn)
     .await

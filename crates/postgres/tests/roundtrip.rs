@@ -66,7 +66,13 @@ async fn round_trip_customer(store: &TestDatabase, customer: &Customer) {
 }
 
 async fn round_trip_order(store: &TestDatabase, order: &Order) {
-    OrderRepository::insert(&store.store, order).await.unwrap();
+    OrderRepository::insert(
+        &store.store,
+        order,
+        &orderpay_domain::contract::created(order),
+    )
+    .await
+    .unwrap();
     let by_id = OrderRepository::find_by_id(&store.store, order.id).await;
     assert_eq!(by_id.unwrap().as_ref(), Some(order));
     let by_reference = store.store.find_by_reference(&order.reference).await;

@@ -40,13 +40,18 @@ async fn an_order_for_a_customer_id_is_priced_by_the_server() {
     assert_eq!(reference.len(), 9);
     assert_eq!(&reference[4..5], "-");
 
-    let fetched: Value = app
+    let mut fetched: Value = app
         .get(&format!("/v1/orders/{}", order["id"].as_str().unwrap()))
         .await
         .json()
         .await
         .unwrap();
+    // A single order also shows its latest payment: none yet.
+    assert_eq!(fetched["payment"], Value::Null);
+    fetched.as_object_mut().unwrap().remove("payment");
     assert_eq!(fetched, order);
+    assert_eq!(order["flags"], json!([]));
+    assert_eq!(order["amount_refunded"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,8 +248,13 @@ async fn only_a_pending_order_can_be_cancelled() {
     stored
         .transition(StatusEvent::PaymentSucceeded, chrono_now())
         .unwrap();
+    let event = orderpay_domain::order::OrderEvent::new(
+        paid_id,
+        orderpay_domain::order::OrderEventType::Paid,
+        chrono_now(),
+    );
     app.store
-        .update_status(&stored, OrderStatus::PendingPayment)
+        .update_status(&stored, OrderStatus::PendingPayment, &event)
         .await
         .unwrap();
     let response = app

@@ -4,7 +4,7 @@ use anyhow::anyhow;
 
 use super::{
     IllegalTransition, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType, OrderFilter,
-    OrderId, OrderReference, OrderRepository, ReferenceGenerator, StatusEvent,
+    OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator, StatusEvent,
 };
 use crate::clock::Clock;
 use crate::customer::{CustomerError, CustomerService};
@@ -121,6 +121,11 @@ impl OrderService {
             .find_by_reference(reference)
             .await?
             .ok_or(OrderError::NotFound)
+    }
+
+    /// The order a pay link's token names, if any.
+    pub async fn get_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, OrderError> {
+        Ok(self.orders.find_by_pay_token(token).await?)
     }
 
     pub async fn list(

@@ -1,0 +1,352 @@
+//! `PaymentRepository` on PostgreSQL: payments, the provider events applied, order history.
+//! An event's effect is one transaction: the event id inserted (its primary key makes a
+//! repeat fail), the payment and the order updated only at the version they were read at.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use orderpay_domain::money::{Amount, Currency};
+use orderpay_domain::order::{OrderEvent, OrderId};
+use orderpay_domain::payment::{
+    CheckoutSession, EventCommit, Payment, PaymentId, PaymentProvider, PaymentRepository,
+    PaymentStatus,
+};
+use orderpay_domain::store::StoreError;
+
+use crate::PgStore;
+use crate::errors::{corrupt, store_error};
+use crate::events::EventRow;
+use crate::orders::flag_names;
+use crate::schema::{order_events, orders, payments, processed_events};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
+struct PaymentRow {
+    id: Uuid,
+    order_id: Uuid,
+    provider: String,
+    status: String,
+    amount: i64,
+    currency: String,
+    session_id: Option<String>,
+    session_url: Option<String>,
+    session_expires_at: Option<DateTime<Utc>>,
+    provider_payment_id: Option<String>,
+    amount_received: i64,
+    amount_refunded: i64,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&Payment> for PaymentRow {
+    fn from(p: &Payment) -> Self {
+        Self {
+            id: p.id.as_uuid(),
+            order_id: p.order_id.as_uuid(),
+            provider: p.provider.as_str().to_owned(),
+            status: p.status.as_str().to_owned(),
+            amount: p.amount.minor_units(),
+            currency: p.currency.code().to_owned(),
+            session_id: p.session.as_ref().map(|s| s.id.clone()),
+            session_url: p.session.as_ref().map(|s| s.url.clone()),
+            session_expires_at: p.session.as_ref().map(|s| s.expires_at),
+            provider_payment_id: p.provider_payment_id.clone(),
+            amount_received: p.amount_received.minor_units(),
+            amount_refunded: p.amount_refunded.minor_units(),
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = StoreError;
+
+    fn try_from(row: PaymentRow) -> Result<Self, StoreError> {
+        let amount = |v: i64, what: &str| Amount::new(v).map_err(|e| corrupt(what, e));
+        let session = match (row.session_id, row.session_url, row.session_expires_at) {
+            (Some(id), Some(url), Some(expires_at)) => Some(CheckoutSession {
+                id,
+                url,
+                expires_at,
+            }),
+            _ => None,
+        };
+        Ok(Payment {
+            id: PaymentId::from_uuid(row.id),
+            order_id: OrderId::from_uuid(row.order_id),
+            provider: PaymentProvider::parse(&row.provider)
+                .map_err(|e| corrupt("payment provider", e))?,
+            status: PaymentStatus::parse(&row.status).map_err(|e| corrupt("payment status", e))?,
+            amount: amount(row.amount, "payment amount")?,
+            currency: Currency::from_stored(&row.currency)
+                .map_err(|e| corrupt("payment currency", e))?,
+            session,
+            provider_payment_id: row.provider_payment_id,
+            amount_received: amount(row.amount_received, "payment amount received")?,
+            amount_refunded: amount(row.amount_refunded, "payment amount refunded")?,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Why a commit's transaction rolled back.
+enum CommitError {
+    Diesel(DieselError),
+    /// A row was not at the version it was read at.
+    Conflict,
+}
+
+impl From<DieselError> for CommitError {
+    fn from(e: DieselError) -> Self {
+        Self::Diesel(e)
+    }
+}
+
+async fn find_one(
+    store: &PgStore,
+    query: payments::BoxedQuery<'_, Pg>,
+) -> Result<Option<Payment>, StoreError> {
+    store
+        .with_conn(async |conn| {
+            query
+                .select(PaymentRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .map(Payment::try_from)
+                .transpose()
+        })
+        .await
+}
+
+async fn open_payment_of(
+    conn: &mut AsyncPgConnection,
+    order: Uuid,
+) -> Result<Option<PaymentRow>, DieselError> {
+    payments::table
+        .filter(payments::order_id.eq(order))
+        .filter(payments::status.eq_any(["pending", "open", "processing"]))
+        .select(PaymentRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+#[async_trait]
+impl PaymentRepository for PgStore {
+    async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError> {
+        let row = PaymentRow::from(payment);
+        self.with_conn(async |conn| {
+            // The partial unique index lets one open payment per order in; a loser of the race
+            // reads the winner's. A winner that closed in between sends us round again.
+            for _ in 0..3 {
+                let inserted = diesel::insert_into(payments::table)
+                    .values(&row)
+                    .on_conflict_do_nothing()
+                    .returning(PaymentRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()
+                    .map_err(store_error)?;
+                if let Some(row) = inserted {
+                    return Ok((row.try_into()?, true));
+                }
+                if let Some(open) = open_payment_of(conn, row.order_id)
+                    .await
+                    .map_err(store_error)?
+                {
+                    return Ok((open.try_into()?, false));
+                }
+            }
+            Err(StoreError::Conflict)
+        })
+        .await
+    }
+
+    async fn record_session(
+        &self,
+        id: PaymentId,
+        session: &CheckoutSession,
+        event: &OrderEvent,
+    ) -> Result<Payment, StoreError> {
+        let event = EventRow::from(event);
+        self.with_conn(async |conn| {
+            let stored = conn
+                .transaction::<_, DieselError, _>(async |tx| {
+                    let opened = diesel::update(
+                        payments::table
+                            .find(id.as_uuid())
+                            .filter(payments::status.eq("pending")),
+                    )
+                    .set((
+                        payments::status.eq("open"),
+                        payments::session_id.eq(&session.id),
+                        payments::session_url.eq(&session.url),
+                        payments::session_expires_at.eq(session.expires_at),
+                        payments::updated_at.eq(event.created_at()),
+                        payments::version.eq(payments::version + 1),
+                    ))
+                    .returning(PaymentRow::as_returning())
+                    .get_result(tx)
+                    .await
+                    .optional()?;
+                    if let Some(row) = opened {
+                        event.insert(tx).await?;
+                        return Ok(Some(row));
+                    }
+                    payments::table
+                        .find(id.as_uuid())
+                        .select(PaymentRow::as_select())
+                        .first(tx)
+                        .await
+                        .optional()
+                })
+                .await
+                .map_err(store_error)?;
+            stored
+                .ok_or(StoreError::MissingReference)
+                .and_then(Payment::try_from)
+        })
+        .await
+    }
+
+    async fn find(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+        find_one(self, payments::table.find(id.as_uuid()).into_boxed()).await
+    }
+
+    async fn find_by_session(&self, session_id: &str) -> Result<Option<Payment>, StoreError> {
+        let query = payments::table.filter(payments::session_id.eq(session_id));
+        find_one(self, query.into_boxed()).await
+    }
+
+    async fn find_by_provider_payment_id(
+        &self,
+        provider_payment_id: &str,
+    ) -> Result<Option<Payment>, StoreError> {
+        let query = payments::table
+            .filter(payments::provider_payment_id.eq(provider_payment_id))
+            .order((payments::created_at.desc(), payments::id.desc()));
+        find_one(self, query.into_boxed()).await
+    }
+
+    async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
+        let query = payments::table
+            .filter(payments::order_id.eq(order.as_uuid()))
+            .order((payments::created_at.desc(), payments::id.desc()));
+        find_one(self, query.into_boxed()).await
+    }
+
+    async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
+        let payment = commit.payment.as_ref().map(PaymentRow::from);
+        let order = commit.order.as_ref();
+        let events: Vec<EventRow> = commit.events.iter().map(EventRow::from).collect();
+        self.with_conn(async |conn| {
+            let outcome = conn
+                .transaction::<_, CommitError, _>(async |tx| {
+                    if let Some(id) = &commit.event_id {
+                        diesel::insert_into(processed_events::table)
+                            .values(processed_events::id.eq(id))
+                            .execute(tx)
+                            .await?;
+                    }
+                    if let Some(p) = &payment {
+                        let changed = diesel::update(
+                            payments::table
+                                .find(p.id)
+                                .filter(payments::version.eq(p.version)),
+                        )
+                        .set((
+                            payments::status.eq(&p.status),
+                            payments::session_id.eq(&p.session_id),
+                            payments::session_url.eq(&p.session_url),
+                            payments::session_expires_at.eq(p.session_expires_at),
+                            payments::provider_payment_id.eq(&p.provider_payment_id),
+                            payments::amount_received.eq(p.amount_received),
+                            payments::amount_refunded.eq(p.amount_refunded),
+                            payments::updated_at.eq(p.updated_at),
+                            payments::version.eq(payments::version + 1),
+                        ))
+                        .execute(tx)
+                        .await?;
+                        if changed == 0 {
+                            return Err(CommitError::Conflict);
+                        }
+                    }
+                    if let Some(o) = order {
+                        let changed = diesel::update(
+                            orders::table
+                                .find(o.id.as_uuid())
+                                .filter(orders::version.eq(o.version())),
+                        )
+                        .set((
+                            orders::status.eq(o.status().as_str()),
+                            orders::flags.eq(flag_names(o)),
+                            orders::amount_refunded.eq(o.amount_refunded().minor_units()),
+                            orders::updated_at.eq(o.updated_at),
+                            orders::version.eq(orders::version + 1),
+                        ))
+                        .execute(tx)
+                        .await?;
+                        if changed == 0 {
+                            return Err(CommitError::Conflict);
+                        }
+                    }
+                    if !events.is_empty() {
+                        diesel::insert_into(order_events::table)
+                            .values(&events)
+                            .execute(tx)
+                            .await?;
+                    }
+                    Ok(())
+                })
+                .await;
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(CommitError::Conflict) => Err(StoreError::Conflict),
+                Err(CommitError::Diesel(e)) => Err(store_error(e)),
+            }
+        })
+        .await
+    }
+
+    async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
+        let row = EventRow::from(event);
+        self.with_conn(async |conn| {
+            diesel::insert_into(order_events::table)
+                .values(&row)
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await
+                .map(|n| n == 1)
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        self.with_conn(async |conn| {
+            order_events::table
+                .filter(order_events::order_id.eq(order.as_uuid()))
+                .order((order_events::created_at.asc(), order_events::id.asc()))
+                .select(EventRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(EventRow::into_event)
+                .collect()
+        })
+        .await
+    }
+}
