@@ -35,7 +35,9 @@ pub struct Config {
     pub port: u16,
     /// How many HTTP worker threads; `None` lets actix use one per core.
     pub http_workers: Option<usize>,
-    pub public_base_url: String,
+    /// `PUBLIC_BASE_URL`; when unset, `http://localhost:<the port bound>` (see
+    /// [`Config::base_url_for`]).
+    pub public_base_url: Option<String>,
     /// Stripe, when its keys are set; otherwise the built-in sandbox (never in production).
     pub stripe: Option<StripeConfig>,
     /// How long a checkout session stays open.
@@ -189,17 +191,13 @@ impl Config {
         let http_workers = r
             .get("HTTP_WORKERS")
             .map(|_| r.number("HTTP_WORKERS", 1usize, 1));
-        let public_base_url = r.parse(
-            "PUBLIC_BASE_URL",
-            format!("http://localhost:{port}"),
-            |raw| {
-                if raw.starts_with("http://") || raw.starts_with("https://") {
-                    Ok(raw.trim_end_matches('/').to_string())
-                } else {
-                    Err("must be an absolute http(s) URL".into())
-                }
-            },
-        );
+        let public_base_url = r.parse("PUBLIC_BASE_URL", None, |raw| {
+            if raw.starts_with("http://") || raw.starts_with("https://") {
+                Ok(Some(raw.trim_end_matches('/').to_string()))
+            } else {
+                Err("must be an absolute http(s) URL".into())
+            }
+        });
         let customer_directory_url = r.parse("CUSTOMER_DIRECTORY_URL", None, |raw| {
             if raw.starts_with("http://") || raw.starts_with("https://") {
                 Ok(Some(raw.to_string()))
@@ -304,6 +302,14 @@ impl Config {
         }
     }
 
+    /// The public address for a service listening on `port`: `PUBLIC_BASE_URL`, or this
+    /// machine on that port (port 0 is only known once bound).
+    pub fn base_url_for(&self, port: u16) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{port}"))
+    }
+
     /// The database URL, secret included: only for building connections.
     pub fn expose_database_url(&self) -> &str {
         self.database_url.expose_secret()
@@ -375,7 +381,11 @@ mod tests {
             STRIPE[1],
         ])
         .unwrap();
-        assert_eq!(c.public_base_url, "https://pay.example.com");
+        assert_eq!(c.base_url_for(8080), "https://pay.example.com");
+        assert_eq!(
+            config(&[]).unwrap().base_url_for(4321),
+            "http://localhost:4321"
+        );
     }
 
     const STRIPE: [(&str, &str); 2] = [

@@ -43,8 +43,8 @@ pub fn api_keys(store: &PgStore) -> ApiKeyService {
     ApiKeyService::new(Arc::new(store.clone()), Arc::new(SystemClock))
 }
 
-/// The services over a PostgreSQL store, as the running service uses them.
-pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
+/// The services over a PostgreSQL store, for a service reachable at `base_url`.
+pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let directory = match &config.customer_directory_url {
         Some(url) => Some(Arc::new(HttpCustomerDirectory::new(
@@ -60,7 +60,7 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
         Arc::new(RandomReferences),
         clock.clone(),
     );
-    let gateway = gateway(config)?;
+    let gateway = gateway(config, base_url)?;
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
     if sandbox {
         tracing::warn!(
@@ -73,7 +73,7 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
         gateway,
         clock.clone(),
         PaymentSettings {
-            public_base_url: config.public_base_url.clone(),
+            public_base_url: base_url.to_owned(),
             checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
                 .context("CHECKOUT_EXPIRY_MINUTES")?,
         },
@@ -96,9 +96,9 @@ pub fn state(config: &Config, store: &PgStore) -> anyhow::Result<AppState> {
 }
 
 /// The payment provider: Stripe when configured, else the sandbox.
-fn gateway(config: &Config) -> anyhow::Result<Arc<dyn PaymentGateway>> {
+fn gateway(config: &Config, base_url: &str) -> anyhow::Result<Arc<dyn PaymentGateway>> {
     match &config.stripe {
-        None => Ok(Arc::new(SandboxGateway::new(&config.public_base_url))),
+        None => Ok(Arc::new(SandboxGateway::new(base_url))),
         Some(_) => Err(anyhow::anyhow!(
             "STRIPE_SECRET_KEY is set, but this build has no Stripe adapter yet"
         )),
@@ -117,11 +117,11 @@ impl Application {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         prepare_database(config).await?;
         let store = store(config)?;
-        let state = state(config, &store)?;
-        let shutting_down = state.shutting_down.clone();
         let address = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
+        let state = state(config, &store, &config.base_url_for(port))?;
+        let shutting_down = state.shutting_down.clone();
         let workers = config
             .http_workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

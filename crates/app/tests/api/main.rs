@@ -9,3 +9,4 @@ mod helpers;
 mod input;
 mod orders;
 mod outages;
+mod payments;

@@ -1,0 +1,254 @@
+//! The payment flow through the sandbox provider, over HTTP against PostgreSQL: pay links,
+//! checkout redirects, Pay and Decline, history, and the races around them.
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+
+/// A client that shows redirects instead of following them, as a test of where they lead.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn new_order(app: &TestApp) -> Value {
+    let c = app.create_customer("+14155550100", "Ada").await;
+    app.create_order(
+        c["id"].as_str().unwrap(),
+        json!([{"name": "Tea", "quantity": 2, "unit_amount": 450}]),
+    )
+    .await
+}
+
+async fn pay_link(app: &TestApp, order_id: &str) -> Value {
+    let response = app
+        .post(&format!("/v1/orders/{order_id}/payment-link"), &json!({}))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Opens `url` and returns the redirect target (panics unless it is a 303).
+async fn redirect_of(url: &str) -> String {
+    let response = no_redirects().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{url}: {:?}", response.text().await);
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The path of an absolute URL on the app.
+fn path_of(app: &TestApp, url: &str) -> String {
+    url.strip_prefix(&app.address)
+        .unwrap_or_else(|| panic!("{url} is not on {}", app.address))
+        .to_owned()
+}
+
+async fn event_types(app: &TestApp, order_id: &str) -> Vec<String> {
+    let events: Value = app
+        .get(&format!("/v1/orders/{order_id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["object"], "list");
+    events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn order(app: &TestApp, order_id: &str) -> Value {
+    app.get(&format!("/v1/orders/{order_id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Posts the sandbox's Pay or Decline for the checkout page at `checkout_url`.
+async fn sandbox(app: &TestApp, checkout_url: &str, choice: &str) -> reqwest::Response {
+    no_redirects()
+        .post(format!("{checkout_url}/{choice}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{choice} on {}: {e}", path_of(app, checkout_url)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_pays_through_the_stable_pay_link() {
+    let app = spawn_app().await;
+    let o = new_order(&app).await;
+    let id = o["id"].as_str().unwrap();
+
+    let link = pay_link(&app, id).await;
+    assert_eq!(link["object"], "payment_link");
+    let url = link["url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/pay/"), "{url}");
+    let token = url.rsplit('/').next().unwrap();
+    assert_eq!(token.len(), 40, "160 bits, hex");
+    assert!(!token.contains(&o["reference"].as_str().unwrap().replace('-', "")));
+    assert_eq!(
+        pay_link(&app, id).await["url"],
+        url.as_str(),
+        "the same link again"
+    );
+
+    let checkout = redirect_of(&url).await;
+    assert!(checkout.contains("/sandbox/checkout/"), "{checkout}");
+    assert_eq!(redirect_of(&url).await, checkout, "the open session again");
+    let page = reqwest::get(&checkout).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("9.00 USD") && html.contains("Tea"), "{html}");
+    assert!(!html.contains("<script"), "no script needed");
+
+    let paid = sandbox(&app, &checkout, "pay").await;
+    assert_eq!(paid.status(), 303);
+    let done = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(done, format!("{url}/done"));
+    let done_page = reqwest::get(&done).await.unwrap().text().await.unwrap();
+    assert!(done_page.contains("Payment received"), "{done_page}");
+
+    let after = order(&app, id).await;
+    assert_eq!(after["status"], "paid");
+    assert_eq!(after["payment"]["status"], "succeeded");
+    assert_eq!(after["payment"]["amount_received"], 900);
+    assert_eq!(
+        event_types(&app, id).await,
+        [
+            "order.created",
+            "order.payment_link_created",
+            "payment.session_opened",
+            "order.paid"
+        ]
+    );
+    // Nothing left to pay: the API says so, and so does the link.
+    let again = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await;
+    assert_problem(again, 409, "order_already_paid").await;
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Already paid"));
+    // Pressing Pay again (a second tab) changes nothing.
+    sandbox(&app, &checkout, "pay").await;
+    let types = event_types(&app, id).await;
+    assert_eq!(types.iter().filter(|t| *t == "order.paid").count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declining_leaves_the_order_payable_with_a_new_session() {
+    let app = spawn_app().await;
+    let o = new_order(&app).await;
+    let id = o["id"].as_str().unwrap();
+    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let first = redirect_of(&url).await;
+
+    let declined = sandbox(&app, &first, "decline").await;
+    assert_eq!(declined.status(), 303);
+    assert_eq!(declined.headers()["location"].to_str().unwrap(), url);
+    assert_eq!(order(&app, id).await["status"], "pending_payment");
+
+    let second = redirect_of(&url).await;
+    assert_ne!(second, first, "a fresh session after a failed one");
+    sandbox(&app, &second, "pay").await;
+    assert_eq!(order(&app, id).await["status"], "paid");
+    assert_eq!(
+        event_types(&app, id).await,
+        [
+            "order.created",
+            "order.payment_link_created",
+            "payment.session_opened",
+            "payment.failed",
+            "payment.session_opened",
+            "order.paid"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_opens_leave_one_open_session() {
+    let app = spawn_app().await;
+    let o = new_order(&app).await;
+    let id = o["id"].as_str().unwrap();
+    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let targets: HashSet<String> = join_all((0..20).map(|_| redirect_of(&url)))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    let types = event_types(&app, id).await;
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "payment.session_opened")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_for_an_order_cancelled_meanwhile_is_recorded_and_flagged() {
+    let app = spawn_app().await;
+    let o = new_order(&app).await;
+    let id = o["id"].as_str().unwrap();
+    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let checkout = redirect_of(&url).await;
+    let cancelled = app
+        .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(cancelled.status(), 200);
+
+    // The customer still had the page open and pays.
+    sandbox(&app, &checkout, "pay").await;
+    let after = order(&app, id).await;
+    assert_eq!(after["status"], "cancelled", "never silently re-opened");
+    assert_eq!(after["flags"], json!(["needs_refund"]));
+    assert_eq!(
+        after["payment"]["status"], "succeeded",
+        "the money is on record"
+    );
+    let types = event_types(&app, id).await;
+    assert_eq!(types.last().unwrap(), "order.flagged");
+
+    let link = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await;
+    assert_problem(link, 409, "order_cancelled").await;
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("cancelled"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_pay_links_and_sessions_are_plain_404_pages() {
+    let app = spawn_app().await;
+    for path in [
+        "/pay/0123456789abcdef0123456789abcdef01234567",
+        "/pay/not-a-token",
+        "/sandbox/checkout/sbx_cs_nothing",
+    ] {
+        let response = reqwest::get(app.url(path)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+    }
+    let missing = app
+        .post(
+            "/v1/orders/01a21a43-f48a-7512-a62a-33f588cf96cf/payment-link",
+            &json!({}),
+        )
+        .await;
+    assert_problem(missing, 404, "not_found").await;
+}
