@@ -2,6 +2,7 @@
 //! fresh database. `TEST_LOG=1` shows the service's logs.
 
 mod auth;
+mod browser;
 mod cli;
 mod customers;
 mod health;

@@ -1,0 +1,216 @@
+//! A person paying in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `.ci/run`) driven over WebDriver. It opens the pay link,
+//! clicks Pay on the sandbox page, lands on the success page, and the API shows the order
+//! paid; Decline leaves it payable.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free port, with a fresh profile directory; both go when it drops.
+struct Browser {
+    driver: Child,
+    profile: PathBuf,
+    client: Option<Client>,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(tool).exists(),
+                "{tool} is missing: this test needs Debian's chromium and chromium-driver \
+                 (`apt-get install chromium chromium-driver`; .ci/run installs them)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let profile =
+            std::env::temp_dir().join(format!("orderpay-chromium-{}", uuid::Uuid::new_v4()));
+        let mut browser = Self {
+            driver,
+            profile,
+            client: None,
+        };
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", browser.profile.display()),
+                ],
+            }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        browser.client = Some(client);
+        browser
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().expect("connected")
+    }
+
+    async fn close(mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = client.close().await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+async fn order_with_link(app: &TestApp, phone: &str) -> (String, String) {
+    let c = app.create_customer(phone, "Ada").await;
+    let o = app
+        .create_order(
+            c["id"].as_str().unwrap(),
+            json!([{"name": "Mint tea", "quantity": 2, "unit_amount": 450}]),
+        )
+        .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    let link: Value = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (id, link["url"].as_str().unwrap().to_owned())
+}
+
+async fn api_order(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
+    let app = spawn_app().await;
+    let browser = Browser::start().await;
+    let page = browser.client();
+
+    // Pay.
+    let (paid_id, link) = order_with_link(&app, "+14155550100").await;
+    page.goto(&link).await.unwrap();
+    let checkout = page.current_url().await.unwrap();
+    assert!(
+        checkout.path().starts_with("/sandbox/checkout/"),
+        "{checkout}"
+    );
+    let source = page.source().await.unwrap();
+    assert!(
+        source.contains("Mint tea") && source.contains("9.00 USD"),
+        "{source}"
+    );
+    page.find(Locator::Css("button.pay"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = page.wait_for_find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Payment received");
+    assert_eq!(
+        page.current_url().await.unwrap().as_str(),
+        format!("{link}/done")
+    );
+    let order = api_order(&app, &paid_id).await;
+    assert_eq!(order["status"], "paid");
+    let events: Value = app
+        .get(&format!("/v1/orders/{paid_id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "order.created",
+            "order.payment_link_created",
+            "payment.session_opened",
+            "order.paid"
+        ]
+    );
+    // The link now says the order is paid.
+    page.goto(&link).await.unwrap();
+    let heading = page.find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(heading.text().await.unwrap(), "Already paid");
+
+    // Decline: back to a fresh checkout; the order can still be paid.
+    let (declined_id, link) = order_with_link(&app, "+14155550101").await;
+    page.goto(&link).await.unwrap();
+    let first = page.current_url().await.unwrap();
+    page.find(Locator::Css("button.decline"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_find(Locator::Css("button.pay"))
+        .await
+        .unwrap();
+    let second = page.current_url().await.unwrap();
+    assert!(second.path().starts_with("/sandbox/checkout/"), "{second}");
+    assert_ne!(first, second, "a new session after the declined one");
+    assert_eq!(
+        api_order(&app, &declined_id).await["status"],
+        "pending_payment"
+    );
+    page.find(Locator::Css("button.pay"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    page.wait_for_find(Locator::Css("h1")).await.unwrap();
+    assert_eq!(api_order(&app, &declined_id).await["status"], "paid");
+
+    browser.close().await;
+}
