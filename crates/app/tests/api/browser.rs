@@ -116,6 +116,22 @@ async fn order_with_link(app: &TestApp, phone: &str) -> (String, String) {
     (id, link["url"].as_str().unwrap().to_owned())
 }
 
+/// Waits until the browser has navigated away from `from` (a form was submitted) and
+/// returns where it landed.
+async fn leave(page: &Client, from: &url::Url) -> url::Url {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = page.current_url().await.unwrap();
+        if &now != from {
+            // The new page is loaded once its heading is there.
+            page.wait().for_element(Locator::Css("h1")).await.unwrap();
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the browser stayed on {from}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn api_order(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/orders/{id}"))
         .await
@@ -149,12 +165,10 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         .click()
         .await
         .unwrap();
-    let heading = page.wait_for_find(Locator::Css("h1")).await.unwrap();
+    let done = leave(page, &checkout).await;
+    assert_eq!(done.as_str(), format!("{link}/done"));
+    let heading = page.find(Locator::Css("h1")).await.unwrap();
     assert_eq!(heading.text().await.unwrap(), "Payment received");
-    assert_eq!(
-        page.current_url().await.unwrap().as_str(),
-        format!("{link}/done")
-    );
     let order = api_order(&app, &paid_id).await;
     assert_eq!(order["status"], "paid");
     let events: Value = app
@@ -193,10 +207,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         .click()
         .await
         .unwrap();
-    page.wait_for_find(Locator::Css("button.pay"))
-        .await
-        .unwrap();
-    let second = page.current_url().await.unwrap();
+    let second = leave(page, &first).await;
     assert!(second.path().starts_with("/sandbox/checkout/"), "{second}");
     assert_ne!(first, second, "a new session after the declined one");
     assert_eq!(
@@ -209,7 +220,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         .click()
         .await
         .unwrap();
-    page.wait_for_find(Locator::Css("h1")).await.unwrap();
+    leave(page, &second).await;
     assert_eq!(api_order(&app, &declined_id).await["status"], "paid");
 
     browser.close().await;
