@@ -11,11 +11,11 @@ mod service;
 pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
-    CheckoutRequest, EventCommit, GatewayError, PaymentGateway, PaymentRepository, RefundRequest,
-    RefundResult,
+    CheckoutRequest, EventCommit, EventFeed, EventFeedError, GatewayError, PaymentGateway,
+    PaymentRepository, RefundRequest, RefundResult,
 };
 #[cfg(any(test, feature = "testing"))]
-pub use ports::{MockPaymentGateway, MockPaymentRepository};
+pub use ports::{MockEventFeed, MockPaymentGateway, MockPaymentRepository};
 pub use rules::{Decision, decide};
 pub use service::{
     Applied, ApplyError, CheckoutOutcome, PayLink, PayLinkError, PaymentService, PaymentSettings,

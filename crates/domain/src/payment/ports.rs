@@ -73,6 +73,35 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError>;
 }
 
+/// Why a delivery to the webhook endpoint was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventFeedError {
+    /// The signature is missing, malformed, stale, or made with another secret: the request
+    /// did not come from the provider (or was changed on the way).
+    #[error("the signature does not verify: {0}")]
+    BadSignature(String),
+    /// Signed, but not an event this adapter can read.
+    #[error("the event cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// A provider's signed event deliveries (Stripe's webhooks), checked and translated.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait EventFeed: Send + Sync + 'static {
+    /// Checks `signature` over the raw `payload` as of `now`, then translates the event.
+    /// `Ok(None)` for events orderpay does not act on (other types, sessions that carry no
+    /// orderpay metadata).
+    ///
+    /// # Errors
+    /// `BadSignature` or `Malformed`; nothing may be stored then.
+    fn receive(
+        &self,
+        payload: &[u8],
+        signature: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<super::ProviderEvent>, EventFeedError>;
+}
+
 /// One provider event's effect, written atomically: the event id recorded (so it is applied
 /// once), the payment and the order written if nobody changed them since they were read
 /// (their `version`), and the history entries.

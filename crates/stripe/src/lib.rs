@@ -1,0 +1,6 @@
+//! Stripe for orderpay: the `PaymentGateway` port on async-stripe (Checkout Sessions,
+//! their expiry, refunds) and the `EventFeed` port for Stripe's signed webhooks.
+
+mod webhook;
+
+pub use webhook::{StripeWebhooks, TOLERANCE_SECONDS, signature_header, translate};
