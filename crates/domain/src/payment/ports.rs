@@ -88,7 +88,8 @@ pub enum EventFeedError {
 /// A provider's signed event deliveries (Stripe's webhooks), checked and translated.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 pub trait EventFeed: Send + Sync + 'static {
-    /// Checks `signature` over the raw `payload` as of `now`, then translates the event.
+    /// Checks `signature` (the header as sent; empty when there was none) over the raw
+    /// `payload` as of `now`, then translates the event.
     /// `Ok(None)` for events orderpay does not act on (other types, sessions that carry no
     /// orderpay metadata).
     ///
@@ -97,7 +98,7 @@ pub trait EventFeed: Send + Sync + 'static {
     fn receive(
         &self,
         payload: &[u8],
-        signature: Option<&str>,
+        signature: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<super::ProviderEvent>, EventFeedError>;
 }
