@@ -124,7 +124,7 @@ pub fn signature_header(secret: &str, payload: &[u8], at: i64) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
