@@ -1,0 +1,150 @@
+//! The `PaymentGateway` port on Stripe: Checkout Sessions for exactly an order's items,
+//! created with an idempotency key per payment, and expired when an order is cancelled.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError};
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
+};
+use stripe_client_core::StripeRequest;
+use stripe_shared::CheckoutSessionMode;
+
+use orderpay_domain::payment::{
+    CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundRequest,
+    RefundResult,
+};
+
+/// The Stripe API version this build speaks (async-stripe sends it on every request), and
+/// the version a webhook endpoint must be set to.
+pub fn stripe_api_version() -> &'static str {
+    stripe_shared::version::VERSION.as_str()
+}
+
+pub struct StripeGateway {
+    client: Client,
+}
+
+impl StripeGateway {
+    /// A client for `secret_key` at `api_base` (`https://api.stripe.com`, or a test fake).
+    ///
+    /// # Errors
+    /// When the client cannot be built (a malformed base URL).
+    pub fn new(secret_key: &str, api_base: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client = ClientBuilder::new(secret_key)
+            .url(format!("{}/", api_base.trim_end_matches('/')))
+            .timeout(timeout)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the Stripe client: {e}"))?;
+        Ok(Self { client })
+    }
+}
+
+fn gateway_error(e: StripeError) -> GatewayError {
+    match e {
+        StripeError::Stripe(errors, status) if (400..500).contains(&status) && status != 429 => {
+            GatewayError::Rejected(
+                errors
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| format!("status {status}")),
+            )
+        }
+        other => GatewayError::Unavailable(anyhow::anyhow!("Stripe: {other}")),
+    }
+}
+
+fn idempotent(key: &str) -> Result<RequestStrategy, GatewayError> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| GatewayError::Rejected(format!("idempotency key: {e:?}")))
+}
+
+/// The Checkout Session request for `request`: the order's items as `price_data`, the
+/// orderpay ids as metadata (on the session and on its PaymentIntent), the expiry and the
+/// pages the customer returns to.
+pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSession, GatewayError> {
+    let order = &request.order;
+    let currency = stripe_types::Currency::from_str(order.currency().code())
+        .map_err(|_| GatewayError::Rejected(format!("currency {}", order.currency())))?;
+    let items: Vec<CreateCheckoutSessionLineItems> = order
+        .items()
+        .iter()
+        .map(|item| {
+            let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price.product_data = Some(ProductData::new(item.name.as_str()));
+            price.unit_amount = Some(item.unit_amount.minor_units());
+            let mut line = CreateCheckoutSessionLineItems::new();
+            line.price_data = Some(price);
+            line.quantity = Some(u64::from(item.quantity.get()));
+            line
+        })
+        .collect();
+    let metadata = HashMap::from([
+        ("order_id".to_owned(), order.id.to_string()),
+        ("payment_id".to_owned(), request.payment.id.to_string()),
+        ("reference".to_owned(), order.reference.to_string()),
+    ]);
+    let mut intent = CreateCheckoutSessionPaymentIntentData::new();
+    intent.metadata = Some(metadata.clone());
+    Ok(CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(items)
+        .metadata(metadata)
+        .payment_intent_data(intent)
+        .client_reference_id(order.id.to_string())
+        .expires_at(request.expires_at.timestamp())
+        .success_url(request.success_url.clone())
+        .cancel_url(request.cancel_url.clone()))
+}
+
+#[async_trait]
+impl PaymentGateway for StripeGateway {
+    fn provider(&self) -> PaymentProvider {
+        PaymentProvider::Stripe
+    }
+
+    async fn open_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, GatewayError> {
+        let session = checkout_request(request)?
+            .customize()
+            .request_strategy(idempotent(&request.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(gateway_error)?;
+        let url = session.url.ok_or_else(|| {
+            GatewayError::Rejected("Stripe opened a session without a URL".into())
+        })?;
+        let expires_at = Utc
+            .timestamp_opt(session.expires_at, 0)
+            .single()
+            .ok_or_else(|| GatewayError::Rejected("Stripe sent a bad expiry".into()))?;
+        Ok(CheckoutSession {
+            id: session.id.as_str().to_owned(),
+            url,
+            expires_at,
+        })
+    }
+
+    async fn expire_checkout(&self, session_id: &str) -> Result<(), GatewayError> {
+        ExpireCheckoutSession::new(session_id)
+            .send(&self.client)
+            .await
+            .map(|_| ())
+            .map_err(gateway_error)
+    }
+
+    async fn refund(&self, _request: &RefundRequest) -> Result<RefundResult, GatewayError> {
+        // Refunds live in async-stripe-core, not built in yet: refused rather than faked.
+        Err(GatewayError::Rejected(
+            "refunds through Stripe are not available in this build".into(),
+        ))
+    }
+}

@@ -1,0 +1,241 @@
+//! The Stripe gateway against a local fake of Stripe's API (wiremock): the exact form fields,
+//! metadata and idempotency key it sends, and what it makes of the answers.
+
+// serde_json's `json!` for a whole Checkout Session nests deeper than the default allows.
+#![recursion_limit = "256"]
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use orderpay_domain::customer::CustomerId;
+use orderpay_domain::order::{
+    LineItemInput, Order, OrderCustomerInput, OrderInput, OrderReference,
+};
+use orderpay_domain::payment::{
+    CheckoutRequest, GatewayError, Payment, PaymentGateway, PaymentProvider,
+};
+use orderpay_stripe::StripeGateway;
+
+fn order() -> Order {
+    let new = OrderInput {
+        customer: OrderCustomerInput::Id(CustomerId::generate().as_uuid()),
+        currency: "usd".into(),
+        items: vec![
+            LineItemInput {
+                name: "Tea & cake".into(),
+                quantity: Some(2),
+                unit_amount: Some(450),
+            },
+            LineItemInput {
+                name: "Scone".into(),
+                quantity: Some(1),
+                unit_amount: Some(325),
+            },
+        ],
+        metadata: Default::default(),
+    }
+    .parse(None)
+    .unwrap();
+    Order::create(
+        new,
+        CustomerId::generate(),
+        OrderReference::parse("K7M2-Q9XD").unwrap(),
+        Utc::now(),
+    )
+}
+
+fn request(order: Order) -> CheckoutRequest {
+    let payment = Payment::start(&order, PaymentProvider::Stripe, Utc::now());
+    CheckoutRequest {
+        success_url: "https://pay.example.com/pay/abc/done".into(),
+        cancel_url: "https://pay.example.com/pay/abc".into(),
+        expires_at: Utc.timestamp_opt(1_900_000_000, 0).unwrap(),
+        idempotency_key: format!("orderpay-checkout-{}", payment.id),
+        order,
+        payment,
+    }
+}
+
+/// A Checkout Session as Stripe answers it (the fields async-stripe requires).
+pub fn session_json(id: &str, expires_at: i64) -> Value {
+    json!({
+        "id": id,
+        "object": "checkout.session",
+        "adaptive_pricing": null,
+        "after_expiration": null,
+        "allow_promotion_codes": null,
+        "amount_subtotal": 1225,
+        "amount_total": 1225,
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "billing_address_collection": null,
+        "branding_settings": null,
+        "cancel_url": "https://pay.example.com/pay/abc",
+        "client_reference_id": null,
+        "client_secret": null,
+        "collected_information": null,
+        "consent": null,
+        "consent_collection": null,
+        "created": 1_899_990_000,
+        "currency": "usd",
+        "currency_conversion": null,
+        "custom_fields": [],
+        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+        "customer": null,
+        "customer_account": null,
+        "customer_creation": "if_required",
+        "customer_details": null,
+        "customer_email": null,
+        "discounts": [],
+        "expires_at": expires_at,
+        "invoice": null,
+        "invoice_creation": null,
+        "livemode": false,
+        "locale": null,
+        "metadata": {},
+        "mode": "payment",
+        "origin_context": null,
+        "payment_intent": null,
+        "payment_link": null,
+        "payment_method_collection": "if_required",
+        "payment_method_configuration_details": null,
+        "payment_method_options": {},
+        "payment_method_types": ["card"],
+        "payment_status": "unpaid",
+        "permissions": null,
+        "phone_number_collection": {"enabled": false},
+        "recovered_from": null,
+        "saved_payment_method_options": null,
+        "setup_intent": null,
+        "shipping_address_collection": null,
+        "shipping_cost": null,
+        "shipping_options": [],
+        "status": "open",
+        "submit_type": null,
+        "subscription": null,
+        "success_url": "https://pay.example.com/pay/abc/done",
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        "wallet_options": null
+    })
+}
+
+fn form(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(&request.body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn a_checkout_session_is_opened_for_exactly_the_order_with_its_idempotency_key() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .and(header("authorization", "Bearer sk_test_orderpay"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(session_json("cs_test_1", 1_900_000_000)),
+        )
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    let gateway =
+        StripeGateway::new("sk_test_orderpay", &stripe.uri(), Duration::from_secs(5)).unwrap();
+    let request = request(order());
+
+    let session = gateway.open_checkout(&request).await.unwrap();
+
+    assert_eq!(session.id, "cs_test_1");
+    assert_eq!(session.url, "https://checkout.stripe.com/c/pay/cs_test_1");
+    assert_eq!(session.expires_at.timestamp(), 1_900_000_000);
+    let sent = &stripe.received_requests().await.unwrap()[0];
+    assert_eq!(
+        sent.headers["idempotency-key"].to_str().unwrap(),
+        request.idempotency_key
+    );
+    assert!(sent.headers.contains_key("stripe-version"));
+    let form = form(sent);
+    let expect = [
+        ("mode", "payment".to_owned()),
+        ("line_items[0][price_data][currency]", "usd".to_owned()),
+        ("line_items[0][price_data][unit_amount]", "450".to_owned()),
+        (
+            "line_items[0][price_data][product_data][name]",
+            "Tea & cake".to_owned(),
+        ),
+        ("line_items[0][quantity]", "2".to_owned()),
+        ("line_items[1][price_data][unit_amount]", "325".to_owned()),
+        ("line_items[1][quantity]", "1".to_owned()),
+        ("metadata[order_id]", request.order.id.to_string()),
+        ("metadata[payment_id]", request.payment.id.to_string()),
+        ("metadata[reference]", "K7M2-Q9XD".to_owned()),
+        (
+            "payment_intent_data[metadata][payment_id]",
+            request.payment.id.to_string(),
+        ),
+        ("client_reference_id", request.order.id.to_string()),
+        ("expires_at", "1900000000".to_owned()),
+        (
+            "success_url",
+            "https://pay.example.com/pay/abc/done".to_owned(),
+        ),
+        ("cancel_url", "https://pay.example.com/pay/abc".to_owned()),
+    ];
+    for (key, value) in expect {
+        assert_eq!(field(&form, key), Some(value.as_str()), "{key} in {form:?}");
+    }
+    assert_eq!(
+        field(&form, "line_items[2][quantity]"),
+        None,
+        "exactly the order's items"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_rejected_and_an_outage_is_unavailable() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": {"type": "invalid_request_error", "message": "Invalid currency"}
+        })))
+        .mount(&stripe)
+        .await;
+    let gateway = StripeGateway::new("sk_test_x", &stripe.uri(), Duration::from_secs(5)).unwrap();
+    let err = gateway.open_checkout(&request(order())).await.unwrap_err();
+    assert!(
+        matches!(err, GatewayError::Rejected(ref m) if m.contains("Invalid currency")),
+        "{err:?}"
+    );
+
+    let down = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&down)
+        .await;
+    let gateway = StripeGateway::new("sk_test_x", &down.uri(), Duration::from_secs(5)).unwrap();
+    let err = gateway.open_checkout(&request(order())).await.unwrap_err();
+    assert!(matches!(err, GatewayError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn expiring_a_session_posts_to_its_expire_endpoint() {
+    let stripe = MockServer::start().await;
+    let mut expired = session_json("cs_test_2", 1_900_000_000);
+    expired["status"] = json!("expired");
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions/cs_test_2/expire"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(expired))
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    let gateway = StripeGateway::new("sk_test_x", &stripe.uri(), Duration::from_secs(5)).unwrap();
+    gateway.expire_checkout("cs_test_2").await.unwrap();
+}
