@@ -11,11 +11,15 @@ use orderpay_directory::HttpCustomerDirectory;
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::{CustomerDirectory, CustomerService};
 use orderpay_domain::order::{OrderService, RandomReferences};
-use orderpay_domain::payment::{PaymentGateway, PaymentProvider, PaymentService, PaymentSettings};
+use orderpay_domain::payment::{
+    EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings,
+};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::{AppState, Readiness};
 use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, database};
+use orderpay_stripe::{StripeGateway, StripeWebhooks};
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
@@ -60,7 +64,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         Arc::new(RandomReferences),
         clock.clone(),
     );
-    let gateway = gateway(config, base_url)?;
+    let (gateway, webhooks) = provider(config, base_url)?;
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
     if sandbox {
         tracing::warn!(
@@ -88,6 +92,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         orders,
         payments,
         sandbox,
+        webhooks,
         api_keys: api_keys(store),
         default_region: config.default_phone_region,
         readiness,
@@ -95,15 +100,37 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     })
 }
 
-/// The payment provider: Stripe when configured, else the sandbox.
-fn gateway(config: &Config, base_url: &str) -> anyhow::Result<Arc<dyn PaymentGateway>> {
-    match &config.stripe {
-        None => Ok(Arc::new(SandboxGateway::new(base_url))),
-        Some(_) => Err(anyhow::anyhow!(
-            "STRIPE_SECRET_KEY is set, but this build has no Stripe adapter yet"
-        )),
-    }
+/// The payment provider and its event feed: Stripe when configured, else the sandbox (whose
+/// events come from its own pages).
+fn provider(
+    config: &Config,
+    base_url: &str,
+) -> anyhow::Result<(Arc<dyn PaymentGateway>, Option<Arc<dyn EventFeed>>)> {
+    let Some(stripe) = &config.stripe else {
+        return Ok((Arc::new(SandboxGateway::new(base_url)), None));
+    };
+    let gateway = StripeGateway::new(
+        stripe.secret_key.expose_secret(),
+        &stripe.api_base,
+        STRIPE_TIMEOUT,
+    )?;
+    let secrets: Vec<&str> = stripe
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose_secret())
+        .collect();
+    tracing::info!(
+        api_version = orderpay_stripe::stripe_api_version(),
+        "payments through Stripe; set the webhook endpoint to this API version"
+    );
+    Ok((
+        Arc::new(gateway),
+        Some(Arc::new(StripeWebhooks::new(&secrets))),
+    ))
 }
+
+/// How long one call to Stripe may take.
+const STRIPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The service, bound and ready to run.
 pub struct Application {

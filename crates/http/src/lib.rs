@@ -11,6 +11,7 @@ mod payments;
 pub mod problem;
 mod query;
 mod views;
+mod webhooks;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -25,7 +26,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
 use orderpay_domain::order::OrderService;
-use orderpay_domain::payment::PaymentService;
+use orderpay_domain::payment::{EventFeed, PaymentService};
 use orderpay_domain::phone::PhoneRegion;
 
 use crate::problem::{Code, Problem};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub api_keys: ApiKeyService,
     /// Whether the sandbox provider's checkout pages are served (no Stripe key configured).
     pub sandbox: bool,
+    /// Stripe's signed webhook events, when Stripe is configured.
+    pub webhooks: Option<Arc<dyn EventFeed>>,
     /// The region national phone numbers are read in; `None` accepts international form only.
     pub default_region: Option<PhoneRegion>,
     pub readiness: Readiness,
@@ -81,6 +84,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
                 .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
                 .service(web::resource("/orders/{id}/events").get(payments::events)),
+        )
+        .service(
+            web::resource("/webhooks/stripe")
+                .app_data(web::PayloadConfig::new(webhooks::MAX_EVENT_BYTES))
+                .post(webhooks::stripe),
         )
         .route("/pay/{token}", web::get().to(pay::open))
         .route("/pay/{token}/done", web::get().to(pay::done))

@@ -11,3 +11,4 @@ mod input;
 mod orders;
 mod outages;
 mod payments;
+mod stripe;

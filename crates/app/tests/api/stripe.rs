@@ -1,0 +1,429 @@
+//! Payments through Stripe, with Stripe's API faked locally (wiremock) and its webhooks
+//! signed here as Stripe signs them: the pay link, signed events applied exactly once in any
+//! order, mismatches flagged, refunds, and refusals that store nothing.
+
+use futures_util::future::join_all;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use orderpay_stripe::signature_header;
+
+use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+
+pub const WEBHOOK_SECRET: &str = "whsec_test_orderpay";
+
+/// A fake Stripe that opens a session per payment (its id follows the payment, as Stripe's
+/// idempotency key would make it).
+pub async fn fake_stripe() -> MockServer {
+    let stripe = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/checkout/sessions"))
+        .respond_with(|request: &Request| {
+            let payment = url::form_urlencoded::parse(&request.body)
+                .find(|(k, _)| k == "metadata[payment_id]")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            let id = format!("cs_test_{}", payment.replace('-', ""));
+            let expires_at = chrono::Utc::now().timestamp() + 3600;
+            ResponseTemplate::new(200).set_body_json(session_json(&id, expires_at))
+        })
+        .mount(&stripe)
+        .await;
+    stripe
+}
+
+/// A Checkout Session as Stripe answers it (the fields async-stripe requires).
+fn session_json(id: &str, expires_at: i64) -> Value {
+    let mut session = json!({
+        "id": id, "object": "checkout.session", "adaptive_pricing": null,
+        "after_expiration": null, "allow_promotion_codes": null, "amount_subtotal": 900,
+        "amount_total": 900,
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "billing_address_collection": null, "branding_settings": null, "cancel_url": null,
+        "client_reference_id": null, "client_secret": null, "collected_information": null,
+        "consent": null, "consent_collection": null, "created": expires_at - 3600,
+        "currency": "usd", "currency_conversion": null, "custom_fields": [],
+    });
+    let rest = json!({
+        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null,
+                        "terms_of_service_acceptance": null},
+        "customer": null, "customer_account": null, "customer_creation": "if_required",
+        "customer_details": null, "customer_email": null, "discounts": [],
+        "expires_at": expires_at, "invoice": null, "invoice_creation": null, "livemode": false,
+        "locale": null, "metadata": {}, "mode": "payment", "origin_context": null,
+        "payment_intent": null, "payment_link": null, "payment_method_collection": "if_required",
+        "payment_method_configuration_details": null, "payment_method_options": {},
+        "payment_method_types": ["card"], "payment_status": "unpaid", "permissions": null,
+    });
+    let more = json!({
+        "phone_number_collection": {"enabled": false}, "recovered_from": null,
+        "saved_payment_method_options": null, "setup_intent": null,
+        "shipping_address_collection": null, "shipping_cost": null, "shipping_options": [],
+        "status": "open", "submit_type": null, "subscription": null, "success_url": null,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted", "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        "wallet_options": null
+    });
+    for part in [rest, more] {
+        if let Value::Object(fields) = part {
+            session.as_object_mut().unwrap().extend(fields);
+        }
+    }
+    session
+}
+
+pub async fn stripe_app(stripe: &MockServer) -> TestApp {
+    spawn_app_with(&[
+        ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_API_BASE", &stripe.uri()),
+    ])
+    .await
+}
+
+/// A pending order of 9.00 usd and its open payment (the pay link made it).
+pub async fn order_with_payment(app: &TestApp, phone: &str) -> (String, String) {
+    let c = app.create_customer(phone, "Ada").await;
+    let o = app
+        .create_order(
+            c["id"].as_str().unwrap(),
+            json!([{"name": "Tea", "quantity": 2, "unit_amount": 450}]),
+        )
+        .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    let link: Value = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (id, link["payment_id"].as_str().unwrap().to_owned())
+}
+
+/// A Stripe event of `kind` about a checkout session of this order and payment.
+pub fn session_event(
+    event_id: &str,
+    kind: &str,
+    order: &str,
+    payment: &str,
+    extra: Value,
+) -> Value {
+    let mut object = json!({
+        "id": format!("cs_test_{}", payment.replace('-', "")),
+        "object": "checkout.session",
+        "metadata": {"order_id": order, "payment_id": payment, "reference": "K7M2-Q9XD"},
+        "client_reference_id": order,
+        "payment_status": "paid",
+        "amount_total": 900,
+        "currency": "usd",
+        "payment_intent": format!("pi_{}", &payment[..8]),
+    });
+    if let Value::Object(extra) = extra {
+        object.as_object_mut().unwrap().extend(extra);
+    }
+    json!({"id": event_id, "object": "event", "type": kind, "created": chrono::Utc::now().timestamp(),
+           "api_version": orderpay_stripe::stripe_api_version(), "data": {"object": object}})
+}
+
+/// Delivers `event` to `base` signed with `secret` at `at` (unix seconds).
+pub async fn deliver_signed(base: &str, event: &Value, secret: &str, at: i64) -> reqwest::Response {
+    let body = serde_json::to_vec(event).unwrap();
+    reqwest::Client::new()
+        .post(format!("{base}/webhooks/stripe"))
+        .header("stripe-signature", signature_header(secret, &body, at))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn deliver(base: &str, event: &Value) -> reqwest::Response {
+    deliver_signed(base, event, WEBHOOK_SECRET, chrono::Utc::now().timestamp()).await
+}
+
+async fn order(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
+    let events: Value = app
+        .get(&format!("/v1/orders/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pay_link_opens_a_stripe_session_and_a_signed_completion_pays_the_order() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+    let (id, payment) = order_with_payment(&app, "+14155550100").await;
+    let link: Value = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let opened = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 303);
+    let to = opened.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
+        "{to}"
+    );
+    let sent = &stripe.received_requests().await.unwrap()[0];
+    assert_eq!(
+        sent.headers["idempotency-key"].to_str().unwrap(),
+        format!("orderpay-checkout-{payment}")
+    );
+
+    let completed = session_event(
+        "evt_1",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    let response = deliver(&app.address, &completed).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["outcome"],
+        "applied"
+    );
+    let paid = order(&app, &id).await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["payment"]["status"], "succeeded");
+    // The same event again, and an expiry after it: nothing changes.
+    assert_eq!(
+        deliver(&app.address, &completed)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["outcome"],
+        "duplicate"
+    );
+    let expired = session_event(
+        "evt_2",
+        "checkout.session.expired",
+        &id,
+        &payment,
+        json!({}),
+    );
+    assert_eq!(deliver(&app.address, &expired).await.status(), 200);
+    assert_eq!(order(&app, &id).await["status"], "paid");
+    assert_eq!(
+        event_types(&app, &id).await,
+        [
+            "order.created",
+            "order.payment_link_created",
+            "payment.session_opened",
+            "order.paid"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signatures_are_400_and_store_nothing() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+    let (id, payment) = order_with_payment(&app, "+14155550100").await;
+    let event = session_event(
+        "evt_sig",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let body = serde_json::to_vec(&event).unwrap();
+    let good = signature_header(WEBHOOK_SECRET, &body, now);
+    let good_v1 = good.split(",v1=").nth(1).unwrap().to_owned();
+    let wrong = signature_header("whsec_wrong", &body, now);
+    let wrong_v1 = wrong.split(",v1=").nth(1).unwrap().to_owned();
+    let tampered = {
+        let mut e = event.clone();
+        e["data"]["object"]["amount_total"] = json!(1);
+        serde_json::to_vec(&e).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>, Option<String>)> = vec![
+        ("wrong secret", body.clone(), Some(wrong.clone())),
+        (
+            "stale",
+            body.clone(),
+            Some(signature_header(WEBHOOK_SECRET, &body, now - 301)),
+        ),
+        (
+            "future",
+            body.clone(),
+            Some(signature_header(WEBHOOK_SECRET, &body, now + 301)),
+        ),
+        ("tampered body", tampered, Some(good.clone())),
+        (
+            "only v0",
+            body.clone(),
+            Some(format!("t={now},v0={good_v1}")),
+        ),
+        ("malformed", body.clone(), Some("t=,v1".into())),
+        ("missing", body.clone(), None),
+    ];
+    let client = reqwest::Client::new();
+    for (name, payload, header) in cases {
+        let mut request = client
+            .post(app.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(payload);
+        if let Some(header) = header {
+            request = request.header("stripe-signature", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_problem(response, 400, "invalid_signature").await;
+        assert_eq!(
+            order(&app, &id).await["status"],
+            "pending_payment",
+            "{name}"
+        );
+    }
+    // Two v1 signatures of which one is right: accepted.
+    let response = client
+        .post(app.url("/webhooks/stripe"))
+        .header(
+            "stripe-signature",
+            format!("t={now},v1={wrong_v1},v1={good_v1}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(order(&app, &id).await["status"], "paid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_in_any_order_end_paid_and_fifty_deliveries_apply_once() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+
+    // Async success before the completion that announced it: paid, once.
+    let (id, payment) = order_with_payment(&app, "+14155550100").await;
+    let success = session_event(
+        "evt_a1",
+        "checkout.session.async_payment_succeeded",
+        &id,
+        &payment,
+        json!({}),
+    );
+    let unpaid = session_event(
+        "evt_a2",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({"payment_status": "unpaid"}),
+    );
+    assert_eq!(deliver(&app.address, &success).await.status(), 200);
+    assert_eq!(deliver(&app.address, &unpaid).await.status(), 200);
+    assert_eq!(order(&app, &id).await["status"], "paid");
+
+    // An event before its payment row's session id is recorded (the pay link was made, the
+    // customer's page not yet opened here): applied all the same.
+    let (id, payment) = order_with_payment(&app, "+14155550101").await;
+    let completed = session_event(
+        "evt_b",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    let deliveries = join_all((0..50).map(|_| deliver(&app.address, &completed))).await;
+    assert!(deliveries.iter().all(|r| r.status() == 200));
+    assert_eq!(order(&app, &id).await["status"], "paid");
+    let types = event_types(&app, &id).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "order.paid").count(),
+        1,
+        "{types:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mismatch_is_flagged_an_unknown_payment_is_retried_and_refunds_apply() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+
+    let (id, payment) = order_with_payment(&app, "+14155550100").await;
+    let short = session_event(
+        "evt_m",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({"amount_total": 100}),
+    );
+    assert_eq!(deliver(&app.address, &short).await.status(), 200);
+    let flagged = order(&app, &id).await;
+    assert_eq!(flagged["status"], "pending_payment");
+    assert_eq!(flagged["flags"], json!(["amount_mismatch"]));
+    assert_eq!(
+        flagged["payment"]["status"], "succeeded",
+        "the money is on record"
+    );
+
+    let unknown = session_event(
+        "evt_u",
+        "checkout.session.completed",
+        &id,
+        "01a21a43-0000-7000-8000-000000000000",
+        json!({}),
+    );
+    let response = deliver(&app.address, &unknown).await;
+    assert_eq!(response.status(), 503, "Stripe must deliver it again");
+
+    let (id, payment) = order_with_payment(&app, "+14155550101").await;
+    let completed = session_event(
+        "evt_p",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    deliver(&app.address, &completed).await;
+    let refund = |event: &str, total: i64| {
+        json!({"id": event, "object": "event", "type": "charge.refunded", "created": 1,
+               "data": {"object": {"id": "ch_1", "object": "charge",
+                                   "payment_intent": format!("pi_{}", &payment[..8]),
+                                   "amount": 900, "amount_refunded": total}}})
+    };
+    deliver(&app.address, &refund("evt_r1", 300)).await;
+    let partly = order(&app, &id).await;
+    assert_eq!(partly["status"], "partially_refunded");
+    assert_eq!(partly["amount_refunded"], 300);
+    deliver(&app.address, &refund("evt_r2", 900)).await;
+    // Delivered late, the first refund's smaller total changes nothing.
+    deliver(&app.address, &refund("evt_r1_again", 300)).await;
+    let refunded = order(&app, &id).await;
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["amount_refunded"], 900);
+    let types = event_types(&app, &id).await;
+    assert_eq!(
+        &types[types.len() - 2..],
+        ["order.partially_refunded", "order.refunded"]
+    );
+}

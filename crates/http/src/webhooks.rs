@@ -1,0 +1,66 @@
+//! `POST /webhooks/stripe`: the provider's signed events, authenticated by their signature
+//! (never by API key), applied exactly once.
+
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+
+use orderpay_domain::payment::{Applied, ApplyError, EventFeedError};
+
+use crate::AppState;
+use crate::problem::{Code, Problem};
+
+/// The largest event body read; Stripe's events are a few kilobytes.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+pub async fn stripe(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let Some(feed) = &state.webhooks else {
+        return Err(Problem::not_found(
+            "webhook endpoint (no Stripe configured)",
+        ));
+    };
+    let signature = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = match feed.receive(&body, signature, chrono::Utc::now()) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Ok(received("ignored")),
+        Err(EventFeedError::BadSignature(why)) => {
+            tracing::warn!(%why, "webhook refused");
+            return Err(Problem::new(
+                Code::InvalidSignature,
+                "the Stripe-Signature header does not verify for this body",
+            ));
+        }
+        Err(EventFeedError::Malformed(why)) => {
+            return Err(Problem::new(
+                Code::MalformedJson,
+                format!("the event cannot be read: {why}"),
+            ));
+        }
+    };
+    match state.payments.apply(&event).await {
+        Ok(Applied::Changed) => Ok(received("applied")),
+        Ok(Applied::Unchanged) => Ok(received("unchanged")),
+        Ok(Applied::Duplicate) => Ok(received("duplicate")),
+        Ok(Applied::Ignored) => Ok(received("ignored")),
+        // Not ours to drop: answer so that Stripe delivers it again later.
+        Err(ApplyError::UnknownPayment(id)) => {
+            tracing::warn!(event_id = %event.id, payment_id = %id, "event for an unknown payment");
+            Err(Problem::new(
+                Code::ServiceUnavailable,
+                "the event names a payment this service does not know yet; deliver it again",
+            ))
+        }
+        Err(ApplyError::Unexpected(cause)) => Err(Problem::unexpected(&cause)),
+    }
+}
+
+fn received(outcome: &'static str) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"received": true, "outcome": outcome}))
+}
