@@ -100,12 +100,12 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     })
 }
 
+/// A payment provider and, when it sends signed events, its event feed.
+type Provider = (Arc<dyn PaymentGateway>, Option<Arc<dyn EventFeed>>);
+
 /// The payment provider and its event feed: Stripe when configured, else the sandbox (whose
 /// events come from its own pages).
-fn provider(
-    config: &Config,
-    base_url: &str,
-) -> anyhow::Result<(Arc<dyn PaymentGateway>, Option<Arc<dyn EventFeed>>)> {
+fn provider(config: &Config, base_url: &str) -> anyhow::Result<Provider> {
     let Some(stripe) = &config.stripe else {
         return Ok((Arc::new(SandboxGateway::new(base_url)), None));
     };
