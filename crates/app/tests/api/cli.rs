@@ -97,13 +97,17 @@ async fn api_keys_are_printed_alone_listed_and_revoked() {
 /// Starts `orderpay serve`, waits for its "listening" line, and returns the child, its port and
 /// everything it logged until then.
 fn serve(db_url: &str) -> (std::process::Child, u16, Vec<String>) {
-    let mut child = orderpay(db_url)
-        .env("HOST", "127.0.0.1")
-        .env("PORT", "0")
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    serve_with(db_url, &[])
+}
+
+/// `serve` with extra environment variables.
+fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, u16, Vec<String>) {
+    let mut command = orderpay(db_url);
+    command.env("HOST", "127.0.0.1").env("PORT", "0");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -514,5 +518,105 @@ fn stop_waiting(mut child: std::process::Child) -> std::process::ExitStatus {
         }
         assert!(Instant::now() < deadline, "orderpay did not stop");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The same Stripe event delivered 50 times at once, spread over three `orderpay serve`
+/// processes sharing one database: one effect, one history entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_deliveries_to_three_processes_apply_once() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    let stripe = crate::stripe::fake_stripe().await;
+    let stripe_uri = stripe.uri();
+    let env = [
+        ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
+        ("STRIPE_WEBHOOK_SECRET", crate::stripe::WEBHOOK_SECRET),
+        ("STRIPE_API_BASE", stripe_uri.as_str()),
+    ];
+    let key = {
+        let out = orderpay(db.url())
+            .args(["api-key", "create", "--name", "bot"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let servers: Vec<(KillOnDrop, u16)> = (0..3)
+        .map(|_| {
+            let (child, port, _) = serve_with(db.url(), &env);
+            (KillOnDrop(Some(child)), port)
+        })
+        .collect();
+    let base = |i: usize| format!("http://127.0.0.1:{}", servers[i % 3].1);
+    let client = reqwest::Client::new();
+    let post = |path: String, body: serde_json::Value| {
+        client
+            .post(format!("{}{path}", base(0)))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    let order: serde_json::Value = post(
+        "/v1/orders".into(),
+        serde_json::json!({"customer": {"phone": "+14155550100", "name": "Ada"}, "currency": "usd",
+                           "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    let link: serde_json::Value = post(
+        format!("/v1/orders/{id}/payment-link"),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let payment = link["payment_id"].as_str().unwrap().to_owned();
+    let event = crate::stripe::session_event(
+        "evt_three_processes",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        serde_json::json!({}),
+    );
+
+    let bases: Vec<String> = (0..50).map(base).collect();
+    let deliveries =
+        futures_util::future::join_all(bases.iter().map(|b| crate::stripe::deliver(b, &event)))
+            .await;
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for response in deliveries {
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        *outcomes
+            .entry(body["outcome"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(outcomes.get("applied"), Some(&1), "{outcomes:?}");
+    assert_eq!(outcomes.get("duplicate"), Some(&49), "{outcomes:?}");
+
+    let events: serde_json::Value = client
+        .get(format!("{}/v1/orders/{id}/events", base(1)))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paid = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "order.paid")
+        .count();
+    assert_eq!(paid, 1);
+    for (mut server, _) in servers {
+        assert!(stop(server.0.take().unwrap()).success());
     }
 }

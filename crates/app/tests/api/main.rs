@@ -11,4 +11,4 @@ mod input;
 mod orders;
 mod outages;
 mod payments;
-mod stripe;
+pub mod stripe;
