@@ -73,6 +73,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     }
     let payments = PaymentService::new(
         Arc::new(store.clone()),
+        orders.clone(),
         Arc::new(store.clone()),
         gateway,
         clock.clone(),

@@ -115,18 +115,22 @@ impl<'a, 'v> Fields<'a, 'v> {
     }
 
     pub fn integer(&mut self, key: &str) -> Option<i64> {
-        let value = match self.value(key) {
-            None => None,
-            Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
-            Some(_) => {
+        let value = self.optional_integer(key);
+        self.required(key, value)
+    }
+
+    /// An integer that may be left out.
+    pub fn optional_integer(&mut self, key: &str) -> Option<i64> {
+        match self.value(key)? {
+            Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
+            _ => {
                 self.violations.add(
                     self.path(key),
                     "must be an integer (an amount in minor units, a count)",
                 );
-                return None;
+                None
             }
-        };
-        self.required(key, value)
+        }
     }
 
     /// `Some(None)` for an explicit `null` (used by PATCH to clear a field).

@@ -83,7 +83,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/orders/{id}").get(orders::get))
                 .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
                 .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
-                .service(web::resource("/orders/{id}/events").get(payments::events)),
+                .service(web::resource("/orders/{id}/events").get(payments::events))
+                .service(web::resource("/orders/{id}/refunds").post(payments::refund)),
         )
         .service(
             web::resource("/webhooks/stripe")

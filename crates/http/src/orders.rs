@@ -145,6 +145,6 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 }
 
 pub async fn cancel(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
-    let order = state.orders.cancel(order_id(&id)?).await?;
+    let order = state.payments.cancel(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

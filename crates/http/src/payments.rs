@@ -1,12 +1,17 @@
 //! `/v1/orders/{id}/payment-link` and `/v1/orders/{id}/events`.
 
-use actix_web::HttpResponse;
-use actix_web::web::{Data, Path};
+use actix_web::web::{Bytes, Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
+
+use orderpay_domain::money::Amount;
+use orderpay_domain::payment::{RefundInput, RefundReason};
+use orderpay_domain::validation::Violations;
 
 use crate::AppState;
+use crate::body::{Fields, json_object};
 use crate::orders::order_id;
 use crate::problem::Problem;
-use crate::views::{ListView, OrderEventView, PaymentLinkView};
+use crate::views::{ListView, OrderEventView, OrderView, PaymentLinkView};
 
 /// The order's pay link: the same URL every time while it awaits payment.
 pub async fn payment_link(
@@ -15,6 +20,36 @@ pub async fn payment_link(
 ) -> Result<HttpResponse, Problem> {
     let link = state.payments.pay_link(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(PaymentLinkView::from(&link)))
+}
+
+/// `POST /v1/orders/{id}/refunds` `{"amount"?, "reason"?}`: all that is left, or part.
+pub async fn refund(
+    state: Data<AppState>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let id = order_id(&id)?;
+    // An empty body asks for a full refund.
+    let object = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        json_object(&req, &body)?
+    };
+    let mut v = Violations::new();
+    let mut f = Fields::new(&object, "", &["amount", "reason"], &mut v);
+    let amount = f.optional_integer("amount");
+    let reason = f.optional_string("reason");
+    let amount = amount.and_then(|a| v.check("amount", Amount::new(a).map_err(|e| e.to_string())));
+    let reason = reason.and_then(|r| v.check("reason", RefundReason::parse(&r)));
+    if !v.is_empty() {
+        return Err(Problem::validation(&v));
+    }
+    let order = state
+        .payments
+        .refund(id, RefundInput { amount, reason })
+        .await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
 /// The order's history, oldest first.

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use orderpay_domain::api_key::ApiKeyError;
 use orderpay_domain::customer::CustomerError;
 use orderpay_domain::order::{OrderError, OrderStatus};
-use orderpay_domain::payment::PayLinkError;
+use orderpay_domain::payment::{CancelError, PayLinkError, RefundError};
 use orderpay_domain::store::StoreError;
 use orderpay_domain::validation::Violations;
 
@@ -32,7 +32,9 @@ pub enum Code {
     OrderAlreadyPaid,
     OrderAlreadyCancelled,
     OrderCancelled,
+    OrderNotPaid,
     DirectoryUnavailable,
+    PaymentProviderRefused,
     PaymentProviderUnavailable,
     InvalidSignature,
     ServiceUnavailable,
@@ -53,6 +55,8 @@ impl Code {
             Self::OrderAlreadyPaid => "order_already_paid",
             Self::OrderAlreadyCancelled => "order_already_cancelled",
             Self::OrderCancelled => "order_cancelled",
+            Self::OrderNotPaid => "order_not_paid",
+            Self::PaymentProviderRefused => "payment_provider_refused",
             Self::DirectoryUnavailable => "directory_unavailable",
             Self::PaymentProviderUnavailable => "payment_provider_unavailable",
             Self::InvalidSignature => "invalid_signature",
@@ -73,10 +77,11 @@ impl Code {
             Self::CustomerExists
             | Self::OrderAlreadyPaid
             | Self::OrderAlreadyCancelled
-            | Self::OrderCancelled => StatusCode::CONFLICT,
-            Self::DirectoryUnavailable | Self::PaymentProviderUnavailable => {
-                StatusCode::BAD_GATEWAY
-            }
+            | Self::OrderCancelled
+            | Self::OrderNotPaid => StatusCode::CONFLICT,
+            Self::DirectoryUnavailable
+            | Self::PaymentProviderUnavailable
+            | Self::PaymentProviderRefused => StatusCode::BAD_GATEWAY,
             Self::InvalidSignature => StatusCode::BAD_REQUEST,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,6 +101,8 @@ impl Code {
             Self::OrderAlreadyPaid => "The order is already paid",
             Self::OrderAlreadyCancelled => "The order is already cancelled",
             Self::OrderCancelled => "The order is cancelled",
+            Self::OrderNotPaid => "The order has no payment to refund",
+            Self::PaymentProviderRefused => "The payment provider refused the request",
             Self::DirectoryUnavailable => "The customer directory is unavailable",
             Self::PaymentProviderUnavailable => "The payment provider is unavailable",
             Self::InvalidSignature => "The webhook signature does not verify",
@@ -323,14 +330,61 @@ impl From<PayLinkError> for Problem {
                 Code::OrderCancelled,
                 "the order is cancelled; it cannot be paid",
             ),
-            PayLinkError::ProviderUnavailable(cause) => {
-                tracing::warn!(error = %format!("{cause:#}"), "payment provider failed");
-                Self::new(
-                    Code::PaymentProviderUnavailable,
-                    "the payment provider did not answer; retry later",
-                )
-            }
+            PayLinkError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
             PayLinkError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
+impl Problem {
+    fn provider_unavailable(cause: &anyhow::Error) -> Self {
+        tracing::warn!(error = %format!("{cause:#}"), "payment provider failed");
+        Self::new(
+            Code::PaymentProviderUnavailable,
+            "the payment provider did not answer; nothing changed; retry later",
+        )
+    }
+}
+
+impl From<CancelError> for Problem {
+    fn from(e: CancelError) -> Self {
+        match e {
+            CancelError::NotFound => Self::not_found("order"),
+            CancelError::AlreadyPaid(status) => Self::new(
+                Code::OrderAlreadyPaid,
+                format!("the order is {status}; only a pending_payment order can be cancelled"),
+            )
+            .with("order_status", status.as_str()),
+            CancelError::AlreadyCancelled => Self::new(
+                Code::OrderAlreadyCancelled,
+                "the order is cancelled; only a pending_payment order can be cancelled",
+            )
+            .with("order_status", OrderStatus::Cancelled.as_str()),
+            CancelError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
+            CancelError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
+impl From<RefundError> for Problem {
+    fn from(e: RefundError) -> Self {
+        match e {
+            RefundError::NotFound => Self::not_found("order"),
+            RefundError::NotPaid(status) => Self::new(
+                Code::OrderNotPaid,
+                format!("the order is {status}; only a paid order can be refunded"),
+            )
+            .with("order_status", status.as_str()),
+            RefundError::ExceedsRemaining { remaining } => Self::field(
+                "amount",
+                format!("must be between 1 and {remaining}, what is left to refund"),
+            ),
+            RefundError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
+            RefundError::ProviderRejected(why) => {
+                tracing::warn!(%why, "the payment provider refused a refund");
+                Self::new(Code::PaymentProviderRefused, why)
+            }
+            RefundError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }

@@ -48,7 +48,7 @@ impl PaymentGateway for SandboxGateway {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError> {
         Ok(RefundResult {
             id: format!("sbx_re_{}", request.idempotency_key),
-            refunded_total: None,
+            amount: request.amount,
         })
     }
 }

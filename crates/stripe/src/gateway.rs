@@ -13,11 +13,13 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
 };
 use stripe_client_core::StripeRequest;
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_shared::CheckoutSessionMode;
 
+use orderpay_domain::money::Amount;
 use orderpay_domain::payment::{
-    CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundRequest,
-    RefundResult,
+    CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundReason,
+    RefundRequest, RefundResult,
 };
 
 /// The Stripe API version this build speaks (async-stripe sends it on every request), and
@@ -141,10 +143,27 @@ impl PaymentGateway for StripeGateway {
             .map_err(gateway_error)
     }
 
-    async fn refund(&self, _request: &RefundRequest) -> Result<RefundResult, GatewayError> {
-        // Refunds live in async-stripe-core, not built in yet: refused rather than faked.
-        Err(GatewayError::Rejected(
-            "refunds through Stripe are not available in this build".into(),
-        ))
+    async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError> {
+        let mut create = CreateRefund::new()
+            .payment_intent(request.provider_payment_id.clone())
+            .amount(request.amount.minor_units());
+        if let Some(reason) = request.reason {
+            create = create.reason(match reason {
+                RefundReason::Duplicate => CreateRefundReason::Duplicate,
+                RefundReason::Fraudulent => CreateRefundReason::Fraudulent,
+                RefundReason::RequestedByCustomer => CreateRefundReason::RequestedByCustomer,
+            });
+        }
+        let refund = create
+            .customize()
+            .request_strategy(idempotent(&request.idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(gateway_error)?;
+        Ok(RefundResult {
+            id: refund.id.as_str().to_owned(),
+            amount: Amount::new(refund.amount)
+                .map_err(|_| GatewayError::Rejected("Stripe refunded a negative amount".into()))?,
+        })
     }
 }

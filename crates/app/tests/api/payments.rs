@@ -252,3 +252,61 @@ async fn unknown_pay_links_and_sessions_are_plain_404_pages() {
         .await;
     assert_problem(missing, 404, "not_found").await;
 }
+
+/// Pays `id` through its pay link and the sandbox's Pay button.
+async fn pay(app: &TestApp, id: &str) {
+    let url = pay_link(app, id).await["url"].as_str().unwrap().to_owned();
+    let checkout = redirect_of(&url).await;
+    sandbox(app, &checkout, "pay").await;
+    assert_eq!(order(app, id).await["status"], "paid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_then_full_refunds_and_an_over_refund_is_422() {
+    let app = spawn_app().await;
+    let o = new_order(&app).await;
+    let id = o["id"].as_str().unwrap();
+    let refunds = format!("/v1/orders/{id}/refunds");
+
+    let unpaid = app.post(&refunds, &json!({})).await;
+    assert_problem(unpaid, 409, "order_not_paid").await;
+    pay(&app, id).await;
+
+    let too_much = app.post(&refunds, &json!({"amount": 901})).await;
+    let problem = assert_problem(too_much, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "amount");
+    let bad = app
+        .post(&refunds, &json!({"amount": -1, "reason": "changed_mind"}))
+        .await;
+    let problem = assert_problem(bad, 422, "validation_failed").await;
+    assert_eq!(crate::helpers::fields(&problem), ["amount", "reason"]);
+    assert_eq!(
+        order(&app, id).await["amount_refunded"],
+        0,
+        "nothing changed"
+    );
+
+    let partial = app
+        .post(
+            &refunds,
+            &json!({"amount": 300, "reason": "requested_by_customer"}),
+        )
+        .await;
+    assert_eq!(partial.status(), 200);
+    let partial: Value = partial.json().await.unwrap();
+    assert_eq!(partial["status"], "partially_refunded");
+    assert_eq!(partial["amount_refunded"], 300);
+    let over = app.post(&refunds, &json!({"amount": 601})).await;
+    assert_problem(over, 422, "validation_failed").await;
+    let rest = app.post(&refunds, &json!({})).await;
+    let rest: Value = rest.json().await.unwrap();
+    assert_eq!(rest["status"], "refunded");
+    assert_eq!(rest["amount_refunded"], 900);
+    let nothing_left = app.post(&refunds, &json!({})).await;
+    assert_problem(nothing_left, 409, "order_not_paid").await;
+    let types = event_types(&app, id).await;
+    assert_eq!(
+        &types[types.len() - 2..],
+        ["order.partially_refunded", "order.refunded"]
+    );
+}

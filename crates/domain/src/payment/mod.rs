@@ -12,11 +12,12 @@ pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
     CheckoutRequest, EventCommit, EventFeed, EventFeedError, GatewayError, PaymentGateway,
-    PaymentRepository, RefundRequest, RefundResult,
+    PaymentRepository, RefundReason, RefundRequest, RefundResult,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockEventFeed, MockPaymentGateway, MockPaymentRepository};
 pub use rules::{Decision, decide};
 pub use service::{
-    Applied, ApplyError, CheckoutOutcome, PayLink, PayLinkError, PaymentService, PaymentSettings,
+    Applied, ApplyError, CancelError, CheckoutOutcome, PayLink, PayLinkError, PaymentService,
+    PaymentSettings, RefundError, RefundInput,
 };

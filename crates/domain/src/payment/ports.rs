@@ -20,19 +20,40 @@ pub struct CheckoutRequest {
     pub idempotency_key: String,
 }
 
+/// Why a refund is made, in the terms providers accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundReason {
+    Duplicate,
+    Fraudulent,
+    RequestedByCustomer,
+}
+
+impl RefundReason {
+    pub fn parse(input: &str) -> Result<Self, String> {
+        match input {
+            "duplicate" => Ok(Self::Duplicate),
+            "fraudulent" => Ok(Self::Fraudulent),
+            "requested_by_customer" => Ok(Self::RequestedByCustomer),
+            _ => Err("must be duplicate, fraudulent or requested_by_customer".into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
     pub provider_payment_id: String,
     pub amount: Amount,
-    pub reason: Option<String>,
+    pub reason: Option<RefundReason>,
+    /// The same for a retry of the same refund, so the provider makes it once.
     pub idempotency_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundResult {
+    /// The provider's id for this refund.
     pub id: String,
-    /// Refunded in all on the payment, counting this refund, when the provider says so.
-    pub refunded_total: Option<Amount>,
+    /// What this refund returns.
+    pub amount: Amount,
 }
 
 #[derive(Debug, thiserror::Error)]

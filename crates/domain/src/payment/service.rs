@@ -6,12 +6,14 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    CheckoutRequest, EventCommit, GatewayError, Payment, PaymentGateway, PaymentRepository,
-    PaymentStatus, ProviderEvent, decide,
+    CheckoutRequest, EventCommit, GatewayError, Payment, PaymentEventKind, PaymentGateway,
+    PaymentRepository, PaymentStatus, ProviderEvent, RefundReason, RefundRequest, decide,
 };
 use crate::clock::Clock;
+use crate::money::Amount;
 use crate::order::{
-    Order, OrderEvent, OrderEventType, OrderId, OrderRepository, OrderStatus, PayToken,
+    Order, OrderError, OrderEvent, OrderEventType, OrderId, OrderRepository, OrderService,
+    OrderStatus, PayToken,
 };
 use crate::store::{StoreError, UniqueKey};
 
@@ -93,9 +95,75 @@ impl From<StoreError> for ApplyError {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such order")]
+    NotFound,
+    #[error("the order is paid")]
+    AlreadyPaid(OrderStatus),
+    #[error("the order is already cancelled")]
+    AlreadyCancelled,
+    /// The open checkout session could not be closed at the provider, so the order stays
+    /// payable rather than risk money arriving for a cancelled order.
+    #[error("the payment provider is unavailable")]
+    ProviderUnavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<OrderError> for CancelError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => Self::NotFound,
+            OrderError::IllegalTransition(t) if t.from == OrderStatus::Cancelled => {
+                Self::AlreadyCancelled
+            }
+            OrderError::IllegalTransition(t) => Self::AlreadyPaid(t.from),
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<StoreError> for CancelError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+/// A refund as asked for: all that is left (`amount: None`) or part of it.
+#[derive(Debug, Clone, Default)]
+pub struct RefundInput {
+    pub amount: Option<Amount>,
+    pub reason: Option<RefundReason>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("no such order")]
+    NotFound,
+    /// Nothing was paid (or it is all refunded already).
+    #[error("the order has no payment to refund")]
+    NotPaid(OrderStatus),
+    #[error("the amount is more than the {remaining} left to refund")]
+    ExceedsRemaining { remaining: Amount },
+    #[error("the payment provider is unavailable")]
+    ProviderUnavailable(#[source] anyhow::Error),
+    #[error("the payment provider refused the refund: {0}")]
+    ProviderRejected(String),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<StoreError> for RefundError {
+    fn from(e: StoreError) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
 #[derive(Clone)]
 pub struct PaymentService {
     orders: Arc<dyn OrderRepository>,
+    order_service: OrderService,
     payments: Arc<dyn PaymentRepository>,
     gateway: Arc<dyn PaymentGateway>,
     clock: Arc<dyn Clock>,
@@ -105,6 +173,7 @@ pub struct PaymentService {
 impl PaymentService {
     pub fn new(
         orders: Arc<dyn OrderRepository>,
+        order_service: OrderService,
         payments: Arc<dyn PaymentRepository>,
         gateway: Arc<dyn PaymentGateway>,
         clock: Arc<dyn Clock>,
@@ -112,6 +181,7 @@ impl PaymentService {
     ) -> Self {
         Self {
             orders,
+            order_service,
             payments,
             gateway,
             clock,
@@ -304,6 +374,117 @@ impl PaymentService {
             "event {} kept losing races with other writers",
             event.id
         )))
+    }
+
+    /// Cancels an order that awaits payment, closing its open checkout session at the
+    /// provider first so that no money can arrive for it afterwards. Money that arrives all
+    /// the same (the customer paid in the same instant) is recorded and the order flagged.
+    ///
+    /// # Errors
+    /// `AlreadyPaid` / `AlreadyCancelled`; `ProviderUnavailable` when the session could not be
+    /// closed (the order is left as it was).
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn cancel(&self, id: OrderId) -> Result<Order, CancelError> {
+        let order = self.order_service.get(id).await?;
+        if order.status() != OrderStatus::PendingPayment {
+            // Let the order's own rules say why not.
+            return Err(self.order_service.cancel(id).await.err().map_or(
+                CancelError::Unexpected(anyhow!("order {id} could not be cancelled")),
+                CancelError::from,
+            ));
+        }
+        if let Some(payment) = self.payments.latest_for_order(id).await?
+            && payment.status == PaymentStatus::Open
+            && let Some(session) = &payment.session
+        {
+            match self.gateway.expire_checkout(&session.id).await {
+                Ok(()) => {}
+                // Already closed (expired or completed): its event tells the rest.
+                Err(GatewayError::Rejected(why)) => {
+                    tracing::info!(%why, "the provider did not expire the session");
+                }
+                Err(GatewayError::Unavailable(cause)) => {
+                    return Err(CancelError::ProviderUnavailable(cause));
+                }
+            }
+        }
+        Ok(self.order_service.cancel(id).await?)
+    }
+
+    /// Refunds `input.amount` (by default all that is left) of the order's payment, through
+    /// the provider with an idempotency key, and applies the result through the same path as
+    /// the provider's refund event: whichever of the two comes first applies it, once.
+    ///
+    /// # Errors
+    /// `NotPaid`, `ExceedsRemaining`, or the provider's `ProviderUnavailable` /
+    /// `ProviderRejected`.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn refund(&self, id: OrderId, input: RefundInput) -> Result<Order, RefundError> {
+        let order = self
+            .orders
+            .find_by_id(id)
+            .await?
+            .ok_or(RefundError::NotFound)?;
+        if !matches!(
+            order.status(),
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded
+        ) {
+            return Err(RefundError::NotPaid(order.status()));
+        }
+        let payment = self
+            .payments
+            .latest_for_order(id)
+            .await?
+            .filter(|p| p.status == PaymentStatus::Succeeded);
+        let (Some(payment), Some(provider_payment_id)) =
+            (payment.clone(), payment.and_then(|p| p.provider_payment_id))
+        else {
+            return Err(RefundError::NotPaid(order.status()));
+        };
+        let remaining = Amount::new(
+            payment.amount_received.minor_units() - payment.amount_refunded.minor_units(),
+        )
+        .unwrap_or(Amount::ZERO);
+        let amount = input.amount.unwrap_or(remaining);
+        if amount == Amount::ZERO || amount > remaining {
+            return Err(RefundError::ExceedsRemaining { remaining });
+        }
+        let request = RefundRequest {
+            provider_payment_id: provider_payment_id.clone(),
+            amount,
+            reason: input.reason,
+            // The same refund asked again on the same state is the same refund.
+            idempotency_key: format!(
+                "orderpay-refund-{}-{}-{}",
+                payment.id, payment.amount_refunded, amount
+            ),
+        };
+        let refund = self.gateway.refund(&request).await.map_err(|e| match e {
+            GatewayError::Unavailable(cause) => RefundError::ProviderUnavailable(cause),
+            GatewayError::Rejected(why) => RefundError::ProviderRejected(why),
+        })?;
+        let refunded_total = payment
+            .amount_refunded
+            .checked_add(refund.amount)
+            .map_err(|e| RefundError::Unexpected(e.into()))?;
+        let event = ProviderEvent {
+            id: format!("orderpay-refund:{}", refund.id),
+            kind: PaymentEventKind::Refunded {
+                provider_payment_id,
+                refunded_total: refunded_total.minor_units(),
+            },
+            created: self.clock.now(),
+        };
+        self.apply(&event).await.map_err(|e| match e {
+            ApplyError::UnknownPayment(p) => {
+                RefundError::Unexpected(anyhow!("refunded payment {p} vanished"))
+            }
+            ApplyError::Unexpected(cause) => RefundError::Unexpected(cause),
+        })?;
+        self.orders
+            .find_by_id(id)
+            .await?
+            .ok_or(RefundError::NotFound)
     }
 
     /// The order's history, oldest first.
