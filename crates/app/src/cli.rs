@@ -35,6 +35,9 @@ enum Command {
     Serve,
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate,
+    /// Ask the payment provider for the true state of stuck payments and apply it, once.
+    /// (`serve` does this every RECONCILE_INTERVAL_SECONDS.)
+    Reconcile,
     /// Manage the API keys clients authenticate with.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
@@ -82,6 +85,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             .await
             .map(|n| eprintln!("applied {n} migration(s)")),
         Command::ApiKey(command) => api_key(&config, command).await,
+        Command::Reconcile => reconcile(&config).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +157,20 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+async fn reconcile(config: &Config) -> anyhow::Result<()> {
+    startup::prepare_database(config).await?;
+    let done = startup::reconcile_once(config).await?;
+    if done.ran {
+        println!(
+            "examined {} stuck payment(s): {} changed, {} could not be checked now",
+            done.examined, done.changed, done.failed
+        );
+    } else {
+        println!("another process is reconciling now; nothing done");
+    }
+    Ok(())
 }
 
 async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {

@@ -42,6 +42,8 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// How long a checkout session stays open.
     pub checkout_ttl: Duration,
+    /// How often `serve` reconciles stuck payments with the provider; `None` is off.
+    pub reconcile_interval: Option<Duration>,
     pub customer_directory_url: Option<String>,
     pub customer_directory_timeout: Duration,
     pub default_phone_region: Option<PhoneRegion>,
@@ -261,6 +263,9 @@ impl Config {
             }
         });
         let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
+        let reconcile_seconds = r.number("RECONCILE_INTERVAL_SECONDS", 300u64, 0);
+        let reconcile_interval =
+            (reconcile_seconds > 0).then(|| Duration::from_secs(reconcile_seconds));
         let customer_directory_timeout =
             Duration::from_millis(r.number("CUSTOMER_DIRECTORY_TIMEOUT_MS", 2000u64, 1));
         let default_phone_region = r.parse("DEFAULT_PHONE_REGION", None, |raw| {
@@ -293,6 +298,7 @@ impl Config {
                 public_base_url,
                 stripe,
                 checkout_ttl,
+                reconcile_interval,
                 customer_directory_url,
                 customer_directory_timeout,
                 default_phone_region,

@@ -12,7 +12,7 @@ use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::{CustomerDirectory, CustomerService};
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
-    EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings,
+    EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings, Reconciled,
 };
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::{AppState, Readiness};
@@ -133,6 +133,36 @@ fn provider(config: &Config, base_url: &str) -> anyhow::Result<Provider> {
 /// How long one call to Stripe may take.
 const STRIPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// Reconciles stuck payments with the provider every `every`, for as long as the process runs.
+/// Replicas may all run it: one at a time does the work (an advisory lock).
+fn spawn_reconciliation(payments: PaymentService, store: PgStore, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is now: let the service settle first
+        loop {
+            ticks.tick().await;
+            match payments.reconcile(&store).await {
+                Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
+                    examined = done.examined,
+                    changed = done.changed,
+                    failed = done.failed,
+                    "reconciled payments with the provider"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconciliation failed"),
+            }
+        }
+    });
+}
+
+/// Runs one reconciliation now (`orderpay reconcile`).
+pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
+    let store = store(config)?;
+    let state = state(config, &store, &config.base_url_for(config.port))?;
+    Ok(state.payments.reconcile(&store).await?)
+}
+
 /// The service, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -149,6 +179,9 @@ impl Application {
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
         let state = state(config, &store, &config.base_url_for(port))?;
+        if let Some(every) = config.reconcile_interval {
+            spawn_reconciliation(state.payments.clone(), store.clone(), every);
+        }
         let shutting_down = state.shutting_down.clone();
         let workers = config
             .http_workers

@@ -21,7 +21,8 @@ use orderpay_domain::order::{
     OrderStatus, PayToken,
 };
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, Payment, PaymentId, PaymentRepository, PaymentStatus,
+    CheckoutSession, EventCommit, Lease, Leases, Payment, PaymentId, PaymentRepository,
+    PaymentStatus,
 };
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::{StoreError, UniqueKey};
@@ -35,6 +36,7 @@ struct Tables {
     payments: HashMap<PaymentId, Payment>,
     processed_events: HashSet<String>,
     order_events: Vec<OrderEvent>,
+    leases: HashSet<String>,
 }
 
 #[derive(Default, Clone)]
@@ -335,6 +337,28 @@ impl PaymentRepository for MemoryStore {
             .cloned())
     }
 
+    async fn stuck(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let mut stuck: Vec<Payment> = self
+            .lock()
+            .payments
+            .values()
+            .filter(|p| match p.status {
+                PaymentStatus::Open => p.session.as_ref().is_some_and(|s| s.expires_at < now),
+                PaymentStatus::Pending | PaymentStatus::Processing => p.updated_at < stale_before,
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        stuck.sort_by_key(|p| (p.created_at, p.id));
+        stuck.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(stuck)
+    }
+
     async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
         let mut t = self.lock();
         // Check everything first: the write is all or nothing, as in a transaction.
@@ -407,6 +431,34 @@ impl PaymentRepository for MemoryStore {
             .collect();
         events.sort_by_key(|e| (e.created_at, e.id));
         Ok(events)
+    }
+}
+
+/// Leases within one process: enough for tests and demos on the in-memory store.
+#[async_trait]
+impl Leases for MemoryStore {
+    async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        let mut t = self.lock();
+        if !t.leases.insert(job.to_owned()) {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(MemoryLease {
+            store: self.clone(),
+            job: job.to_owned(),
+        })))
+    }
+}
+
+struct MemoryLease {
+    store: MemoryStore,
+    job: String,
+}
+
+impl Lease for MemoryLease {}
+
+impl Drop for MemoryLease {
+    fn drop(&mut self) {
+        self.store.lock().leases.remove(&self.job);
     }
 }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use orderpay_domain::payment::{
     CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundRequest,
-    RefundResult,
+    RefundResult, SessionState,
 };
 
 pub struct SandboxGateway {
@@ -43,6 +43,11 @@ impl PaymentGateway for SandboxGateway {
 
     async fn expire_checkout(&self, _session_id: &str) -> Result<(), GatewayError> {
         Ok(())
+    }
+
+    /// A sandbox session left open past its expiry took no money: it is expired.
+    async fn checkout_state(&self, _session_id: &str) -> Result<SessionState, GatewayError> {
+        Ok(SessionState::Expired)
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError> {

@@ -123,6 +123,17 @@ impl PgStore {
         .await
     }
 
+    /// A connection taken out of the pool for good (a lease's session lock lives and dies
+    /// with it), within the store's deadline.
+    pub(crate) async fn detached_conn(&self) -> Result<AsyncPgConnection, StoreError> {
+        let conn = tokio::time::timeout(self.query_timeout, self.conn())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(anyhow::anyhow!("no database connection in time"))
+            })??;
+        Ok(Object::take(conn))
+    }
+
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(errors::pool_error)
     }

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{OrderEvent, OrderId};
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, Payment, PaymentId, PaymentProvider, PaymentRepository,
-    PaymentStatus,
+    CheckoutSession, EventCommit, Lease, Leases, Payment, PaymentId, PaymentProvider,
+    PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::store::StoreError;
 
@@ -247,6 +247,35 @@ impl PaymentRepository for PgStore {
         find_one(self, query.into_boxed()).await
     }
 
+    async fn stuck(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Payment>, StoreError> {
+        self.with_conn(async |conn| {
+            payments::table
+                .filter(
+                    payments::status
+                        .eq("open")
+                        .and(payments::session_expires_at.lt(now))
+                        .or(payments::status
+                            .eq_any(["pending", "processing"])
+                            .and(payments::updated_at.lt(stale_before))),
+                )
+                .order((payments::created_at.asc(), payments::id.asc()))
+                .limit(limit)
+                .select(PaymentRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(Payment::try_from)
+                .collect()
+        })
+        .await
+    }
+
     async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
         let payment = commit.payment.as_ref().map(PaymentRow::from);
         let order = commit.order.as_ref();
@@ -348,5 +377,36 @@ impl PaymentRepository for PgStore {
                 .collect()
         })
         .await
+    }
+}
+
+/// A lease held as a PostgreSQL session-level advisory lock on a connection of its own, taken
+/// out of the pool: no transaction is open while it is held, and closing the connection (when
+/// the lease drops, or the process dies) releases it.
+struct AdvisoryLease {
+    _conn: AsyncPgConnection,
+}
+
+impl Lease for AdvisoryLease {}
+
+#[async_trait]
+impl Leases for PgStore {
+    async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Acquired {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            acquired: bool,
+        }
+        let mut conn = self.detached_conn().await?;
+        let acquired: Acquired = diesel::sql_query(
+            "SELECT pg_try_advisory_lock(hashtextextended('orderpay:' || $1, 0)) AS acquired",
+        )
+        .bind::<diesel::sql_types::Text, _>(job)
+        .get_result(&mut conn)
+        .await
+        .map_err(store_error)?;
+        Ok(acquired
+            .acquired
+            .then(|| Box::new(AdvisoryLease { _conn: conn }) as Box<dyn Lease>))
     }
 }

@@ -11,15 +11,16 @@ use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
+    RetrieveCheckoutSession,
 };
 use stripe_client_core::StripeRequest;
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
-use stripe_shared::CheckoutSessionMode;
+use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
 
 use orderpay_domain::money::Amount;
 use orderpay_domain::payment::{
     CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundReason,
-    RefundRequest, RefundResult,
+    RefundRequest, RefundResult, SessionState,
 };
 
 /// The Stripe API version this build speaks (async-stripe sends it on every request), and
@@ -141,6 +142,27 @@ impl PaymentGateway for StripeGateway {
             .await
             .map(|_| ())
             .map_err(gateway_error)
+    }
+
+    async fn checkout_state(&self, session_id: &str) -> Result<SessionState, GatewayError> {
+        let session = RetrieveCheckoutSession::new(session_id)
+            .send(&self.client)
+            .await
+            .map_err(gateway_error)?;
+        Ok(match session.status {
+            Some(CheckoutSessionStatus::Complete) => SessionState::Complete {
+                paid: matches!(
+                    session.payment_status,
+                    CheckoutSessionPaymentStatus::Paid
+                        | CheckoutSessionPaymentStatus::NoPaymentRequired
+                ),
+                amount: session.amount_total.unwrap_or(0),
+                currency: session.currency.map(|c| c.to_string()).unwrap_or_default(),
+                provider_payment_id: session.payment_intent.map(|pi| pi.id().as_str().to_owned()),
+            },
+            Some(CheckoutSessionStatus::Expired) => SessionState::Expired,
+            _ => SessionState::Open,
+        })
     }
 
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError> {

@@ -620,3 +620,104 @@ async fn fifty_deliveries_to_three_processes_apply_once() {
         assert!(stop(server.0.take().unwrap()).success());
     }
 }
+
+/// A payment whose completion event never arrived, reconciled by two `orderpay reconcile`
+/// processes at once: the order ends paid, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_by_two_processes_at_once_applies_once() {
+    let stripe = crate::stripe::fake_stripe().await;
+    let app = crate::stripe::stripe_app(&stripe).await;
+    let (id, payment) = crate::stripe::order_with_payment(&app, "+14155550100").await;
+    let link: serde_json::Value = app
+        .post(
+            &format!("/v1/orders/{id}/payment-link"),
+            &serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let session = format!("cs_test_{}", payment.replace('-', ""));
+    // The session's time is up and its completion event was lost.
+    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "UPDATE payments SET session_expires_at = now() - interval '1 minute'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut paid_session = crate::stripe::session_json(&session, 1_900_000_000);
+    paid_session["status"] = serde_json::json!("complete");
+    paid_session["payment_status"] = serde_json::json!("paid");
+    paid_session["payment_intent"] = serde_json::json!("pi_reconciled");
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!(
+            "/v1/checkout/sessions/{session}"
+        )))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(paid_session))
+        .mount(&stripe)
+        .await;
+
+    let stripe_uri = stripe.uri();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            orderpay(app.db.url())
+                .env("STRIPE_SECRET_KEY", "sk_test_orderpay")
+                .env("STRIPE_WEBHOOK_SECRET", crate::stripe::WEBHOOK_SECRET)
+                .env("STRIPE_API_BASE", &stripe_uri)
+                .arg("reconcile")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<String> = runs
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect();
+    let changed: usize = outputs.iter().filter(|o| o.contains("1 changed")).count();
+    assert_eq!(changed, 1, "{outputs:?}");
+
+    let order: serde_json::Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["payment"]["status"], "succeeded");
+    let events: serde_json::Value = app
+        .get(&format!("/v1/orders/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let paid = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "order.paid")
+        .count();
+    assert_eq!(paid, 1);
+}

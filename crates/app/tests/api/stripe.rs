@@ -34,7 +34,7 @@ pub async fn fake_stripe() -> MockServer {
 }
 
 /// A Checkout Session as Stripe answers it (the fields async-stripe requires).
-fn session_json(id: &str, expires_at: i64) -> Value {
+pub fn session_json(id: &str, expires_at: i64) -> Value {
     let mut session = json!({
         "id": id, "object": "checkout.session", "adaptive_pricing": null,
         "after_expiration": null, "allow_promotion_codes": null, "amount_subtotal": 900,

@@ -11,13 +11,13 @@ mod service;
 pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
-    CheckoutRequest, EventCommit, EventFeed, EventFeedError, GatewayError, PaymentGateway,
-    PaymentRepository, RefundReason, RefundRequest, RefundResult,
+    CheckoutRequest, EventCommit, EventFeed, EventFeedError, GatewayError, Lease, Leases,
+    PaymentGateway, PaymentRepository, RefundReason, RefundRequest, RefundResult, SessionState,
 };
 #[cfg(any(test, feature = "testing"))]
-pub use ports::{MockEventFeed, MockPaymentGateway, MockPaymentRepository};
+pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentRepository};
 pub use rules::{Decision, decide};
 pub use service::{
     Applied, ApplyError, CancelError, CheckoutOutcome, PayLink, PayLinkError, PaymentService,
-    PaymentSettings, RefundError, RefundInput,
+    PaymentSettings, Reconciled, RefundError, RefundInput,
 };

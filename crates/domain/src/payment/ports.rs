@@ -20,6 +20,20 @@ pub struct CheckoutRequest {
     pub idempotency_key: String,
 }
 
+/// A checkout session as the provider knows it now (for reconciliation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    Open,
+    /// Finished: paid now (`paid`), or with a delayed method still on its way.
+    Complete {
+        paid: bool,
+        amount: i64,
+        currency: String,
+        provider_payment_id: Option<String>,
+    },
+    Expired,
+}
+
 /// Why a refund is made, in the terms providers accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundReason {
@@ -92,6 +106,24 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// # Errors
     /// As `open_checkout`.
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError>;
+
+    /// The session's state at the provider now.
+    ///
+    /// # Errors
+    /// As `open_checkout`.
+    async fn checkout_state(&self, session_id: &str) -> Result<SessionState, GatewayError>;
+}
+
+/// A lease on a named job held by one process at a time (reconciliation), across replicas.
+/// Released when dropped.
+pub trait Lease: Send {}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait Leases: Send + Sync + 'static {
+    /// The lease on `job` when no other process holds it, else `None`. No transaction is held
+    /// while it is.
+    async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError>;
 }
 
 /// Why a delivery to the webhook endpoint was refused.
@@ -172,6 +204,16 @@ pub trait PaymentRepository: Send + Sync + 'static {
 
     /// The order's most recent payment, if any.
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError>;
+
+    /// Payments that should have moved on by `now` and did not (an event lost or late): open
+    /// past their session's expiry, pending (no session) or processing since before
+    /// `stale_before`. Oldest first, at most `limit`.
+    async fn stuck(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Payment>, StoreError>;
 
     /// Writes `commit` in one transaction.
     ///

@@ -6,8 +6,9 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    CheckoutRequest, EventCommit, GatewayError, Payment, PaymentEventKind, PaymentGateway,
-    PaymentRepository, PaymentStatus, ProviderEvent, RefundReason, RefundRequest, decide,
+    CheckoutRequest, EventCommit, GatewayError, Leases, Payment, PaymentEventKind, PaymentGateway,
+    PaymentRepository, PaymentStatus, ProviderEvent, RefundReason, RefundRequest, SessionRef,
+    SessionState, decide,
 };
 use crate::clock::Clock;
 use crate::money::Amount;
@@ -65,6 +66,17 @@ pub enum CheckoutOutcome {
     Cancelled(Order),
     /// Paid with a delayed method; the money is on its way.
     Processing(Order),
+}
+
+/// What a reconciliation run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// False when another process held the lease.
+    pub ran: bool,
+    pub examined: usize,
+    pub changed: usize,
+    /// Payments the provider could not tell about now; tried again next run.
+    pub failed: usize,
 }
 
 /// What applying a provider event did.
@@ -485,6 +497,101 @@ impl PaymentService {
             .find_by_id(id)
             .await?
             .ok_or(RefundError::NotFound)
+    }
+
+    /// Asks the provider for the true state of payments that are stuck (open past their
+    /// expiry, pending or processing for too long) and applies it through the same path as
+    /// the provider's events. One process at a time runs it (the `leases` port); the same
+    /// state seen twice has the same event id, so it is never applied twice either way.
+    ///
+    /// # Errors
+    /// When the store fails; a payment the provider cannot tell about now is skipped.
+    #[tracing::instrument(skip_all)]
+    pub async fn reconcile(&self, leases: &dyn Leases) -> Result<Reconciled, ApplyError> {
+        let Some(_lease) = leases.try_acquire("reconcile").await? else {
+            return Ok(Reconciled::default());
+        };
+        let now = self.clock.now();
+        let stale_before = now - self.settings.checkout_ttl;
+        let stuck = self.payments.stuck(now, stale_before, 200).await?;
+        let mut report = Reconciled {
+            ran: true,
+            ..Reconciled::default()
+        };
+        for payment in stuck {
+            report.examined += 1;
+            let Some(session) = payment.session.clone() else {
+                // No session was ever recorded: nothing can be open for it any more.
+                report.changed += usize::from(self.expire_locally(&payment).await?);
+                continue;
+            };
+            let state = match self.gateway.checkout_state(&session.id).await {
+                Ok(state) => state,
+                Err(e) => {
+                    tracing::warn!(payment_id = %payment.id, error = %e, "could not ask the provider");
+                    report.failed += 1;
+                    continue;
+                }
+            };
+            let reference = SessionRef {
+                session_id: session.id.clone(),
+                payment_id: payment.id,
+                order_id: payment.order_id,
+            };
+            let (tag, kind) = match state {
+                SessionState::Open => continue,
+                SessionState::Expired => (
+                    "expired",
+                    PaymentEventKind::SessionExpired { session: reference },
+                ),
+                SessionState::Complete {
+                    paid,
+                    amount,
+                    currency,
+                    provider_payment_id,
+                } => (
+                    if paid { "paid" } else { "processing" },
+                    PaymentEventKind::SessionCompleted {
+                        session: reference,
+                        paid,
+                        amount,
+                        currency,
+                        provider_payment_id,
+                    },
+                ),
+            };
+            let event = ProviderEvent {
+                id: format!("orderpay-reconcile:{}:{tag}", session.id),
+                kind,
+                created: now,
+            };
+            if self.apply(&event).await? == Applied::Changed {
+                report.changed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Closes a pending payment whose session was never recorded. Returns whether it did.
+    async fn expire_locally(&self, payment: &Payment) -> Result<bool, ApplyError> {
+        let now = self.clock.now();
+        let mut expired = payment.clone();
+        expired.status = PaymentStatus::Expired;
+        expired.updated_at = now;
+        let commit = EventCommit {
+            event_id: None,
+            events: vec![
+                OrderEvent::new(payment.order_id, OrderEventType::PaymentExpired, now)
+                    .for_payment(payment.id),
+            ],
+            payment: Some(expired),
+            order: None,
+        };
+        match self.payments.commit(&commit).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The order's history, oldest first.
