@@ -32,6 +32,7 @@ use orderpay_domain::phone::PhoneRegion;
 use crate::problem::{Code, Problem};
 
 pub use body::MAX_BODY_BYTES;
+pub use middleware::request_context;
 
 /// Whether the service can do its work now (the database answers). `Err` says why not.
 pub type Readiness =

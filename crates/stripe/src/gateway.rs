@@ -189,3 +189,14 @@ impl PaymentGateway for StripeGateway {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The README tells operators which version to set on the webhook endpoint.
+    #[test]
+    fn the_pinned_api_version_is_the_one_the_readme_names() {
+        assert_eq!(super::stripe_api_version(), "2026-09-30.endive");
+        let readme = include_str!("../../../README.md");
+        assert!(readme.contains(&format!("API version `{}`", super::stripe_api_version())));
+    }
+}

@@ -1,0 +1,239 @@
+//! The pay-link, sandbox and webhook handlers, fast: actix's test service over the in-memory
+//! store. The same flows run against PostgreSQL in `crates/app/tests/api`.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use actix_web::body::to_bytes;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{App, test, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use orderpay_domain::api_key::ApiKeyService;
+use orderpay_domain::customer::CustomerService;
+use orderpay_domain::order::{OrderService, RandomReferences};
+use orderpay_domain::payment::{
+    EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentService, PaymentSettings,
+    ProviderEvent, SessionRef,
+};
+use orderpay_domain::{Clock, SystemClock};
+use orderpay_http::AppState;
+use orderpay_memory::{MemoryStore, SandboxGateway};
+
+const BASE: &str = "http://localhost:8080";
+
+/// A feed that trusts the signature `good` and reads bodies of the form
+/// `{"id", "payment_id", "order_id"}` as paid completions of 1200 eur.
+struct FakeFeed;
+
+impl EventFeed for FakeFeed {
+    fn receive(
+        &self,
+        payload: &[u8],
+        signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProviderEvent>, EventFeedError> {
+        if signature != "good" {
+            return Err(EventFeedError::BadSignature("not good".into()));
+        }
+        let body: Value = serde_json::from_slice(payload)
+            .map_err(|e| EventFeedError::Malformed(e.to_string()))?;
+        let id = |k: &str| body[k].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+        Ok(Some(ProviderEvent {
+            id: body["id"].as_str().unwrap().to_owned(),
+            kind: PaymentEventKind::SessionCompleted {
+                session: SessionRef {
+                    session_id: "cs_1".into(),
+                    payment_id: PaymentId::from_uuid(id("payment_id")),
+                    order_id: orderpay_domain::order::OrderId::from_uuid(id("order_id")),
+                },
+                paid: true,
+                amount: 1200,
+                currency: "eur".into(),
+                provider_payment_id: Some("pi_1".into()),
+            },
+            created: now,
+        }))
+    }
+}
+
+struct World {
+    state: web::Data<AppState>,
+    key: String,
+}
+
+async fn world() -> World {
+    let store = Arc::new(MemoryStore::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let customers = CustomerService::new(store.clone(), None, clock.clone());
+    let orders = OrderService::new(
+        store.clone(),
+        customers.clone(),
+        Arc::new(RandomReferences),
+        clock.clone(),
+    );
+    let payments = PaymentService::new(
+        store.clone(),
+        orders.clone(),
+        store.clone(),
+        Arc::new(SandboxGateway::new(BASE)),
+        clock.clone(),
+        PaymentSettings {
+            public_base_url: BASE.into(),
+            checkout_ttl: chrono::TimeDelta::hours(1),
+        },
+    );
+    let api_keys = ApiKeyService::new(store.clone(), clock);
+    let key = api_keys.create("tests").await.unwrap().token;
+    let state = web::Data::new(AppState {
+        customers,
+        orders,
+        payments,
+        api_keys,
+        sandbox: true,
+        webhooks: Some(Arc::new(FakeFeed)),
+        default_region: None,
+        readiness: Arc::new(|| Box::pin(async { Ok(()) })),
+        shutting_down: Arc::new(AtomicBool::new(false)),
+    });
+    World { state, key }
+}
+
+macro_rules! app {
+    ($w:expr) => {
+        test::init_service(
+            App::new()
+                .app_data($w.state.clone())
+                .wrap(from_fn(orderpay_http::request_context))
+                .configure(orderpay_http::routes),
+        )
+        .await
+    };
+}
+
+async fn body(response: ServiceResponse) -> Value {
+    let bytes = to_bytes(response.into_body()).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+async fn call<S>(app: &S, request: test::TestRequest) -> (StatusCode, Value, Option<String>)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, body(response).await, location)
+}
+
+/// A pending order of 12.00 eur and its pay link.
+async fn order_and_link<S>(app: &S, key: &str) -> (String, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let auth = ("authorization", format!("Bearer {key}"));
+    let (status, order, _) = call(
+        app,
+        test::TestRequest::post()
+            .uri("/v1/orders")
+            .insert_header(auth.clone())
+            .set_json(
+                json!({"customer": {"phone": "+14155550100", "name": "Ada"}, "currency": "eur",
+                             "items": [{"name": "Tea", "quantity": 2, "unit_amount": 600}]}),
+            ),
+    )
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, link, _) = call(
+        app,
+        test::TestRequest::post()
+            .uri(&format!("/v1/orders/{id}/payment-link"))
+            .insert_header(auth),
+    )
+    .await;
+    assert_eq!(status, 200, "{link}");
+    (id, link)
+}
+
+#[actix_web::test]
+async fn the_pay_link_redirects_to_the_sandbox_and_pay_pays() {
+    let w = world().await;
+    let app = app!(w);
+    let (id, link) = order_and_link(&app, &w.key).await;
+    let path = link["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(BASE)
+        .unwrap()
+        .to_owned();
+
+    let (status, _, checkout) = call(&app, test::TestRequest::get().uri(&path)).await;
+    assert_eq!(status, 303);
+    let checkout = checkout.unwrap().strip_prefix(BASE).unwrap().to_owned();
+    assert!(checkout.starts_with("/sandbox/checkout/"), "{checkout}");
+    let (_, _, again) = call(&app, test::TestRequest::get().uri(&path)).await;
+    assert_eq!(
+        again.unwrap().strip_prefix(BASE).unwrap(),
+        checkout,
+        "one session"
+    );
+
+    let (status, _, done) = call(
+        &app,
+        test::TestRequest::post().uri(&format!("{checkout}/pay")),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        done.unwrap(),
+        format!("{}/done", link["url"].as_str().unwrap())
+    );
+    let order = w
+        .state
+        .orders
+        .get(
+            id.parse::<uuid::Uuid>()
+                .map(orderpay_domain::order::OrderId::from_uuid)
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(order.status().as_str(), "paid");
+}
+
+#[actix_web::test]
+async fn webhooks_verify_apply_once_and_ask_again_for_unknown_payments() {
+    let w = world().await;
+    let app = app!(w);
+    let (id, link) = order_and_link(&app, &w.key).await;
+    let payment = link["payment_id"].as_str().unwrap();
+    let event = json!({"id": "evt_1", "payment_id": payment, "order_id": id});
+    let deliver = |signature: &'static str, event: Value| {
+        test::TestRequest::post()
+            .uri("/webhooks/stripe")
+            .insert_header(("stripe-signature", signature))
+            .set_json(event)
+    };
+
+    let (status, problem, _) = call(&app, deliver("bad", event.clone())).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["code"], "invalid_signature");
+    let (status, body, _) = call(&app, deliver("good", event.clone())).await;
+    assert_eq!(
+        (status.as_u16(), body["outcome"].as_str()),
+        (200, Some("applied"))
+    );
+    let (_, body, _) = call(&app, deliver("good", event)).await;
+    assert_eq!(body["outcome"], "duplicate");
+
+    let unknown = json!({"id": "evt_2", "payment_id": uuid::Uuid::now_v7(), "order_id": id});
+    let (status, _, _) = call(&app, deliver("good", unknown)).await;
+    assert_eq!(status, 503);
+}
