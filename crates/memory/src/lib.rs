@@ -152,6 +152,32 @@ impl OrderRepository for MemoryStore {
         Ok(())
     }
 
+    async fn insert_with_customer(
+        &self,
+        customer: &Customer,
+        order: &Order,
+        created: &OrderEvent,
+    ) -> Result<CustomerId, StoreError> {
+        let mut t = self.lock();
+        let existing = t
+            .customers
+            .values()
+            .find(|c| c.phone == customer.phone)
+            .map(|c| c.id);
+        if t.orders.values().any(|o| o.reference == order.reference) {
+            return Err(StoreError::Duplicate(UniqueKey::OrderReference));
+        }
+        let customer_id = existing.unwrap_or(customer.id);
+        if existing.is_none() {
+            t.customers.insert(customer.id, customer.clone());
+        }
+        let mut stored = order.clone();
+        stored.customer_id = customer_id;
+        t.orders.insert(order.id, stored);
+        t.order_events.push(created.clone());
+        Ok(customer_id)
+    }
+
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
         Ok(self
             .lock()

@@ -20,9 +20,9 @@ use crate::schema::customers;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
-struct CustomerRow {
+pub(crate) struct CustomerRow {
     id: Uuid,
-    phone: String,
+    pub(crate) phone: String,
     name: String,
     email: Option<String>,
     created_at: DateTime<Utc>,

@@ -11,7 +11,7 @@ use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use orderpay_domain::customer::CustomerId;
+use orderpay_domain::customer::{Customer, CustomerId};
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
     ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId, OrderParts,
@@ -21,9 +21,10 @@ use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
 use crate::PgStore;
+use crate::customers::CustomerRow;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::schema::{order_items, orders};
+use crate::schema::{customers, order_items, orders};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
@@ -207,6 +208,57 @@ impl OrderRepository for PgStore {
                     .await?;
                 event.insert(tx).await?;
                 Ok(())
+            })
+            .await
+            .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn insert_with_customer(
+        &self,
+        customer: &Customer,
+        order: &Order,
+        created: &OrderEvent,
+    ) -> Result<CustomerId, StoreError> {
+        let customer_row = CustomerRow::from(customer);
+        let (mut row, mut items) = rows_of(order);
+        let event = EventRow::from(created);
+        self.with_conn(async |conn| {
+            conn.transaction::<_, DieselError, _>(async |tx| {
+                let inserted: Option<Uuid> = diesel::insert_into(customers::table)
+                    .values(&customer_row)
+                    .on_conflict(customers::phone)
+                    .do_nothing()
+                    .returning(customers::id)
+                    .get_result(tx)
+                    .await
+                    .optional()?;
+                // Taken meanwhile: ON CONFLICT waited for the other writer, who has committed.
+                let customer_id = match inserted {
+                    Some(id) => id,
+                    None => {
+                        customers::table
+                            .filter(customers::phone.eq(&customer_row.phone))
+                            .select(customers::id)
+                            .first(tx)
+                            .await?
+                    }
+                };
+                row.customer_id = customer_id;
+                for item in &mut items {
+                    item.order_id = row.id;
+                }
+                diesel::insert_into(orders::table)
+                    .values(&row)
+                    .execute(tx)
+                    .await?;
+                diesel::insert_into(order_items::table)
+                    .values(&items)
+                    .execute(tx)
+                    .await?;
+                event.insert(tx).await?;
+                Ok(CustomerId::from_uuid(customer_id))
             })
             .await
             .map_err(store_error)

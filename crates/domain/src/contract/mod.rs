@@ -102,6 +102,8 @@ macro_rules! repository_contract_tests {
             orders::list_filters_by_customer_and_status_newest_first,
             orders::list_pages_with_a_cursor,
             orders::update_status_is_compare_and_set,
+            orders::an_order_with_its_new_customer_is_stored_together,
+            orders::a_failed_order_leaves_no_new_customer,
             api_keys::inserted_key_is_found_by_prefix,
             api_keys::a_taken_prefix_is_duplicate,
             api_keys::revoke_keeps_the_first_time_and_knows_missing_keys,

@@ -196,3 +196,65 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
         .unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
 }
+
+pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store) {
+    let c = customer(30, 0);
+    let o = order(c.id, "EEEE-0001", 1);
+    let used = store
+        .orders()
+        .insert_with_customer(&c, &o, &created(&o))
+        .await
+        .unwrap();
+    assert_eq!(used, c.id);
+    assert_eq!(
+        store.customers().find_by_phone(&c.phone).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), Some(o));
+
+    // The phone is known now: a second "new" customer for it is not stored, the order goes
+    // to the existing one.
+    let mut twin = customer(30, 5);
+    twin.name = crate::customer::CustomerName::parse("Someone else").unwrap();
+    let second = order(twin.id, "EEEE-0002", 2);
+    let used = store
+        .orders()
+        .insert_with_customer(&twin, &second, &created(&second))
+        .await
+        .unwrap();
+    assert_eq!(used, c.id);
+    let stored = store.orders().find_by_id(second.id).await.unwrap().unwrap();
+    assert_eq!(stored.customer_id, c.id);
+    assert_eq!(store.customers().find_by_id(twin.id).await.unwrap(), None);
+}
+
+pub async fn a_failed_order_leaves_no_new_customer(store: &dyn Store) {
+    let c = customer(31, 0);
+    store.customers().insert_or_get(&c).await.unwrap();
+    let taken = order(c.id, "EEEE-0003", 1);
+    store
+        .orders()
+        .insert(&taken, &created(&taken))
+        .await
+        .unwrap();
+
+    let newcomer = customer(32, 0);
+    let clash = order(newcomer.id, "EEEE-0003", 2);
+    let err = store
+        .orders()
+        .insert_with_customer(&newcomer, &clash, &created(&clash))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Duplicate(UniqueKey::OrderReference)),
+        "{err:?}"
+    );
+    assert_eq!(
+        store
+            .customers()
+            .find_by_phone(&newcomer.phone)
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -75,18 +75,9 @@ impl CustomerService {
         }
     }
 
-    /// The customer with `new.phone`, created from `new` when there is none yet. Safe to call
-    /// concurrently for one phone: all callers get the same customer.
-    #[tracing::instrument(skip_all)]
-    pub async fn find_or_create(&self, new: NewCustomer) -> Result<Customer, CustomerError> {
-        if let Some(found) = self.customers.find_by_phone(&new.phone).await? {
-            return Ok(found);
-        }
-        let (customer, _) = self
-            .customers
-            .insert_or_get(&new.into_customer(self.clock.now()))
-            .await?;
-        Ok(customer)
+    /// The customer with `phone` in the database, without asking the directory.
+    pub async fn find_local(&self, phone: &PhoneNumber) -> Result<Option<Customer>, CustomerError> {
+        Ok(self.customers.find_by_phone(phone).await?)
     }
 
     #[tracing::instrument(skip_all, fields(customer_id = %id))]
@@ -318,36 +309,6 @@ mod tests {
                 .unwrap_err();
             assert!(matches!(err, CustomerError::DirectoryUnavailable(_)));
         }
-    }
-
-    #[tokio::test]
-    async fn find_or_create_returns_the_existing_customer_without_writing() {
-        let found = stored();
-        let f = found.clone();
-        let mut repo = MockCustomerRepository::new();
-        repo.expect_find_by_phone()
-            .returning(move |_| Ok(Some(f.clone())));
-        repo.expect_insert_or_get().never();
-        let got = service(repo, None)
-            .find_or_create(new_customer())
-            .await
-            .unwrap();
-        assert_eq!(got.id, found.id);
-    }
-
-    #[tokio::test]
-    async fn find_or_create_losing_a_race_returns_the_winner() {
-        let winner = stored();
-        let w = winner.clone();
-        let mut repo = MockCustomerRepository::new();
-        repo.expect_find_by_phone().returning(|_| Ok(None));
-        repo.expect_insert_or_get()
-            .returning(move |_| Ok((w.clone(), false)));
-        let got = service(repo, None)
-            .find_or_create(new_customer())
-            .await
-            .unwrap();
-        assert_eq!(got.id, winner.id);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 
 use super::{Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderStatus, PayToken};
+use crate::customer::{Customer, CustomerId};
 use crate::pagination::{Page, PageRequest};
 use crate::store::StoreError;
 
@@ -15,6 +16,19 @@ pub trait OrderRepository: Send + Sync + 'static {
     /// `Duplicate(OrderReference)` when the reference is taken; `MissingReference` when the
     /// customer does not exist.
     async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError>;
+
+    /// Stores `customer` unless one with its phone exists, and `order` (with its items and
+    /// `created`) for whichever customer that is, in one transaction: all of it or nothing.
+    /// Returns the id of the customer the order was stored for.
+    ///
+    /// # Errors
+    /// As `insert`; nothing is stored then, not even the customer.
+    async fn insert_with_customer(
+        &self,
+        customer: &Customer,
+        order: &Order,
+        created: &OrderEvent,
+    ) -> Result<CustomerId, StoreError>;
 
     /// The order whose pay link carries `token`.
     ///

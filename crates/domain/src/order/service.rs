@@ -70,27 +70,44 @@ impl OrderService {
     }
 
     /// Creates an order for an existing customer, or for a phone number whose customer is
-    /// found or created in the same call. The reference is drawn again on a collision.
+    /// found or created in the same call: a new customer and its order are stored in one
+    /// transaction, so a failed order leaves no customer behind. The reference is drawn again
+    /// on a collision.
     ///
     /// # Errors
     /// `CustomerNotFound` when `customer_id` names no customer.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
-        let customer_id = match &new.customer {
-            OrderCustomer::Id(id) => *id,
+        let (customer_id, new_customer) = match &new.customer {
+            OrderCustomer::Id(id) => (*id, None),
             OrderCustomer::FindOrCreate(customer) => {
-                self.customers.find_or_create(customer.clone()).await?.id
+                match self.customers.find_local(&customer.phone).await? {
+                    Some(found) => (found.id, None),
+                    None => {
+                        let fresh = customer.clone().into_customer(self.clock.now());
+                        (fresh.id, Some(fresh))
+                    }
+                }
             }
         };
         for _ in 0..REFERENCE_ATTEMPTS {
-            let order = Order::create(
+            let mut order = Order::create(
                 new.clone(),
                 customer_id,
                 self.references.generate(),
                 self.clock.now(),
             );
             let created = OrderEvent::new(order.id, OrderEventType::Created, order.created_at);
-            match self.orders.insert(&order, &created).await {
+            let stored = match &new_customer {
+                None => self.orders.insert(&order, &created).await,
+                // Whoever stores this phone first, the order goes to that customer.
+                Some(customer) => self
+                    .orders
+                    .insert_with_customer(customer, &order, &created)
+                    .await
+                    .map(|used| order.customer_id = used),
+            };
+            match stored {
                 Ok(()) => {
                     tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
                     return Ok(order);
@@ -312,20 +329,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_by_phone_finds_or_creates_the_customer_first() {
+    async fn create_by_phone_stores_a_new_customer_with_its_order_at_once() {
         let mut customers = MockCustomerRepository::new();
         customers.expect_find_by_phone().returning(|_| Ok(None));
-        let created_id = Arc::new(std::sync::Mutex::new(None));
-        let seen = created_id.clone();
-        customers
-            .expect_insert_or_get()
-            .times(1)
-            .returning(move |c| {
-                *seen.lock().unwrap() = Some(c.id);
-                Ok((c.clone(), true))
-            });
+        customers.expect_insert_or_get().never();
         let mut orders = MockOrderRepository::new();
-        orders.expect_insert().returning(|_, _| Ok(()));
+        orders.expect_insert().never();
+        // The store says another request created this phone's customer first.
+        let winner = crate::customer::CustomerId::generate();
+        orders
+            .expect_insert_with_customer()
+            .withf(|c, o, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
+            .times(1)
+            .returning(move |_, _, _| Ok(winner));
         let order = service(orders, customers)
             .create(new_order(OrderCustomerInput::Phone(CustomerInput {
                 phone: "+14155550100".into(),
@@ -334,7 +350,40 @@ mod tests {
             })))
             .await
             .unwrap();
-        assert_eq!(Some(order.customer_id), *created_id.lock().unwrap());
+        assert_eq!(order.customer_id, winner);
+    }
+
+    #[tokio::test]
+    async fn create_by_phone_of_a_known_customer_inserts_the_order_alone() {
+        let known = crate::customer::CustomerInput {
+            phone: "+14155550100".into(),
+            name: "Ada".into(),
+            email: None,
+        }
+        .parse(None, "")
+        .unwrap()
+        .into_customer(Utc::now());
+        let id = known.id;
+        let mut customers = MockCustomerRepository::new();
+        customers
+            .expect_find_by_phone()
+            .returning(move |_| Ok(Some(known.clone())));
+        let mut orders = MockOrderRepository::new();
+        orders.expect_insert_with_customer().never();
+        orders
+            .expect_insert()
+            .withf(move |o, _| o.customer_id == id)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let order = service(orders, customers)
+            .create(new_order(OrderCustomerInput::Phone(CustomerInput {
+                phone: "+14155550100".into(),
+                name: "Someone".into(),
+                email: None,
+            })))
+            .await
+            .unwrap();
+        assert_eq!(order.customer_id, id);
     }
 
     #[tokio::test]
