@@ -566,3 +566,108 @@ async fn cancelling_expires_the_open_stripe_session_first() {
     assert_eq!(cancelled.status(), 200);
     assert_eq!(order(&app, &id).await["status"], "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_flags_it() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+
+    let (id, payment) = order_with_payment(&app, "+14155550100").await;
+    let unpaid = session_event(
+        "evt_d1",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({"payment_status": "unpaid"}),
+    );
+    deliver(&app.address, &unpaid).await;
+    assert_eq!(order(&app, &id).await["payment"]["status"], "processing");
+    let failed = session_event(
+        "evt_d2",
+        "checkout.session.async_payment_failed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    assert_eq!(
+        deliver(&app.address, &failed)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["outcome"],
+        "applied"
+    );
+    let after = order(&app, &id).await;
+    assert_eq!(after["status"], "pending_payment");
+    assert_eq!(after["payment"]["status"], "failed");
+    let link = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await;
+    let link: Value = link.json().await.unwrap();
+    assert_ne!(
+        link["payment_id"],
+        payment.as_str(),
+        "a new attempt can be made"
+    );
+    assert_eq!(
+        event_types(&app, &id).await.last().unwrap(),
+        "payment.failed"
+    );
+
+    let (id, payment) = order_with_payment(&app, "+14155550101").await;
+    deliver(
+        &app.address,
+        &session_event(
+            "evt_d3",
+            "checkout.session.completed",
+            &id,
+            &payment,
+            json!({}),
+        ),
+    )
+    .await;
+    let dispute = json!({"id": "evt_d4", "object": "event", "type": "charge.dispute.created", "created": 1,
+        "data": {"object": {"id": "dp_1", "object": "dispute",
+                            "payment_intent": format!("pi_{}", &payment[..8]), "reason": "fraudulent"}}});
+    deliver(&app.address, &dispute).await;
+    let disputed = order(&app, &id).await;
+    assert_eq!(disputed["status"], "paid");
+    assert_eq!(disputed["flags"], json!(["disputed"]));
+    let events: Value = app
+        .get(&format!("/v1/orders/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = events["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["type"], "order.flagged");
+    assert_eq!(last["reason"], "disputed: fraudulent");
+
+    // Events orderpay does not act on, and sessions another integration made: 200, ignored.
+    let other = json!({"id": "evt_o", "object": "event", "type": "customer.created", "created": 1,
+                       "data": {"object": {"id": "cus_1"}}});
+    assert_eq!(
+        deliver(&app.address, &other)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["outcome"],
+        "ignored"
+    );
+    let mut foreign = session_event(
+        "evt_f",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    foreign["data"]["object"]["metadata"] = json!({});
+    assert_eq!(
+        deliver(&app.address, &foreign)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["outcome"],
+        "ignored"
+    );
+}
