@@ -42,6 +42,8 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// How long a checkout session stays open.
     pub checkout_ttl: Duration,
+    /// How long a verified API key is trusted from memory (the bound on revocation).
+    pub api_key_cache_ttl: Duration,
     /// How often `serve` reconciles stuck payments with the provider; `None` is off.
     pub reconcile_interval: Option<Duration>,
     pub customer_directory_url: Option<String>,
@@ -263,6 +265,7 @@ impl Config {
             }
         });
         let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
+        let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
         let reconcile_seconds = r.number("RECONCILE_INTERVAL_SECONDS", 300u64, 0);
         let reconcile_interval =
             (reconcile_seconds > 0).then(|| Duration::from_secs(reconcile_seconds));
@@ -299,6 +302,7 @@ impl Config {
                 stripe,
                 checkout_ttl,
                 reconcile_interval,
+                api_key_cache_ttl,
                 customer_directory_url,
                 customer_directory_timeout,
                 default_phone_region,

@@ -47,6 +47,14 @@ pub fn api_keys(store: &PgStore) -> ApiKeyService {
     ApiKeyService::new(Arc::new(store.clone()), Arc::new(SystemClock))
 }
 
+/// The API keys as the running service checks them: verified keys trusted from memory for
+/// `API_KEY_CACHE_TTL_MS`.
+fn served_api_keys(config: &Config, store: &PgStore) -> anyhow::Result<ApiKeyService> {
+    let ttl =
+        chrono::TimeDelta::from_std(config.api_key_cache_ttl).context("API_KEY_CACHE_TTL_MS")?;
+    Ok(api_keys(store).with_cache_ttl(ttl))
+}
+
 /// The services over a PostgreSQL store, for a service reachable at `base_url`.
 pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -94,7 +102,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         payments,
         sandbox,
         webhooks,
-        api_keys: api_keys(store),
+        api_keys: served_api_keys(config, store)?,
         default_region: config.default_phone_region,
         readiness,
         shutting_down: Arc::new(AtomicBool::new(false)),

@@ -213,3 +213,28 @@ async fn rows_that_todays_rules_refuse_still_read_back() {
         .expect("the list reads back");
     assert_eq!(page.data.len(), 1);
 }
+
+/// A known API key costs no query once verified: the service checks it in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verified_api_key_costs_no_query_the_second_time() {
+    use orderpay_domain::api_key::ApiKeyService;
+    let db = TestDatabase::new().await;
+    let keys = ApiKeyService::new(
+        std::sync::Arc::new(db.store.clone()),
+        std::sync::Arc::new(orderpay_domain::SystemClock),
+    );
+    let token = keys.create("bot").await.unwrap().token;
+    keys.authenticate(&token).await.unwrap();
+    let before = db.store.queries_executed();
+    keys.authenticate(&token).await.unwrap();
+    assert_eq!(db.store.queries_executed() - before, 0);
+    // An unknown key still asks the store, every time.
+    let unknown = format!("{}x", &token[..token.len() - 1]);
+    assert!(keys.authenticate(&unknown).await.is_err());
+    assert!(keys.authenticate(&unknown).await.is_err());
+    assert_eq!(
+        db.store.queries_executed() - before,
+        0,
+        "same prefix: from memory, refused"
+    );
+}

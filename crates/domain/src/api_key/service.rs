@@ -1,4 +1,7 @@
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use super::{ApiKey, ApiKeyId, ApiKeyRepository, KeyHash, generate_token, prefix_of};
 use crate::clock::Clock;
@@ -45,15 +48,78 @@ impl std::fmt::Debug for CreatedApiKey {
 /// source, a store that answers "duplicate" to everything): fail rather than spin.
 const MAX_PREFIX_DRAWS: usize = 3;
 
+/// How long a verified key is trusted from memory before the store is asked again, unless
+/// configured otherwise: the bound on how long a revoked key keeps working on a replica that
+/// verified it just before.
+pub const KEY_CACHE_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+/// How many verified keys are remembered. Only keys that verified are cached, so unknown or
+/// forged tokens never take space; past this bound the cache starts over.
+const KEY_CACHE_CAPACITY: usize = 10_000;
+
+/// Keys verified recently, by prefix, with when they were read from the store.
+struct KeyCache {
+    ttl: chrono::TimeDelta,
+    keys: std::sync::Mutex<HashMap<String, (ApiKey, DateTime<Utc>)>>,
+}
+
+impl KeyCache {
+    fn new(ttl: chrono::TimeDelta) -> Self {
+        Self {
+            ttl,
+            keys: std::sync::Mutex::default(),
+        }
+    }
+
+    fn get(&self, prefix: &str, now: DateTime<Utc>) -> Option<ApiKey> {
+        let cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(prefix)
+            .filter(|(_, read_at)| now - *read_at < self.ttl)
+            .map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, key: ApiKey, now: DateTime<Utc>) {
+        if self.ttl <= chrono::TimeDelta::zero() {
+            return;
+        }
+        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= KEY_CACHE_CAPACITY {
+            let ttl = self.ttl;
+            cache.retain(|_, (_, read_at)| now - *read_at < ttl);
+            if cache.len() >= KEY_CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
+        cache.insert(key.prefix.clone(), (key, now));
+    }
+
+    fn forget(&self, id: ApiKeyId) {
+        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (key, _)| key.id != id);
+    }
+}
+
 #[derive(Clone)]
 pub struct ApiKeyService {
     keys: Arc<dyn ApiKeyRepository>,
     clock: Arc<dyn Clock>,
+    cache: Arc<KeyCache>,
 }
 
 impl ApiKeyService {
     pub fn new(keys: Arc<dyn ApiKeyRepository>, clock: Arc<dyn Clock>) -> Self {
-        Self { keys, clock }
+        Self {
+            keys,
+            clock,
+            cache: Arc::new(KeyCache::new(KEY_CACHE_TTL)),
+        }
+    }
+
+    /// The same, trusting a verified key from memory for `ttl` (zero: always ask the store).
+    pub fn with_cache_ttl(mut self, ttl: chrono::TimeDelta) -> Self {
+        self.cache = Arc::new(KeyCache::new(ttl));
+        self
     }
 
     /// Creates a key named `name`; its token is returned once and never stored.
@@ -87,6 +153,7 @@ impl ApiKeyService {
     }
 
     pub async fn revoke(&self, id: ApiKeyId) -> Result<(), ApiKeyError> {
+        self.cache.forget(id);
         match self.keys.revoke(id, self.clock.now()).await {
             Ok(()) => Ok(()),
             Err(StoreError::MissingReference) => Err(ApiKeyError::NotFound),
@@ -94,16 +161,34 @@ impl ApiKeyService {
         }
     }
 
-    /// The live key `token` belongs to.
+    /// The live key `token` belongs to. A key verified within the cache's TTL
+    /// ([`KEY_CACHE_TTL`] unless configured) is checked against memory (its hash still compared), so a known key costs no query; a
+    /// key revoked on another replica stops working within that bound.
     ///
     /// # Errors
     /// `Unauthorized` for a malformed, unknown or revoked token.
     pub async fn authenticate(&self, token: &str) -> Result<ApiKey, ApiKeyError> {
         let prefix = prefix_of(token).ok_or(ApiKeyError::Unauthorized)?;
         let presented = KeyHash::of(token);
-        match self.keys.find_by_prefix(prefix).await? {
-            Some(key) if key.hash.matches(&presented) && !key.is_revoked() => Ok(key),
-            _ => Err(ApiKeyError::Unauthorized),
+        let now = self.clock.now();
+        let key = match self.cache.get(prefix, now) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .keys
+                    .find_by_prefix(prefix)
+                    .await?
+                    .ok_or(ApiKeyError::Unauthorized)?;
+                if key.hash.matches(&presented) && !key.is_revoked() {
+                    self.cache.put(key.clone(), now);
+                }
+                key
+            }
+        };
+        if key.hash.matches(&presented) && !key.is_revoked() {
+            Ok(key)
+        } else {
+            Err(ApiKeyError::Unauthorized)
         }
     }
 }
@@ -135,6 +220,77 @@ mod tests {
 
     fn service(repo: MockApiKeyRepository) -> ApiKeyService {
         ApiKeyService::new(Arc::new(repo), Arc::new(SystemClock))
+    }
+
+    /// A clock the test moves by hand.
+    fn clock_at(seconds: Arc<std::sync::atomic::AtomicI64>) -> Arc<dyn Clock> {
+        let mut clock = crate::clock::MockClock::new();
+        clock.expect_now().returning(move || {
+            chrono::DateTime::from_timestamp(
+                1_800_000_000 + seconds.load(std::sync::atomic::Ordering::SeqCst),
+                0,
+            )
+            .unwrap()
+        });
+        Arc::new(clock)
+    }
+
+    #[tokio::test]
+    async fn a_verified_key_is_checked_in_memory_until_its_ttl_and_revocation_then_holds() {
+        let (prefix, token) = generate_token(&mut rand::rng());
+        let live = ApiKey {
+            id: ApiKeyId::generate(),
+            name: "bot".into(),
+            prefix: prefix.clone(),
+            hash: KeyHash::of(&token),
+            created_at: chrono::Utc::now(),
+            revoked_at: None,
+        };
+        let mut revoked = live.clone();
+        revoked.revoked_at = Some(chrono::Utc::now());
+        let mut repo = MockApiKeyRepository::new();
+        let mut reads = 0;
+        repo.expect_find_by_prefix().times(2).returning(move |_| {
+            reads += 1;
+            Ok(Some(if reads == 1 {
+                live.clone()
+            } else {
+                revoked.clone()
+            }))
+        });
+        let seconds = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let keys = ApiKeyService::new(Arc::new(repo), clock_at(seconds.clone()));
+
+        keys.authenticate(&token).await.unwrap();
+        seconds.store(4, std::sync::atomic::Ordering::SeqCst);
+        keys.authenticate(&token).await.unwrap(); // from memory: no second read yet
+        let forged = format!("{}x", &token[..token.len() - 1]);
+        assert!(matches!(
+            keys.authenticate(&forged).await,
+            Err(ApiKeyError::Unauthorized)
+        ));
+        // Past the TTL the store is asked again, and it says the key was revoked meanwhile.
+        seconds.store(6, std::sync::atomic::Ordering::SeqCst);
+        assert!(matches!(
+            keys.authenticate(&token).await,
+            Err(ApiKeyError::Unauthorized)
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_are_never_cached() {
+        let (_, token) = generate_token(&mut rand::rng());
+        let mut repo = MockApiKeyRepository::new();
+        repo.expect_find_by_prefix()
+            .times(3)
+            .returning(|_| Ok(None));
+        let keys = service(repo);
+        for _ in 0..3 {
+            assert!(matches!(
+                keys.authenticate(&token).await,
+                Err(ApiKeyError::Unauthorized)
+            ));
+        }
     }
 
     #[tokio::test]
