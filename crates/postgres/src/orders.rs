@@ -1,14 +1,13 @@
 //! `OrderRepository` on PostgreSQL: an order row plus its line items, written in one
 //! transaction and read in two queries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
@@ -138,55 +137,46 @@ fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
     }))
 }
 
-/// Loads the items of `rows` in one query and assembles the orders, keeping `rows`' order.
-async fn with_items(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<OrderRow>,
-) -> Result<Vec<Order>, StoreError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
+/// Orders with their items from the rows of `orders LEFT JOIN order_items`, in the order the
+/// orders first appear (the query orders them; items come by position).
+fn assemble(rows: Vec<(OrderRow, Option<ItemRow>)>) -> Result<Vec<Order>, StoreError> {
+    let mut orders: Vec<(OrderRow, Vec<ItemRow>)> = Vec::new();
+    for (order, item) in rows {
+        match orders.last_mut() {
+            Some((last, items)) if last.id == order.id => items.extend(item),
+            _ => orders.push((order, item.into_iter().collect())),
+        }
     }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let items: Vec<ItemRow> = order_items::table
-        .filter(order_items::order_id.eq_any(&ids))
-        .order((order_items::order_id, order_items::position))
-        .select(ItemRow::as_select())
-        .load(conn)
-        .await
-        .map_err(store_error)?;
-    let mut by_order: HashMap<Uuid, Vec<ItemRow>> = HashMap::new();
-    for item in items {
-        by_order.entry(item.order_id).or_default().push(item);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let items = by_order.remove(&row.id).unwrap_or_default();
-            order_of(row, items)
-        })
+    orders
+        .into_iter()
+        .map(|(row, items)| order_of(row, items))
         .collect()
 }
 
-async fn first_with_items(
-    conn: &mut AsyncPgConnection,
-    row: Option<OrderRow>,
-) -> Result<Option<Order>, StoreError> {
-    Ok(with_items(conn, row.into_iter().collect()).await?.pop())
+/// Which order to read.
+enum Key<'a> {
+    Id(Uuid),
+    Reference(&'a str),
+    PayToken(&'a str),
 }
 
-/// The one order `query` selects, with its items: two queries on one pooled connection.
-async fn find_one(
-    store: &PgStore,
-    query: orders::BoxedQuery<'_, Pg>,
-) -> Result<Option<Order>, StoreError> {
+/// The one order `key` names, with its items: one statement (a join), one round trip.
+async fn find_one(store: &PgStore, key: Key<'_>) -> Result<Option<Order>, StoreError> {
     store
         .with_conn(async |conn| {
-            let row = query
-                .select(OrderRow::as_select())
-                .first(conn)
+            let query = orders::table.left_join(order_items::table).into_boxed();
+            let query = match key {
+                Key::Id(id) => query.filter(orders::id.eq(id)),
+                Key::Reference(reference) => query.filter(orders::reference.eq(reference)),
+                Key::PayToken(token) => query.filter(orders::pay_token.eq(token)),
+            };
+            let rows: Vec<(OrderRow, Option<ItemRow>)> = query
+                .order(order_items::position.asc())
+                .select((OrderRow::as_select(), Option::<ItemRow>::as_select()))
+                .load(conn)
                 .await
-                .optional()
                 .map_err(store_error)?;
-            first_with_items(conn, row).await
+            Ok(assemble(rows)?.pop())
         })
         .await
 }
@@ -267,20 +257,18 @@ impl OrderRepository for PgStore {
     }
 
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
-        let query = orders::table.filter(orders::pay_token.eq(token.as_str()));
-        find_one(self, query.into_boxed()).await
+        find_one(self, Key::PayToken(token.as_str())).await
     }
 
     async fn find_by_id(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        find_one(self, orders::table.find(id.as_uuid()).into_boxed()).await
+        find_one(self, Key::Id(id.as_uuid())).await
     }
 
     async fn find_by_reference(
         &self,
         reference: &OrderReference,
     ) -> Result<Option<Order>, StoreError> {
-        let query = orders::table.filter(orders::reference.eq(reference.compact()));
-        find_one(self, query.into_boxed()).await
+        find_one(self, Key::Reference(reference.compact())).await
     }
 
     async fn list(
@@ -296,13 +284,22 @@ impl OrderRepository for PgStore {
             if let Some(status) = filter.status {
                 query = query.filter(orders::status.eq(status.as_str()));
             }
-            let rows = newest_first_page!(orders, query, conn, page)
-                .select(OrderRow::as_select())
+            // The page's ids as a subquery, joined with the items: one statement for the page
+            // (plus one to find the cursor's position when there is a cursor).
+            let page_ids = newest_first_page!(orders, query, conn, page).select(orders::id);
+            let rows: Vec<(OrderRow, Option<ItemRow>)> = orders::table
+                .left_join(order_items::table)
+                .filter(orders::id.eq_any(page_ids))
+                .order((
+                    orders::created_at.desc(),
+                    orders::id.desc(),
+                    order_items::position.asc(),
+                ))
+                .select((OrderRow::as_select(), Option::<ItemRow>::as_select()))
                 .load(conn)
                 .await
                 .map_err(store_error)?;
-            let orders = with_items(conn, rows).await?;
-            Ok(Page::from_overfetch(orders, page.limit))
+            Ok(Page::from_overfetch(assemble(rows)?, page.limit))
         })
         .await
     }

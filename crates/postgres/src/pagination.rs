@@ -17,10 +17,19 @@ macro_rules! newest_first_page {
                 .optional()
                 .map_err($crate::errors::store_error)?
                 .ok_or(orderpay_domain::store::StoreError::MissingReference)?;
+            // A row comparison, which the (created_at DESC, id DESC) index seeks directly.
             query = query.filter(
-                $table::created_at
-                    .lt(at)
-                    .or($table::created_at.eq(at).and($table::id.lt(id))),
+                diesel::dsl::sql::<diesel::sql_types::Bool>(concat!(
+                    "(",
+                    stringify!($table),
+                    ".created_at, ",
+                    stringify!($table),
+                    ".id) < ("
+                ))
+                .bind::<diesel::sql_types::Timestamptz, _>(at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .sql(")"),
             );
         }
         query
