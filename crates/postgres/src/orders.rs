@@ -183,26 +183,42 @@ async fn find_one(store: &PgStore, key: Key<'_>) -> Result<Option<Order>, StoreE
 
 #[async_trait]
 impl OrderRepository for PgStore {
+    /// One statement (data-modifying CTEs), so one round trip and atomic without BEGIN and
+    /// COMMIT: the order, its items (unnested from arrays) and its `created` history row.
     async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
+        use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
+        const INSERT: &str = "WITH o AS (INSERT INTO orders (id, reference, customer_id, \
+            currency, total_amount, status, metadata, created_at, updated_at, pay_token, flags, \
+            amount_refunded, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+            $13)), i AS (INSERT INTO order_items (order_id, position, name, quantity, \
+            unit_amount, amount) SELECT $1, * FROM unnest($14::smallint[], $15::text[], \
+            $16::integer[], $17::bigint[], $18::bigint[])) INSERT INTO order_events (id, \
+            order_id, type, created_at) VALUES ($19, $1, $20, $21)";
         let (row, items) = rows_of(order);
-        let event = EventRow::from(created);
-        self.with_conn(async |conn| {
-            conn.transaction::<_, DieselError, _>(async |tx| {
-                diesel::insert_into(orders::table)
-                    .values(&row)
-                    .execute(tx)
-                    .await?;
-                diesel::insert_into(order_items::table)
-                    .values(&items)
-                    .execute(tx)
-                    .await?;
-                event.insert(tx).await?;
-                Ok(())
-            })
+        let query = diesel::sql_query(INSERT)
+            .bind::<diesel::sql_types::Uuid, _>(row.id)
+            .bind::<Text, _>(row.reference)
+            .bind::<diesel::sql_types::Uuid, _>(row.customer_id)
+            .bind::<Text, _>(row.currency)
+            .bind::<BigInt, _>(row.total_amount)
+            .bind::<Text, _>(row.status)
+            .bind::<Jsonb, _>(row.metadata)
+            .bind::<Timestamptz, _>(row.created_at)
+            .bind::<Timestamptz, _>(row.updated_at)
+            .bind::<Text, _>(row.pay_token)
+            .bind::<Array<Text>, _>(row.flags)
+            .bind::<BigInt, _>(row.amount_refunded)
+            .bind::<Integer, _>(row.version)
+            .bind::<Array<SmallInt>, _>(items.iter().map(|i| i.position).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(items.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.unit_amount).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.amount).collect::<Vec<_>>())
+            .bind::<diesel::sql_types::Uuid, _>(created.id.as_uuid())
+            .bind::<Text, _>(created.kind.as_str())
+            .bind::<Timestamptz, _>(created.created_at);
+        self.with_conn(async |conn| query.execute(conn).await.map(|_| ()).map_err(store_error))
             .await
-            .map_err(store_error)
-        })
-        .await
     }
 
     async fn insert_with_customer(

@@ -16,14 +16,20 @@ async fn a_second_migration_run_applies_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reading_an_order_or_a_page_of_orders_costs_one_query() {
+async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
     let db = TestDatabase::new().await;
     let c = customer(1, 0);
     db.store.insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
+    let before = db.store.queries_executed();
     OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o))
         .await
         .unwrap();
+    assert_eq!(
+        db.store.queries_executed() - before,
+        1,
+        "an order, its items and its history row: one statement"
+    );
     let reference = OrderReference::parse("k7m2 q9xd").unwrap();
 
     let before = db.store.queries_executed();
