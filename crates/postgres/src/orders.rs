@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -181,44 +182,112 @@ async fn find_one(store: &PgStore, key: Key<'_>) -> Result<Option<Order>, StoreE
         .await
 }
 
+/// The order, its items (unnested from arrays) and its `created` history row in one
+/// statement. A query type of its own (rather than `sql_query`, which diesel never caches)
+/// so the connection prepares it once and then only binds and executes.
+#[derive(diesel::query_builder::QueryId)]
+struct InsertOrder {
+    row: OrderRow,
+    positions: Vec<i16>,
+    names: Vec<String>,
+    quantities: Vec<i32>,
+    unit_amounts: Vec<i64>,
+    amounts: Vec<i64>,
+    event_id: Uuid,
+    event_type: &'static str,
+    event_at: DateTime<Utc>,
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
+        let r = &self.row;
+        out.push_sql(
+            "WITH o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amount, \
+             status, metadata, created_at, updated_at, pay_token, flags, amount_refunded, \
+             version) VALUES (",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.reference)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.customer_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.currency)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.total_amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&r.metadata)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.pay_token)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&r.flags)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.amount_refunded)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&r.version)?;
+        out.push_sql(
+            ")), i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, \
+             amount) SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", * FROM unnest(");
+        out.push_bind_param::<Array<SmallInt>, _>(&self.positions)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.names)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Integer>, _>(&self.quantities)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.unit_amounts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.amounts)?;
+        out.push_sql(")) INSERT INTO order_events (id, order_id, type, created_at) VALUES (");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl OrderRepository for PgStore {
-    /// One statement (data-modifying CTEs), so one round trip and atomic without BEGIN and
-    /// COMMIT: the order, its items (unnested from arrays) and its `created` history row.
+    /// One statement (data-modifying CTEs), atomic without BEGIN and COMMIT, and prepared
+    /// once per connection: one round trip.
     async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
-        use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
-        const INSERT: &str = "WITH o AS (INSERT INTO orders (id, reference, customer_id, \
-            currency, total_amount, status, metadata, created_at, updated_at, pay_token, flags, \
-            amount_refunded, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-            $13)), i AS (INSERT INTO order_items (order_id, position, name, quantity, \
-            unit_amount, amount) SELECT $1, * FROM unnest($14::smallint[], $15::text[], \
-            $16::integer[], $17::bigint[], $18::bigint[])) INSERT INTO order_events (id, \
-            order_id, type, created_at) VALUES ($19, $1, $20, $21)";
         let (row, items) = rows_of(order);
-        let query = diesel::sql_query(INSERT)
-            .bind::<diesel::sql_types::Uuid, _>(row.id)
-            .bind::<Text, _>(row.reference)
-            .bind::<diesel::sql_types::Uuid, _>(row.customer_id)
-            .bind::<Text, _>(row.currency)
-            .bind::<BigInt, _>(row.total_amount)
-            .bind::<Text, _>(row.status)
-            .bind::<Jsonb, _>(row.metadata)
-            .bind::<Timestamptz, _>(row.created_at)
-            .bind::<Timestamptz, _>(row.updated_at)
-            .bind::<Text, _>(row.pay_token)
-            .bind::<Array<Text>, _>(row.flags)
-            .bind::<BigInt, _>(row.amount_refunded)
-            .bind::<Integer, _>(row.version)
-            .bind::<Array<SmallInt>, _>(items.iter().map(|i| i.position).collect::<Vec<_>>())
-            .bind::<Array<Text>, _>(items.iter().map(|i| i.name.clone()).collect::<Vec<_>>())
-            .bind::<Array<Integer>, _>(items.iter().map(|i| i.quantity).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.unit_amount).collect::<Vec<_>>())
-            .bind::<Array<BigInt>, _>(items.iter().map(|i| i.amount).collect::<Vec<_>>())
-            .bind::<diesel::sql_types::Uuid, _>(created.id.as_uuid())
-            .bind::<Text, _>(created.kind.as_str())
-            .bind::<Timestamptz, _>(created.created_at);
-        self.with_conn(async |conn| query.execute(conn).await.map(|_| ()).map_err(store_error))
-            .await
+        let statement = InsertOrder {
+            row,
+            positions: items.iter().map(|i| i.position).collect(),
+            names: items.iter().map(|i| i.name.clone()).collect(),
+            quantities: items.iter().map(|i| i.quantity).collect(),
+            unit_amounts: items.iter().map(|i| i.unit_amount).collect(),
+            amounts: items.iter().map(|i| i.amount).collect(),
+            event_id: created.id.as_uuid(),
+            event_type: created.kind.as_str(),
+            event_at: created.created_at,
+        };
+        self.with_conn(async |conn| {
+            statement
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(store_error)
+        })
+        .await
     }
 
     async fn insert_with_customer(

@@ -68,6 +68,23 @@ impl TestDatabase {
         &self.url
     }
 
+    /// A store on this database whose pool holds one connection, so a test can look at that
+    /// connection's session (its prepared statements, say) after the adapter used it.
+    pub fn single_connection_store(&self) -> PgStore {
+        let pool = PoolOptions {
+            max_size: 1,
+            ..PoolOptions::default()
+        };
+        PgStore::new(&self.options, pool).expect("a one-connection pool")
+    }
+
+    /// A pooled connection of `store`, for looking at its session.
+    pub async fn connection_of(
+        store: &PgStore,
+    ) -> diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection> {
+        store.conn().await.expect("a connection")
+    }
+
     /// A pooled connection of the test store, for tests that write rows behind the adapter's
     /// back (as a migration or an operator might).
     pub async fn connection(

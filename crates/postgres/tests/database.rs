@@ -260,3 +260,53 @@ async fn a_verified_api_key_costs_no_query_the_second_time() {
         "same prefix: from memory, refused"
     );
 }
+
+/// The hot statements are prepared once per connection and then only bound and executed: the
+/// session holds each as one named prepared statement however often it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_statements_are_prepared_once_per_connection() {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+
+    let db = TestDatabase::new().await;
+    let store = db.single_connection_store();
+    let c = customer(1, 0);
+    store.insert_or_get(&c).await.unwrap();
+    let mut references = Vec::new();
+    for (i, reference) in ["AAAA-0001", "AAAA-0002", "AAAA-0003"].iter().enumerate() {
+        let o = order(c.id, reference, i as i64);
+        OrderRepository::insert(&store, &o, &orderpay_domain::contract::created(&o))
+            .await
+            .unwrap();
+        references.push(o.reference);
+    }
+    for reference in &references {
+        store.find_by_reference(reference).await.unwrap().unwrap();
+    }
+    let mut conn = TestDatabase::connection_of(&store).await;
+    let prepared: Vec<Prepared> = diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+        .load(&mut *conn)
+        .await
+        .unwrap();
+    let count = |prefix: &str| {
+        prepared
+            .iter()
+            .filter(|p| p.statement.starts_with(prefix))
+            .count()
+    };
+    assert_eq!(count("WITH o AS (INSERT INTO orders"), 1, "the create");
+    assert_eq!(
+        prepared
+            .iter()
+            .filter(|p| p.statement.contains("LEFT OUTER JOIN \"order_items\""))
+            .count(),
+        1,
+        "the lookup"
+    );
+}
