@@ -264,7 +264,11 @@ mod tests {
         keys.authenticate(&token).await.unwrap();
         seconds.store(4, std::sync::atomic::Ordering::SeqCst);
         keys.authenticate(&token).await.unwrap(); // from memory: no second read yet
-        let forged = format!("{}x", &token[..token.len() - 1]);
+        let forged = {
+            // The same prefix, a different last character of the secret.
+            let last = if token.ends_with('x') { 'y' } else { 'x' };
+            format!("{}{last}", &token[..token.len() - 1])
+        };
         assert!(matches!(
             keys.authenticate(&forged).await,
             Err(ApiKeyError::Unauthorized)
