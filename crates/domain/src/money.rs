@@ -121,6 +121,11 @@ impl Amount {
             .ok_or(AmountError::Overflow)
     }
 
+    /// `self - other`, or `Negative` when `other` is larger.
+    pub fn checked_sub(self, other: Amount) -> Result<Amount, AmountError> {
+        Amount::new(self.0 - other.0)
+    }
+
     pub fn checked_mul(self, factor: u32) -> Result<Amount, AmountError> {
         self.0
             .checked_mul(i64::from(factor))

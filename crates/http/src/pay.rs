@@ -7,9 +7,7 @@ use actix_web::http::header;
 use actix_web::web::{Data, Path};
 
 use orderpay_domain::order::PayToken;
-use orderpay_domain::payment::{
-    CheckoutOutcome, PayLinkError, PaymentEventKind, PaymentStatus, ProviderEvent, SessionRef,
-};
+use orderpay_domain::payment::{CheckoutOutcome, PayLinkError, PaymentStatus};
 
 use crate::AppState;
 use crate::pages::{escape, order_summary, page};
@@ -142,45 +140,19 @@ pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> H
 /// the provider's event would be, through the same domain path.
 pub async fn sandbox_decide(state: Data<AppState>, path: Path<(String, String)>) -> HttpResponse {
     let (session_id, choice) = path.into_inner();
-    let (payment, order) = match state.payments.session(&session_id).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
-            return unavailable();
-        }
-    };
-    let session = SessionRef {
-        session_id: session_id.clone(),
-        payment_id: payment.id,
-        order_id: order.id,
-    };
-    let (kind, next) = match choice.as_str() {
-        "pay" => (
-            PaymentEventKind::SessionCompleted {
-                session,
-                paid: true,
-                amount: payment.amount.minor_units(),
-                currency: payment.currency.code().to_owned(),
-                provider_payment_id: Some(format!("sbx_pi_{}", payment.id.as_uuid().simple())),
-            },
-            format!("{}/done", state.payments.pay_url(order.pay_token())),
-        ),
-        "decline" => (
-            PaymentEventKind::AsyncPaymentFailed { session },
-            state.payments.pay_url(order.pay_token()),
-        ),
+    let pay = match choice.as_str() {
+        "pay" => true,
+        "decline" => false,
         _ => return not_found(),
     };
-    let event = ProviderEvent {
-        id: format!("evt_sbx_{}", uuid::Uuid::new_v4().simple()),
-        kind,
-        created: chrono::Utc::now(),
-    };
-    match state.payments.apply(&event).await {
-        Ok(_) => see_other(&next),
+    match state.payments.sandbox_choice(&session_id, pay).await {
+        Ok(Some(order)) => {
+            let link = state.payments.pay_url(order.pay_token());
+            see_other(&if pay { format!("{link}/done") } else { link })
+        }
+        Ok(None) => not_found(),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "applying a sandbox event failed");
+            tracing::error!(error = %format!("{e:#}"), "applying a sandbox choice failed");
             unavailable()
         }
     }

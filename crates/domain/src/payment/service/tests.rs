@@ -1,0 +1,279 @@
+//! PaymentService flows over mocked ports: no store, no network.
+
+use super::*;
+use crate::SystemClock;
+use crate::customer::CustomerService;
+use crate::customer::{CustomerId, MockCustomerRepository};
+use crate::money::Amount;
+use crate::order::OrderId;
+use crate::order::{
+    LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
+    OrderReference, StatusEvent,
+};
+use crate::payment::{
+    MockPaymentGateway, MockPaymentRepository, PaymentEventKind, PaymentProvider, SessionRef,
+};
+use crate::store::UniqueKey;
+use anyhow::anyhow;
+use chrono::TimeDelta;
+
+fn pending_order() -> Order {
+    let new = OrderInput {
+        customer: OrderCustomerInput::Id(CustomerId::generate().as_uuid()),
+        currency: "usd".into(),
+        items: vec![LineItemInput {
+            name: "Tea".into(),
+            quantity: Some(2),
+            unit_amount: Some(450),
+        }],
+        metadata: Default::default(),
+    }
+    .parse(None)
+    .unwrap();
+    Order::create(
+        new,
+        CustomerId::generate(),
+        OrderReference::parse("AAAA-BBBB").unwrap(),
+        chrono::Utc::now(),
+    )
+}
+
+fn service(
+    orders: MockOrderRepository,
+    payments: MockPaymentRepository,
+    gateway: MockPaymentGateway,
+) -> PaymentService {
+    let orders: Arc<dyn OrderRepository> = Arc::new(orders);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let order_service = OrderService::new(
+        orders.clone(),
+        CustomerService::new(Arc::new(MockCustomerRepository::new()), None, clock.clone()),
+        Arc::new(MockReferenceGenerator::new()),
+        clock.clone(),
+    );
+    PaymentService::new(
+        orders,
+        order_service,
+        Arc::new(payments),
+        Arc::new(gateway),
+        clock,
+        PaymentSettings {
+            public_base_url: "https://pay.example.com".into(),
+            checkout_ttl: TimeDelta::hours(1),
+        },
+    )
+}
+
+fn completed(payment: &Payment) -> ProviderEvent {
+    ProviderEvent {
+        id: "evt_1".into(),
+        kind: PaymentEventKind::SessionCompleted {
+            session: SessionRef {
+                session_id: "cs_1".into(),
+                payment_id: payment.id,
+                order_id: payment.order_id,
+            },
+            paid: true,
+            amount: 900,
+            currency: "usd".into(),
+            provider_payment_id: Some("pi_1".into()),
+        },
+        created: chrono::Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_payment_is_an_error_never_a_silent_success() {
+    let order = pending_order();
+    let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_find().returning(|_| Ok(None));
+    payments.expect_commit().never();
+    let err = service(
+        MockOrderRepository::new(),
+        payments,
+        MockPaymentGateway::new(),
+    )
+    .apply(&completed(&payment))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ApplyError::UnknownPayment(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_write_that_lost_a_race_is_decided_again_on_fresh_rows() {
+    let order = pending_order();
+    let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    let p = payment.clone();
+    payments
+        .expect_find()
+        .times(2)
+        .returning(move |_| Ok(Some(p.clone())));
+    let mut first = true;
+    payments.expect_commit().times(2).returning(move |commit| {
+        assert_eq!(commit.event_id.as_deref(), Some("evt_1"));
+        if std::mem::take(&mut first) {
+            Err(StoreError::Conflict)
+        } else {
+            Ok(())
+        }
+    });
+    let applied = service(orders, payments, MockPaymentGateway::new())
+        .apply(&completed(&payment))
+        .await
+        .unwrap();
+    assert_eq!(applied, Applied::Changed);
+}
+
+#[tokio::test]
+async fn a_repeated_event_id_is_a_duplicate() {
+    let order = pending_order();
+    let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    let mut payments = MockPaymentRepository::new();
+    let p = payment.clone();
+    payments
+        .expect_find()
+        .returning(move |_| Ok(Some(p.clone())));
+    payments
+        .expect_commit()
+        .returning(|_| Err(StoreError::Duplicate(UniqueKey::ProcessedEvent)));
+    let applied = service(orders, payments, MockPaymentGateway::new())
+        .apply(&completed(&payment))
+        .await
+        .unwrap();
+    assert_eq!(applied, Applied::Duplicate);
+}
+
+#[tokio::test]
+async fn opening_the_link_of_a_paid_order_calls_no_provider() {
+    let mut order = pending_order();
+    order
+        .transition(StatusEvent::PaymentSucceeded, chrono::Utc::now())
+        .unwrap();
+    let token = order.pay_token().clone();
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(order.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_open_or_get().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_open_checkout().never();
+    let outcome = service(orders, payments, gateway)
+        .checkout(&token)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, CheckoutOutcome::Paid(_)));
+}
+
+#[tokio::test]
+async fn a_provider_outage_at_checkout_records_no_session() {
+    let order = pending_order();
+    let token = order.pay_token().clone();
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_open_or_get()
+        .returning(|p| Ok((p.clone(), true)));
+    payments.expect_record_session().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway
+        .expect_provider()
+        .return_const(PaymentProvider::Stripe);
+    gateway
+        .expect_open_checkout()
+        .withf(|r| r.idempotency_key.starts_with("orderpay-checkout-"))
+        .returning(|_| Err(GatewayError::Unavailable(anyhow!("timeout"))));
+    let err = service(orders, payments, gateway)
+        .checkout(&token)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PayLinkError::ProviderUnavailable(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_keeps_the_order_when_its_session_cannot_be_closed() {
+    let order = pending_order();
+    let mut open = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    open.status = PaymentStatus::Open;
+    open.session = Some(crate::payment::CheckoutSession {
+        id: "cs_1".into(),
+        url: "https://checkout.stripe.com/c/pay/cs_1".into(),
+        expires_at: chrono::Utc::now() + TimeDelta::hours(1),
+    });
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    orders.expect_update_status().never();
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_latest_for_order()
+        .returning(move |_| Ok(Some(open.clone())));
+    let mut gateway = MockPaymentGateway::new();
+    gateway
+        .expect_expire_checkout()
+        .returning(|_| Err(GatewayError::Unavailable(anyhow!("down"))));
+    let err = service(orders, payments, gateway)
+        .cancel(OrderId::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CancelError::ProviderUnavailable(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refund_over_what_is_left_never_reaches_the_provider() {
+    let mut order = pending_order();
+    order
+        .transition(StatusEvent::PaymentSucceeded, chrono::Utc::now())
+        .unwrap();
+    let mut paid = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    paid.status = PaymentStatus::Succeeded;
+    paid.amount_received = Amount::new(900).unwrap();
+    paid.amount_refunded = Amount::new(600).unwrap();
+    paid.provider_payment_id = Some("pi_1".into());
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_latest_for_order()
+        .returning(move |_| Ok(Some(paid.clone())));
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_refund().never();
+    let err = service(orders, payments, gateway)
+        .refund(
+            OrderId::generate(),
+            RefundInput {
+                amount: Some(Amount::new(301).unwrap()),
+                reason: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RefundError::ExceedsRemaining { remaining } if remaining.minor_units() == 300),
+        "{err:?}"
+    );
+}
