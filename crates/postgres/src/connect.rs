@@ -234,17 +234,22 @@ impl ConnectOptions {
         ),
         anyhow::Error,
     > {
-        let (client, connection) =
-            tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone()))
-                .await
-                .map_err(|_| {
-                    anyhow!(
-                        "{} did not complete a connection within {:?}",
-                        self.display,
-                        self.connect_timeout
-                    )
-                })??;
+        let (client, connection) = self.open().await?;
         Ok((client, connection.map(|_| ())))
+    }
+
+    /// A client and its connection, TCP, TLS and start-up done within the connect deadline.
+    async fn open(&self) -> anyhow::Result<(tokio_postgres::Client, RawConnection)> {
+        tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone()))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "{} did not complete a connection within {:?}",
+                    self.display,
+                    self.connect_timeout
+                )
+            })?
+            .map_err(anyhow::Error::from)
     }
 
     /// One diesel connection, counting its queries into `counter`, opened within the connect
@@ -253,22 +258,22 @@ impl ConnectOptions {
         &self,
         counter: Arc<AtomicU64>,
     ) -> Result<AsyncPgConnection, ConnectionError> {
-        let (client, connection) =
-            tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone()))
-                .await
-                .map_err(|_| {
-                    ConnectionError::BadConnection(format!(
-                        "timed out after {:?} connecting to PostgreSQL",
-                        self.connect_timeout
-                    ))
-                })?
-                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        let (client, connection) = self
+            .open()
+            .await
+            .map_err(|e| ConnectionError::BadConnection(format!("{e:#}")))?;
         let mut conn =
             AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
         conn.set_instrumentation(QueryCounter(counter));
         Ok(conn)
     }
 }
+
+/// A tokio-postgres connection over this crate's rustls connector.
+type RawConnection = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
 
 /// Whether `e` says the database named does not exist (SQLSTATE 3D000).
 pub(crate) fn is_missing_database(e: &anyhow::Error) -> bool {

@@ -84,9 +84,7 @@ impl PgStore {
                 self.query_timeout
             ))
         };
-        let mut conn = tokio::time::timeout(self.query_timeout, self.conn())
-            .await
-            .map_err(|_| timed_out())??;
+        let mut conn = self.conn_within(self.query_timeout).await?;
         let remaining = self.query_timeout.saturating_sub(started.elapsed());
         let outcome = tokio::time::timeout(remaining, work(&mut conn)).await;
         match outcome {
@@ -126,12 +124,21 @@ impl PgStore {
     /// A connection taken out of the pool for good (a lease's session lock lives and dies
     /// with it), within the store's deadline.
     pub(crate) async fn detached_conn(&self) -> Result<AsyncPgConnection, StoreError> {
-        let conn = tokio::time::timeout(self.query_timeout, self.conn())
+        Ok(Object::take(self.conn_within(self.query_timeout).await?))
+    }
+
+    /// A pooled connection, waiting at most `deadline` for it.
+    async fn conn_within(
+        &self,
+        deadline: Duration,
+    ) -> Result<Object<AsyncPgConnection>, StoreError> {
+        tokio::time::timeout(deadline, self.conn())
             .await
             .map_err(|_| {
-                StoreError::Unavailable(anyhow::anyhow!("no database connection in time"))
-            })??;
-        Ok(Object::take(conn))
+                StoreError::Unavailable(anyhow::anyhow!(
+                    "no database connection within {deadline:?}"
+                ))
+            })?
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {

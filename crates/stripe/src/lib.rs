@@ -2,6 +2,8 @@
 //! their expiry, refunds) and the `EventFeed` port for Stripe's signed webhooks.
 
 mod gateway;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod webhook;
 
 pub use gateway::{StripeGateway, checkout_request, stripe_api_version};

@@ -1,13 +1,10 @@
 //! The Stripe gateway against a local fake of Stripe's API (wiremock): the exact form fields,
 //! metadata and idempotency key it sends, and what it makes of the answers.
 
-// serde_json's `json!` for a whole Checkout Session nests deeper than the default allows.
-#![recursion_limit = "256"]
-
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -19,6 +16,7 @@ use orderpay_domain::payment::{
     CheckoutRequest, GatewayError, Payment, PaymentGateway, PaymentProvider,
 };
 use orderpay_stripe::StripeGateway;
+use orderpay_stripe::testing::checkout_session_json;
 
 fn order() -> Order {
     let new = OrderInput {
@@ -60,70 +58,6 @@ fn request(order: Order) -> CheckoutRequest {
     }
 }
 
-/// A Checkout Session as Stripe answers it (the fields async-stripe requires).
-pub fn session_json(id: &str, expires_at: i64) -> Value {
-    json!({
-        "id": id,
-        "object": "checkout.session",
-        "adaptive_pricing": null,
-        "after_expiration": null,
-        "allow_promotion_codes": null,
-        "amount_subtotal": 1225,
-        "amount_total": 1225,
-        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
-        "billing_address_collection": null,
-        "branding_settings": null,
-        "cancel_url": "https://pay.example.com/pay/abc",
-        "client_reference_id": null,
-        "client_secret": null,
-        "collected_information": null,
-        "consent": null,
-        "consent_collection": null,
-        "created": 1_899_990_000,
-        "currency": "usd",
-        "currency_conversion": null,
-        "custom_fields": [],
-        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
-        "customer": null,
-        "customer_account": null,
-        "customer_creation": "if_required",
-        "customer_details": null,
-        "customer_email": null,
-        "discounts": [],
-        "expires_at": expires_at,
-        "invoice": null,
-        "invoice_creation": null,
-        "livemode": false,
-        "locale": null,
-        "metadata": {},
-        "mode": "payment",
-        "origin_context": null,
-        "payment_intent": null,
-        "payment_link": null,
-        "payment_method_collection": "if_required",
-        "payment_method_configuration_details": null,
-        "payment_method_options": {},
-        "payment_method_types": ["card"],
-        "payment_status": "unpaid",
-        "permissions": null,
-        "phone_number_collection": {"enabled": false},
-        "recovered_from": null,
-        "saved_payment_method_options": null,
-        "setup_intent": null,
-        "shipping_address_collection": null,
-        "shipping_cost": null,
-        "shipping_options": [],
-        "status": "open",
-        "submit_type": null,
-        "subscription": null,
-        "success_url": "https://pay.example.com/pay/abc/done",
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
-        "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-        "wallet_options": null
-    })
-}
-
 fn form(request: &Request) -> Vec<(String, String)> {
     url::form_urlencoded::parse(&request.body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -141,7 +75,8 @@ async fn a_checkout_session_is_opened_for_exactly_the_order_with_its_idempotency
         .and(path("/v1/checkout/sessions"))
         .and(header("authorization", "Bearer sk_test_orderpay"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(session_json("cs_test_1", 1_900_000_000)),
+            ResponseTemplate::new(200)
+                .set_body_json(checkout_session_json("cs_test_1", 1_900_000_000)),
         )
         .expect(1)
         .mount(&stripe)
@@ -228,7 +163,7 @@ async fn a_refusal_is_rejected_and_an_outage_is_unavailable() {
 #[tokio::test]
 async fn expiring_a_session_posts_to_its_expire_endpoint() {
     let stripe = MockServer::start().await;
-    let mut expired = session_json("cs_test_2", 1_900_000_000);
+    let mut expired = checkout_session_json("cs_test_2", 1_900_000_000);
     expired["status"] = json!("expired");
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions/cs_test_2/expire"))

@@ -98,21 +98,9 @@ impl Drop for Browser {
     }
 }
 
-async fn order_with_link(app: &TestApp, phone: &str) -> (String, String) {
-    let c = app.create_customer(phone, "Ada").await;
-    let o = app
-        .create_order(
-            c["id"].as_str().unwrap(),
-            json!([{"name": "Mint tea", "quantity": 2, "unit_amount": 450}]),
-        )
-        .await;
-    let id = o["id"].as_str().unwrap().to_owned();
-    let link: Value = app
-        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+/// A new order of mint tea and its pay link's URL.
+async fn order_with_link_url(app: &TestApp, phone: &str) -> (String, String) {
+    let (id, link) = app.order_with_link(phone, "Mint tea").await;
     (id, link["url"].as_str().unwrap().to_owned())
 }
 
@@ -132,14 +120,6 @@ async fn leave(page: &Client, from: &url::Url) -> url::Url {
     }
 }
 
-async fn api_order(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     let app = spawn_app().await;
@@ -147,7 +127,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     let page = browser.client();
 
     // Pay.
-    let (paid_id, link) = order_with_link(&app, "+14155550100").await;
+    let (paid_id, link) = order_with_link_url(&app, "+14155550100").await;
     page.goto(&link).await.unwrap();
     let checkout = page.current_url().await.unwrap();
     assert!(
@@ -169,22 +149,10 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     assert_eq!(done.as_str(), format!("{link}/done"));
     let heading = page.find(Locator::Css("h1")).await.unwrap();
     assert_eq!(heading.text().await.unwrap(), "Payment received");
-    let order = api_order(&app, &paid_id).await;
+    let order = app.order(&paid_id).await;
     assert_eq!(order["status"], "paid");
-    let events: Value = app
-        .get(&format!("/v1/orders/{paid_id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let types: Vec<&str> = events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        types,
+        app.event_types(&paid_id).await,
         [
             "order.created",
             "order.payment_link_created",
@@ -198,7 +166,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     assert_eq!(heading.text().await.unwrap(), "Already paid");
 
     // Decline: back to a fresh checkout; the order can still be paid.
-    let (declined_id, link) = order_with_link(&app, "+14155550101").await;
+    let (declined_id, link) = order_with_link_url(&app, "+14155550101").await;
     page.goto(&link).await.unwrap();
     let first = page.current_url().await.unwrap();
     page.find(Locator::Css("button.decline"))
@@ -210,10 +178,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     let second = leave(page, &first).await;
     assert!(second.path().starts_with("/sandbox/checkout/"), "{second}");
     assert_ne!(first, second, "a new session after the declined one");
-    assert_eq!(
-        api_order(&app, &declined_id).await["status"],
-        "pending_payment"
-    );
+    assert_eq!(app.order(&declined_id).await["status"], "pending_payment");
     page.find(Locator::Css("button.pay"))
         .await
         .unwrap()
@@ -221,7 +186,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         .await
         .unwrap();
     leave(page, &second).await;
-    assert_eq!(api_order(&app, &declined_id).await["status"], "paid");
+    assert_eq!(app.order(&declined_id).await["status"], "paid");
 
     browser.close().await;
 }

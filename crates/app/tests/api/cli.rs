@@ -627,25 +627,7 @@ async fn fifty_deliveries_to_three_processes_apply_once() {
 async fn reconciliation_by_two_processes_at_once_applies_once() {
     let stripe = crate::stripe::fake_stripe().await;
     let app = crate::stripe::stripe_app(&stripe).await;
-    let (id, payment) = crate::stripe::order_with_payment(&app, "+14155550100").await;
-    let link: serde_json::Value = app
-        .post(
-            &format!("/v1/orders/{id}/payment-link"),
-            &serde_json::json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(link["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let session = format!("cs_test_{}", payment.replace('-', ""));
+    let (id, session) = crate::stripe::order_with_open_session(&app, "+14155550100").await;
     // The session's time is up and its completion event was lost.
     let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
         .await
@@ -658,7 +640,7 @@ async fn reconciliation_by_two_processes_at_once_applies_once() {
         )
         .await
         .unwrap();
-    let mut paid_session = crate::stripe::session_json(&session, 1_900_000_000);
+    let mut paid_session = orderpay_stripe::testing::checkout_session_json(&session, 1_900_000_000);
     paid_session["status"] = serde_json::json!("complete");
     paid_session["payment_status"] = serde_json::json!("paid");
     paid_session["payment_intent"] = serde_json::json!("pi_reconciled");
@@ -699,25 +681,9 @@ async fn reconciliation_by_two_processes_at_once_applies_once() {
     let changed: usize = outputs.iter().filter(|o| o.contains("1 changed")).count();
     assert_eq!(changed, 1, "{outputs:?}");
 
-    let order: serde_json::Value = app
-        .get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = app.order(&id).await;
     assert_eq!(order["status"], "paid");
     assert_eq!(order["payment"]["status"], "succeeded");
-    let events: serde_json::Value = app
-        .get(&format!("/v1/orders/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let paid = events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "order.paid")
-        .count();
-    assert_eq!(paid, 1);
+    let types = app.event_types(&id).await;
+    assert_eq!(types.iter().filter(|t| *t == "order.paid").count(), 1);
 }

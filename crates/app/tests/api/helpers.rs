@@ -125,6 +125,59 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// The order `id` as the API shows it.
+    pub async fn order(&self, id: &str) -> Value {
+        self.get(&format!("/v1/orders/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The types of the order's history entries, oldest first.
+    pub async fn event_types(&self, id: &str) -> Vec<String> {
+        let events: Value = self
+            .get(&format!("/v1/orders/{id}/events"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(events["object"], "list");
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The order's pay link (`{"url", "payment_id", ...}`), asserting it is given.
+    pub async fn payment_link(&self, id: &str) -> Value {
+        let response = self
+            .post(
+                &format!("/v1/orders/{id}/payment-link"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// A new customer with `phone`, a pending order of two `item`s at 4.50 usd, and its pay
+    /// link: the order's id and the link.
+    pub async fn order_with_link(&self, phone: &str, item: &str) -> (String, Value) {
+        let c = self.create_customer(phone, "Ada").await;
+        let o = self
+            .create_order(
+                c["id"].as_str().unwrap(),
+                serde_json::json!([{"name": item, "quantity": 2, "unit_amount": 450}]),
+            )
+            .await;
+        let id = o["id"].as_str().unwrap().to_owned();
+        let link = self.payment_link(&id).await;
+        (id, link)
+    }
+
     /// How many orders and customers exist, through the API.
     pub async fn counts(&self) -> (usize, usize) {
         let orders: Value = self.get("/v1/orders?limit=100").await.json().await.unwrap();

@@ -26,14 +26,6 @@ async fn new_order(app: &TestApp) -> Value {
     .await
 }
 
-async fn pay_link(app: &TestApp, order_id: &str) -> Value {
-    let response = app
-        .post(&format!("/v1/orders/{order_id}/payment-link"), &json!({}))
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 /// Opens `url` and returns the redirect target (panics unless it is a 303).
 async fn redirect_of(url: &str) -> String {
     let response = no_redirects().get(url).send().await.unwrap();
@@ -46,30 +38,6 @@ fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.address)
         .unwrap_or_else(|| panic!("{url} is not on {}", app.address))
         .to_owned()
-}
-
-async fn event_types(app: &TestApp, order_id: &str) -> Vec<String> {
-    let events: Value = app
-        .get(&format!("/v1/orders/{order_id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(events["object"], "list");
-    events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-async fn order(app: &TestApp, order_id: &str) -> Value {
-    app.get(&format!("/v1/orders/{order_id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Posts the sandbox's Pay or Decline for the checkout page at `checkout_url`.
@@ -87,7 +55,7 @@ async fn a_customer_pays_through_the_stable_pay_link() {
     let o = new_order(&app).await;
     let id = o["id"].as_str().unwrap();
 
-    let link = pay_link(&app, id).await;
+    let link = app.payment_link(id).await;
     assert_eq!(link["object"], "payment_link");
     let url = link["url"].as_str().unwrap().to_owned();
     assert!(url.contains("/pay/"), "{url}");
@@ -95,7 +63,7 @@ async fn a_customer_pays_through_the_stable_pay_link() {
     assert_eq!(token.len(), 40, "160 bits, hex");
     assert!(!token.contains(&o["reference"].as_str().unwrap().replace('-', "")));
     assert_eq!(
-        pay_link(&app, id).await["url"],
+        app.payment_link(id).await["url"],
         url.as_str(),
         "the same link again"
     );
@@ -116,12 +84,12 @@ async fn a_customer_pays_through_the_stable_pay_link() {
     let done_page = reqwest::get(&done).await.unwrap().text().await.unwrap();
     assert!(done_page.contains("Payment received"), "{done_page}");
 
-    let after = order(&app, id).await;
+    let after = app.order(id).await;
     assert_eq!(after["status"], "paid");
     assert_eq!(after["payment"]["status"], "succeeded");
     assert_eq!(after["payment"]["amount_received"], 900);
     assert_eq!(
-        event_types(&app, id).await,
+        app.event_types(id).await,
         [
             "order.created",
             "order.payment_link_created",
@@ -139,7 +107,7 @@ async fn a_customer_pays_through_the_stable_pay_link() {
     assert!(page.text().await.unwrap().contains("Already paid"));
     // Pressing Pay again (a second tab) changes nothing.
     sandbox(&app, &checkout, "pay").await;
-    let types = event_types(&app, id).await;
+    let types = app.event_types(id).await;
     assert_eq!(types.iter().filter(|t| *t == "order.paid").count(), 1);
 }
 
@@ -148,20 +116,23 @@ async fn declining_leaves_the_order_payable_with_a_new_session() {
     let app = spawn_app().await;
     let o = new_order(&app).await;
     let id = o["id"].as_str().unwrap();
-    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let url = app.payment_link(id).await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let first = redirect_of(&url).await;
 
     let declined = sandbox(&app, &first, "decline").await;
     assert_eq!(declined.status(), 303);
     assert_eq!(declined.headers()["location"].to_str().unwrap(), url);
-    assert_eq!(order(&app, id).await["status"], "pending_payment");
+    assert_eq!(app.order(id).await["status"], "pending_payment");
 
     let second = redirect_of(&url).await;
     assert_ne!(second, first, "a fresh session after a failed one");
     sandbox(&app, &second, "pay").await;
-    assert_eq!(order(&app, id).await["status"], "paid");
+    assert_eq!(app.order(id).await["status"], "paid");
     assert_eq!(
-        event_types(&app, id).await,
+        app.event_types(id).await,
         [
             "order.created",
             "order.payment_link_created",
@@ -178,13 +149,16 @@ async fn twenty_concurrent_opens_leave_one_open_session() {
     let app = spawn_app().await;
     let o = new_order(&app).await;
     let id = o["id"].as_str().unwrap();
-    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let url = app.payment_link(id).await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let targets: HashSet<String> = join_all((0..20).map(|_| redirect_of(&url)))
         .await
         .into_iter()
         .collect();
     assert_eq!(targets.len(), 1, "{targets:?}");
-    let types = event_types(&app, id).await;
+    let types = app.event_types(id).await;
     assert_eq!(
         types
             .iter()
@@ -199,7 +173,10 @@ async fn money_for_an_order_cancelled_meanwhile_is_recorded_and_flagged() {
     let app = spawn_app().await;
     let o = new_order(&app).await;
     let id = o["id"].as_str().unwrap();
-    let url = pay_link(&app, id).await["url"].as_str().unwrap().to_owned();
+    let url = app.payment_link(id).await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let checkout = redirect_of(&url).await;
     let cancelled = app
         .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
@@ -208,14 +185,14 @@ async fn money_for_an_order_cancelled_meanwhile_is_recorded_and_flagged() {
 
     // The customer still had the page open and pays.
     sandbox(&app, &checkout, "pay").await;
-    let after = order(&app, id).await;
+    let after = app.order(id).await;
     assert_eq!(after["status"], "cancelled", "never silently re-opened");
     assert_eq!(after["flags"], json!(["needs_refund"]));
     assert_eq!(
         after["payment"]["status"], "succeeded",
         "the money is on record"
     );
-    let types = event_types(&app, id).await;
+    let types = app.event_types(id).await;
     assert_eq!(types.last().unwrap(), "order.flagged");
 
     let link = app
@@ -255,10 +232,13 @@ async fn unknown_pay_links_and_sessions_are_plain_404_pages() {
 
 /// Pays `id` through its pay link and the sandbox's Pay button.
 async fn pay(app: &TestApp, id: &str) {
-    let url = pay_link(app, id).await["url"].as_str().unwrap().to_owned();
+    let url = app.payment_link(id).await["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let checkout = redirect_of(&url).await;
     sandbox(app, &checkout, "pay").await;
-    assert_eq!(order(app, id).await["status"], "paid");
+    assert_eq!(app.order(id).await["status"], "paid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,11 +260,7 @@ async fn partial_then_full_refunds_and_an_over_refund_is_422() {
         .await;
     let problem = assert_problem(bad, 422, "validation_failed").await;
     assert_eq!(crate::helpers::fields(&problem), ["amount", "reason"]);
-    assert_eq!(
-        order(&app, id).await["amount_refunded"],
-        0,
-        "nothing changed"
-    );
+    assert_eq!(app.order(id).await["amount_refunded"], 0, "nothing changed");
 
     let partial = app
         .post(
@@ -304,7 +280,7 @@ async fn partial_then_full_refunds_and_an_over_refund_is_422() {
     assert_eq!(rest["amount_refunded"], 900);
     let nothing_left = app.post(&refunds, &json!({})).await;
     assert_problem(nothing_left, 409, "order_not_paid").await;
-    let types = event_types(&app, id).await;
+    let types = app.event_types(id).await;
     assert_eq!(
         &types[types.len() - 2..],
         ["order.partially_refunded", "order.refunded"]

@@ -26,51 +26,13 @@ pub async fn fake_stripe() -> MockServer {
                 .unwrap_or_default();
             let id = format!("cs_test_{}", payment.replace('-', ""));
             let expires_at = chrono::Utc::now().timestamp() + 3600;
-            ResponseTemplate::new(200).set_body_json(session_json(&id, expires_at))
+            ResponseTemplate::new(200).set_body_json(
+                orderpay_stripe::testing::checkout_session_json(&id, expires_at),
+            )
         })
         .mount(&stripe)
         .await;
     stripe
-}
-
-/// A Checkout Session as Stripe answers it (the fields async-stripe requires).
-pub fn session_json(id: &str, expires_at: i64) -> Value {
-    let mut session = json!({
-        "id": id, "object": "checkout.session", "adaptive_pricing": null,
-        "after_expiration": null, "allow_promotion_codes": null, "amount_subtotal": 900,
-        "amount_total": 900,
-        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
-        "billing_address_collection": null, "branding_settings": null, "cancel_url": null,
-        "client_reference_id": null, "client_secret": null, "collected_information": null,
-        "consent": null, "consent_collection": null, "created": expires_at - 3600,
-        "currency": "usd", "currency_conversion": null, "custom_fields": [],
-    });
-    let rest = json!({
-        "custom_text": {"after_submit": null, "shipping_address": null, "submit": null,
-                        "terms_of_service_acceptance": null},
-        "customer": null, "customer_account": null, "customer_creation": "if_required",
-        "customer_details": null, "customer_email": null, "discounts": [],
-        "expires_at": expires_at, "invoice": null, "invoice_creation": null, "livemode": false,
-        "locale": null, "metadata": {}, "mode": "payment", "origin_context": null,
-        "payment_intent": null, "payment_link": null, "payment_method_collection": "if_required",
-        "payment_method_configuration_details": null, "payment_method_options": {},
-        "payment_method_types": ["card"], "payment_status": "unpaid", "permissions": null,
-    });
-    let more = json!({
-        "phone_number_collection": {"enabled": false}, "recovered_from": null,
-        "saved_payment_method_options": null, "setup_intent": null,
-        "shipping_address_collection": null, "shipping_cost": null, "shipping_options": [],
-        "status": "open", "submit_type": null, "subscription": null, "success_url": null,
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted", "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-        "wallet_options": null
-    });
-    for part in [rest, more] {
-        if let Value::Object(fields) = part {
-            session.as_object_mut().unwrap().extend(fields);
-        }
-    }
-    session
 }
 
 pub async fn stripe_app(stripe: &MockServer) -> TestApp {
@@ -84,21 +46,25 @@ pub async fn stripe_app(stripe: &MockServer) -> TestApp {
 
 /// A pending order of 9.00 usd and its open payment (the pay link made it).
 pub async fn order_with_payment(app: &TestApp, phone: &str) -> (String, String) {
-    let c = app.create_customer(phone, "Ada").await;
-    let o = app
-        .create_order(
-            c["id"].as_str().unwrap(),
-            json!([{"name": "Tea", "quantity": 2, "unit_amount": 450}]),
-        )
-        .await;
-    let id = o["id"].as_str().unwrap().to_owned();
-    let link: Value = app
-        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
-        .await
-        .json()
+    let (id, link) = app.order_with_link(phone, "Tea").await;
+    (id, link["payment_id"].as_str().unwrap().to_owned())
+}
+
+/// A pending order whose pay link the customer opened: its id and the (fake) Stripe Checkout
+/// Session the link redirected to.
+pub async fn order_with_open_session(app: &TestApp, phone: &str) -> (String, String) {
+    let (id, link) = app.order_with_link(phone, "Tea").await;
+    let opened = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+        .get(link["url"].as_str().unwrap())
+        .send()
         .await
         .unwrap();
-    (id, link["payment_id"].as_str().unwrap().to_owned())
+    assert_eq!(opened.status(), 303);
+    let payment = link["payment_id"].as_str().unwrap();
+    (id, format!("cs_test_{}", payment.replace('-', "")))
 }
 
 /// A Stripe event of `kind` about a checkout session of this order and payment.
@@ -141,29 +107,6 @@ pub async fn deliver_signed(base: &str, event: &Value, secret: &str, at: i64) ->
 
 pub async fn deliver(base: &str, event: &Value) -> reqwest::Response {
     deliver_signed(base, event, WEBHOOK_SECRET, chrono::Utc::now().timestamp()).await
-}
-
-async fn order(app: &TestApp, id: &str) -> Value {
-    app.get(&format!("/v1/orders/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
-    let events: Value = app
-        .get(&format!("/v1/orders/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +153,7 @@ async fn the_pay_link_opens_a_stripe_session_and_a_signed_completion_pays_the_or
         response.json::<Value>().await.unwrap()["outcome"],
         "applied"
     );
-    let paid = order(&app, &id).await;
+    let paid = app.order(&id).await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["payment"]["status"], "succeeded");
     // The same event again, and an expiry after it: nothing changes.
@@ -230,9 +173,9 @@ async fn the_pay_link_opens_a_stripe_session_and_a_signed_completion_pays_the_or
         json!({}),
     );
     assert_eq!(deliver(&app.address, &expired).await.status(), 200);
-    assert_eq!(order(&app, &id).await["status"], "paid");
+    assert_eq!(app.order(&id).await["status"], "paid");
     assert_eq!(
-        event_types(&app, &id).await,
+        app.event_types(&id).await,
         [
             "order.created",
             "order.payment_link_created",
@@ -297,11 +240,7 @@ async fn bad_signatures_are_400_and_store_nothing() {
         }
         let response = request.send().await.unwrap();
         assert_problem(response, 400, "invalid_signature").await;
-        assert_eq!(
-            order(&app, &id).await["status"],
-            "pending_payment",
-            "{name}"
-        );
+        assert_eq!(app.order(&id).await["status"], "pending_payment", "{name}");
     }
     // Two v1 signatures of which one is right: accepted.
     let response = client
@@ -315,7 +254,7 @@ async fn bad_signatures_are_400_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(order(&app, &id).await["status"], "paid");
+    assert_eq!(app.order(&id).await["status"], "paid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,7 +280,7 @@ async fn events_in_any_order_end_paid_and_fifty_deliveries_apply_once() {
     );
     assert_eq!(deliver(&app.address, &success).await.status(), 200);
     assert_eq!(deliver(&app.address, &unpaid).await.status(), 200);
-    assert_eq!(order(&app, &id).await["status"], "paid");
+    assert_eq!(app.order(&id).await["status"], "paid");
 
     // An event before its payment row's session id is recorded (the pay link was made, the
     // customer's page not yet opened here): applied all the same.
@@ -355,8 +294,8 @@ async fn events_in_any_order_end_paid_and_fifty_deliveries_apply_once() {
     );
     let deliveries = join_all((0..50).map(|_| deliver(&app.address, &completed))).await;
     assert!(deliveries.iter().all(|r| r.status() == 200));
-    assert_eq!(order(&app, &id).await["status"], "paid");
-    let types = event_types(&app, &id).await;
+    assert_eq!(app.order(&id).await["status"], "paid");
+    let types = app.event_types(&id).await;
     assert_eq!(
         types.iter().filter(|t| *t == "order.paid").count(),
         1,
@@ -378,7 +317,7 @@ async fn a_mismatch_is_flagged_an_unknown_payment_is_retried_and_refunds_apply()
         json!({"amount_total": 100}),
     );
     assert_eq!(deliver(&app.address, &short).await.status(), 200);
-    let flagged = order(&app, &id).await;
+    let flagged = app.order(&id).await;
     assert_eq!(flagged["status"], "pending_payment");
     assert_eq!(flagged["flags"], json!(["amount_mismatch"]));
     assert_eq!(
@@ -412,16 +351,16 @@ async fn a_mismatch_is_flagged_an_unknown_payment_is_retried_and_refunds_apply()
                                    "amount": 900, "amount_refunded": total}}})
     };
     deliver(&app.address, &refund("evt_r1", 300)).await;
-    let partly = order(&app, &id).await;
+    let partly = app.order(&id).await;
     assert_eq!(partly["status"], "partially_refunded");
     assert_eq!(partly["amount_refunded"], 300);
     deliver(&app.address, &refund("evt_r2", 900)).await;
     // Delivered late, the first refund's smaller total changes nothing.
     deliver(&app.address, &refund("evt_r1_again", 300)).await;
-    let refunded = order(&app, &id).await;
+    let refunded = app.order(&id).await;
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(refunded["amount_refunded"], 900);
-    let types = event_types(&app, &id).await;
+    let types = app.event_types(&id).await;
     assert_eq!(
         &types[types.len() - 2..],
         ["order.partially_refunded", "order.refunded"]
@@ -470,7 +409,7 @@ async fn a_refund_goes_to_stripe_once_and_its_webhook_does_not_apply_it_again() 
         .post(&format!("/v1/orders/{id}/refunds"), &json!({"amount": 400}))
         .await;
     assert_eq!(refunded.status(), 200, "{:?}", refunded.text().await);
-    let order_now = order(&app, &id).await;
+    let order_now = app.order(&id).await;
     assert_eq!(order_now["status"], "partially_refunded");
     assert_eq!(order_now["amount_refunded"], 400);
     let sent = stripe
@@ -504,7 +443,7 @@ async fn a_refund_goes_to_stripe_once_and_its_webhook_does_not_apply_it_again() 
         response.json::<Value>().await.unwrap()["outcome"],
         "unchanged"
     );
-    let types = event_types(&app, &id).await;
+    let types = app.event_types(&id).await;
     assert_eq!(
         types
             .iter()
@@ -518,22 +457,7 @@ async fn a_refund_goes_to_stripe_once_and_its_webhook_does_not_apply_it_again() 
 async fn cancelling_expires_the_open_stripe_session_first() {
     let stripe = fake_stripe().await;
     let app = stripe_app(&stripe).await;
-    let (id, payment) = order_with_payment(&app, "+14155550100").await;
-    let link: Value = app
-        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-        .get(link["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let session = format!("cs_test_{}", payment.replace('-', ""));
+    let (id, session) = order_with_open_session(&app, "+14155550100").await;
 
     // Stripe is down: the order is not cancelled (its session could still take money).
     let outage = Mock::given(wiremock::matchers::method("POST"))
@@ -547,16 +471,16 @@ async fn cancelling_expires_the_open_stripe_session_first() {
         .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
         .await;
     assert_problem(refused, 502, "payment_provider_unavailable").await;
-    assert_eq!(order(&app, &id).await["status"], "pending_payment");
+    assert_eq!(app.order(&id).await["status"], "pending_payment");
     drop(outage);
 
     Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path(format!(
             "/v1/checkout/sessions/{session}/expire"
         )))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(session_json(&session, 1_900_000_000)),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            orderpay_stripe::testing::checkout_session_json(&session, 1_900_000_000),
+        ))
         .expect(1)
         .mount(&stripe)
         .await;
@@ -564,7 +488,7 @@ async fn cancelling_expires_the_open_stripe_session_first() {
         .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
         .await;
     assert_eq!(cancelled.status(), 200);
-    assert_eq!(order(&app, &id).await["status"], "cancelled");
+    assert_eq!(app.order(&id).await["status"], "cancelled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,7 +505,7 @@ async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_fla
         json!({"payment_status": "unpaid"}),
     );
     deliver(&app.address, &unpaid).await;
-    assert_eq!(order(&app, &id).await["payment"]["status"], "processing");
+    assert_eq!(app.order(&id).await["payment"]["status"], "processing");
     let failed = session_event(
         "evt_d2",
         "checkout.session.async_payment_failed",
@@ -597,7 +521,7 @@ async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_fla
             .unwrap()["outcome"],
         "applied"
     );
-    let after = order(&app, &id).await;
+    let after = app.order(&id).await;
     assert_eq!(after["status"], "pending_payment");
     assert_eq!(after["payment"]["status"], "failed");
     let link = app
@@ -609,10 +533,7 @@ async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_fla
         payment.as_str(),
         "a new attempt can be made"
     );
-    assert_eq!(
-        event_types(&app, &id).await.last().unwrap(),
-        "payment.failed"
-    );
+    assert_eq!(app.event_types(&id).await.last().unwrap(), "payment.failed");
 
     let (id, payment) = order_with_payment(&app, "+14155550101").await;
     deliver(
@@ -630,7 +551,7 @@ async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_fla
         "data": {"object": {"id": "dp_1", "object": "dispute",
                             "payment_intent": format!("pi_{}", &payment[..8]), "reason": "fraudulent"}}});
     deliver(&app.address, &dispute).await;
-    let disputed = order(&app, &id).await;
+    let disputed = app.order(&id).await;
     assert_eq!(disputed["status"], "paid");
     assert_eq!(disputed["flags"], json!(["disputed"]));
     let events: Value = app
