@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use orderpay_postgres::testing::TestDatabase;
 
-fn orderpay(db_url: &str) -> Command {
+pub(crate) fn orderpay(db_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orderpay"));
     command
         .env_clear()
@@ -94,46 +94,87 @@ async fn api_keys_are_printed_alone_listed_and_revoked() {
     assert!(String::from_utf8(list.stdout).unwrap().contains("revoked"));
 }
 
+/// Everything a `serve` process writes to stderr, gathered as it comes.
+pub(crate) struct Logs {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// The whole log, once the process has exited and its stderr is read to the end.
+    fn all(mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        self.text()
+    }
+}
+
 /// Starts `orderpay serve`, waits for its "listening" line, and returns the child, its port and
-/// everything it logged until then.
-fn serve(db_url: &str) -> (std::process::Child, u16, Vec<String>) {
+/// its log (still growing).
+fn serve(db_url: &str) -> (std::process::Child, u16, Logs) {
     serve_with(db_url, &[])
 }
 
 /// `serve` with extra environment variables.
-fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, u16, Vec<String>) {
+pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, u16, Logs) {
     let mut command = orderpay(db_url);
     command.env("HOST", "127.0.0.1").env("PORT", "0");
     for (k, v) in env {
         command.env(k, v);
     }
     let mut child = command.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        seen.push(line.clone());
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            let port: u16 = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-            // Keep draining stderr so the child never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, port, seen);
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    // Reads to the end, so the child never blocks on a full pipe.
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = port_tx.send(port.parse::<u16>().unwrap());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        })
+    };
+    let logs = Logs {
+        lines,
+        reader: Some(reader),
+    };
+    match port_rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(port) => (child, port, logs),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("orderpay serve did not start:\n{}", logs.all());
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("orderpay serve did not start:\n{}", seen.join("\n"));
+}
+
+/// A key made with `orderpay api-key create`, as an operator makes one.
+pub(crate) fn api_key(db_url: &str) -> String {
+    let out = orderpay(db_url)
+        .args(["api-key", "create", "--name", "bot"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A child process killed if the test ends early (a failed assertion), so no server outlives
 /// its test.
-struct KillOnDrop(Option<std::process::Child>);
+pub(crate) struct KillOnDrop(pub(crate) Option<std::process::Child>);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -144,7 +185,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn stop(child: std::process::Child) -> std::process::ExitStatus {
+pub(crate) fn stop(child: std::process::Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -166,7 +207,7 @@ async fn serve_migrates_once_answers_and_stops_cleanly_on_sigterm() {
     );
 
     let (child, port, logs) = serve(&fresh_url);
-    let text = logs.join("\n");
+    let text = logs.text();
     assert!(text.contains("created the database"), "{text}");
     assert!(text.contains("applied migration"), "{text}");
     let health = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
@@ -176,7 +217,7 @@ async fn serve_migrates_once_answers_and_stops_cleanly_on_sigterm() {
     assert!(stop(child).success());
 
     let (child, port, logs) = serve(&fresh_url);
-    let text = logs.join("\n");
+    let text = logs.text();
     assert!(
         !text.contains("applied migration"),
         "second start applied again:\n{text}"
@@ -294,46 +335,14 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
         url.contains("hunter2pw"),
         "the test URL has the form postgres://postgres@..."
     );
-    let key = {
-        let out = orderpay(&url)
-            .args(["api-key", "create", "--name", "bot"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let key = api_key(&url);
     // A directory that is not there: lookups fail and are logged with their cause.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let directory = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
 
-    let mut child = KillOnDrop(Some(
-        orderpay(&url)
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("CUSTOMER_DIRECTORY_URL", &directory)
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let reader = {
-        let logs = logs.clone();
-        let stderr = child.0.as_mut().unwrap().stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                    let _ = port_tx.send(port.parse::<u16>().unwrap());
-                }
-                logs.lock().unwrap().push(line);
-            }
-        })
-    };
-    let port = port_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve started");
+    let (child, port, logs) = serve_with(&url, &[("CUSTOMER_DIRECTORY_URL", &directory)]);
+    let mut child = KillOnDrop(Some(child));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
@@ -393,8 +402,7 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
     assert_eq!(refused.status(), 401);
 
     assert!(stop(child.0.take().unwrap()).success());
-    reader.join().unwrap();
-    let text = logs.lock().unwrap().join("\n");
+    let text = logs.all();
     assert!(
         text.contains("request finished"),
         "no access log at all:\n{text}"
@@ -432,39 +440,18 @@ async fn sigterm_drains_readiness_first_and_finishes_requests_in_flight() {
         )
         .mount(&directory)
         .await;
-    let key = {
-        let out = orderpay(db.url())
-            .args(["api-key", "create", "--name", "bot"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    let mut child = KillOnDrop(Some(
-        orderpay(db.url())
-            .env("HOST", "127.0.0.1")
-            .env("PORT", "0")
-            .env("HTTP_WORKERS", "2")
-            .env("SHUTDOWN_DRAIN_MS", "1000")
-            .env("CUSTOMER_DIRECTORY_URL", directory.uri())
-            .env("CUSTOMER_DIRECTORY_TIMEOUT_MS", "10000")
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let stderr = child.0.as_mut().unwrap().stderr.take().unwrap();
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                let _ = port_tx.send(port.parse::<u16>().unwrap());
-            }
-        }
-    });
-    let port = port_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve started");
+    let key = api_key(db.url());
+    let directory_url = directory.uri();
+    let (child, port, _logs) = serve_with(
+        db.url(),
+        &[
+            ("HTTP_WORKERS", "2"),
+            ("SHUTDOWN_DRAIN_MS", "1000"),
+            ("CUSTOMER_DIRECTORY_URL", &directory_url),
+            ("CUSTOMER_DIRECTORY_TIMEOUT_MS", "10000"),
+        ],
+    );
+    let mut child = KillOnDrop(Some(child));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
 
@@ -519,171 +506,4 @@ fn stop_waiting(mut child: std::process::Child) -> std::process::ExitStatus {
         assert!(Instant::now() < deadline, "orderpay did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The same Stripe event delivered 50 times at once, spread over three `orderpay serve`
-/// processes sharing one database: one effect, one history entry.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_deliveries_to_three_processes_apply_once() {
-    crate::helpers::init_once();
-    let db = TestDatabase::new().await;
-    let stripe = crate::stripe::fake_stripe().await;
-    let stripe_uri = stripe.uri();
-    let env = [
-        ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
-        ("STRIPE_WEBHOOK_SECRET", crate::stripe::WEBHOOK_SECRET),
-        ("STRIPE_API_BASE", stripe_uri.as_str()),
-    ];
-    let key = {
-        let out = orderpay(db.url())
-            .args(["api-key", "create", "--name", "bot"])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    let servers: Vec<(KillOnDrop, u16)> = (0..3)
-        .map(|_| {
-            let (child, port, _) = serve_with(db.url(), &env);
-            (KillOnDrop(Some(child)), port)
-        })
-        .collect();
-    let base = |i: usize| format!("http://127.0.0.1:{}", servers[i % 3].1);
-    let client = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value| {
-        client
-            .post(format!("{}{path}", base(0)))
-            .bearer_auth(&key)
-            .json(&body)
-            .send()
-    };
-    let order: serde_json::Value = post(
-        "/v1/orders".into(),
-        serde_json::json!({"customer": {"phone": "+14155550100", "name": "Ada"}, "currency": "usd",
-                           "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let id = order["id"].as_str().unwrap().to_owned();
-    let link: serde_json::Value = post(
-        format!("/v1/orders/{id}/payment-link"),
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let payment = link["payment_id"].as_str().unwrap().to_owned();
-    let event = crate::stripe::session_event(
-        "evt_three_processes",
-        "checkout.session.completed",
-        &id,
-        &payment,
-        serde_json::json!({}),
-    );
-
-    let bases: Vec<String> = (0..50).map(base).collect();
-    let deliveries =
-        futures_util::future::join_all(bases.iter().map(|b| crate::stripe::deliver(b, &event)))
-            .await;
-    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
-    for response in deliveries {
-        assert_eq!(response.status(), 200);
-        let body: serde_json::Value = response.json().await.unwrap();
-        *outcomes
-            .entry(body["outcome"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    assert_eq!(outcomes.get("applied"), Some(&1), "{outcomes:?}");
-    assert_eq!(outcomes.get("duplicate"), Some(&49), "{outcomes:?}");
-
-    let events: serde_json::Value = client
-        .get(format!("{}/v1/orders/{id}/events", base(1)))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let paid = events["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "order.paid")
-        .count();
-    assert_eq!(paid, 1);
-    for (mut server, _) in servers {
-        assert!(stop(server.0.take().unwrap()).success());
-    }
-}
-
-/// A payment whose completion event never arrived, reconciled by two `orderpay reconcile`
-/// processes at once: the order ends paid, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconciliation_by_two_processes_at_once_applies_once() {
-    let stripe = crate::stripe::fake_stripe().await;
-    let app = crate::stripe::stripe_app(&stripe).await;
-    let (id, session) = crate::stripe::order_with_open_session(&app, "+14155550100").await;
-    // The session's time is up and its completion event was lost.
-    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .execute(
-            "UPDATE payments SET session_expires_at = now() - interval '1 minute'",
-            &[],
-        )
-        .await
-        .unwrap();
-    let mut paid_session = orderpay_stripe::testing::checkout_session_json(&session, 1_900_000_000);
-    paid_session["status"] = serde_json::json!("complete");
-    paid_session["payment_status"] = serde_json::json!("paid");
-    paid_session["payment_intent"] = serde_json::json!("pi_reconciled");
-    wiremock::Mock::given(wiremock::matchers::method("GET"))
-        .and(wiremock::matchers::path(format!(
-            "/v1/checkout/sessions/{session}"
-        )))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(paid_session))
-        .mount(&stripe)
-        .await;
-
-    let stripe_uri = stripe.uri();
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            orderpay(app.db.url())
-                .env("STRIPE_SECRET_KEY", "sk_test_orderpay")
-                .env("STRIPE_WEBHOOK_SECRET", crate::stripe::WEBHOOK_SECRET)
-                .env("STRIPE_API_BASE", &stripe_uri)
-                .arg("reconcile")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<String> = runs
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        })
-        .collect();
-    let changed: usize = outputs.iter().filter(|o| o.contains("1 changed")).count();
-    assert_eq!(changed, 1, "{outputs:?}");
-
-    let order = app.order(&id).await;
-    assert_eq!(order["status"], "paid");
-    assert_eq!(order["payment"]["status"], "succeeded");
-    let types = app.event_types(&id).await;
-    assert_eq!(types.iter().filter(|t| *t == "order.paid").count(), 1);
 }

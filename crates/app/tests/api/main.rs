@@ -3,7 +3,7 @@
 
 mod auth;
 mod browser;
-mod cli;
+pub mod cli;
 mod customers;
 mod health;
 mod helpers;
@@ -11,4 +11,5 @@ mod input;
 mod orders;
 mod outages;
 mod payments;
+mod processes;
 pub mod stripe;
