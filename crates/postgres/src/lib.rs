@@ -15,6 +15,7 @@ mod payments;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,8 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use orderpay_domain::store::StoreError;
 
-pub use connect::{ConnectOptions, PoolOptions, TlsMode};
+pub use connect::{ConnectOptions, PoolOptions};
+pub use tls::TlsMode;
 
 /// The PostgreSQL store: one pool behind every repository.
 #[derive(Clone)]
