@@ -1,5 +1,6 @@
 -- wrk script: POST /v1/orders for the customer in $CUSTOMER_ID with the key in $API_KEY.
 wrk.method = "POST"
+wrk.path = "/v1/orders"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("API_KEY")
 wrk.body = '{"customer_id":"' .. os.getenv("CUSTOMER_ID") .. '","currency":"usd",'
