@@ -2,13 +2,14 @@
 -- where the service binds its own (ids, reference, pay token).
 WITH o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amount, status,
              metadata, created_at, updated_at, pay_token, flags, amount_refunded, version)
-           VALUES (gen_random_uuid(), upper(lpad(to_hex(nextval('bench_reference')), 8, '0')),
-                   '01a21a70-0000-7000-8000-00000000c001', 'usd', 1225, 'pending_payment',
-                   '{"chat_id": "42"}', now(), now(), md5(random()::text) || left(md5(random()::text), 8),
-                   '{}', 0, 0)
+           SELECT gen_random_uuid(), upper(lpad(to_hex(nextval('bench_reference')), 8, '0')),
+                  '01a21a70-0000-7000-8000-00000000c001', 'usd', 1225, 'pending_payment',
+                  '{"chat_id": "42"}', now(), now(),
+                  md5(random()::text) || left(md5(random()::text), 8), '{}', 0, 0
            RETURNING id),
      i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, amount)
            SELECT o.id, item.* FROM o, unnest('{0,1}'::smallint[], '{Tea,Cake}'::text[],
-                  '{2,1}'::integer[], '{450,325}'::bigint[], '{900,325}'::bigint[]) AS item)
-INSERT INTO order_events (id, order_id, type, created_at)
-SELECT gen_random_uuid(), o.id, 'order.created', now() FROM o;
+                  '{2,1}'::integer[], '{450,325}'::bigint[], '{900,325}'::bigint[]) AS item),
+     e AS (INSERT INTO order_events (id, order_id, type, created_at)
+           SELECT gen_random_uuid(), o.id, 'order.created', now() FROM o)
+SELECT 1;

@@ -68,7 +68,6 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     let customers = CustomerService::new(Arc::new(store.clone()), directory, clock.clone());
     let orders = OrderService::new(
         Arc::new(store.clone()),
-        customers.clone(),
         Arc::new(RandomReferences),
         clock.clone(),
     );

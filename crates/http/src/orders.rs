@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::order::{
-    LineItemInput, MAX_ITEMS, OrderCustomerInput, OrderFilter, OrderId, OrderInput, OrderReference,
-    OrderStatus,
+    LineItemInput, MAX_ITEMS, OrderCustomerInput, OrderError, OrderFilter, OrderId, OrderInput,
+    OrderReference, OrderStatus,
 };
 use orderpay_domain::validation::Violations;
 
@@ -104,12 +104,12 @@ pub async fn create(
 }
 
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
-    let order = state.orders.get(order_id(&id)?).await?;
-    let payment = state
+    let (order, payment) = state
         .payments
-        .latest_payment(order.id)
+        .order_with_payment(order_id(&id)?)
         .await
-        .map_err(|e| Problem::unexpected(&e.into()))?;
+        .map_err(|e| Problem::unexpected(&e.into()))?
+        .ok_or(OrderError::NotFound)?;
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 

@@ -69,12 +69,7 @@ async fn world() -> World {
     let store = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let customers = CustomerService::new(store.clone(), None, clock.clone());
-    let orders = OrderService::new(
-        store.clone(),
-        customers.clone(),
-        Arc::new(RandomReferences),
-        clock.clone(),
-    );
+    let orders = OrderService::new(store.clone(), Arc::new(RandomReferences), clock.clone());
     let payments = PaymentService::new(
         store.clone(),
         orders.clone(),

@@ -363,6 +363,20 @@ impl PaymentRepository for MemoryStore {
             .cloned())
     }
 
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
+        let t = self.lock();
+        let latest = t
+            .payments
+            .values()
+            .filter(|p| p.order_id == order)
+            .max_by_key(|p| (p.created_at, p.id))
+            .cloned();
+        Ok(t.orders.get(&order).map(|o| (o.clone(), latest)))
+    }
+
     async fn stuck(
         &self,
         now: DateTime<Utc>,

@@ -21,12 +21,12 @@ use crate::schema::customers;
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct CustomerRow {
-    id: Uuid,
+    pub(crate) id: Uuid,
     pub(crate) phone: String,
-    name: String,
-    email: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
 }
 
 /// The columns a PATCH may change: `None` leaves a column alone, `Some(None)` clears `email`.

@@ -1,5 +1,6 @@
-//! `OrderRepository` on PostgreSQL: an order row plus its line items, written in one
-//! transaction and read in two queries.
+//! `OrderRepository` on PostgreSQL: an order row plus its line items. Every hot path is one
+//! statement: an order is written (with its items, its history row, and its customer when
+//! found or made by phone) and read (with its items) in one round trip.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
@@ -24,7 +25,7 @@ use crate::PgStore;
 use crate::customers::CustomerRow;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::schema::{customers, order_items, orders};
+use crate::schema::{order_items, orders};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
@@ -155,7 +156,7 @@ fn assemble(rows: Vec<(OrderRow, Option<ItemRow>)>) -> Result<Vec<Order>, StoreE
 }
 
 /// Which order to read.
-enum Key<'a> {
+pub(crate) enum Key<'a> {
     Id(Uuid),
     Reference(&'a str),
     PayToken(&'a str),
@@ -164,29 +165,32 @@ enum Key<'a> {
 /// The one order `key` names, with its items: one statement (a join), one round trip.
 async fn find_one(store: &PgStore, key: Key<'_>) -> Result<Option<Order>, StoreError> {
     store
-        .with_conn(async |conn| {
-            let query = orders::table.left_join(order_items::table).into_boxed();
-            let query = match key {
-                Key::Id(id) => query.filter(orders::id.eq(id)),
-                Key::Reference(reference) => query.filter(orders::reference.eq(reference)),
-                Key::PayToken(token) => query.filter(orders::pay_token.eq(token)),
-            };
-            let rows: Vec<(OrderRow, Option<ItemRow>)> = query
-                .order(order_items::position.asc())
-                .select((OrderRow::as_select(), Option::<ItemRow>::as_select()))
-                .load(conn)
-                .await
-                .map_err(store_error)?;
-            Ok(assemble(rows)?.pop())
-        })
+        .with_conn(async |conn| load_one(conn, key).await)
         .await
 }
 
-/// The order, its items (unnested from arrays) and its `created` history row in one
-/// statement. A query type of its own (rather than `sql_query`, which diesel never caches)
-/// so the connection prepares it once and then only binds and executes.
-#[derive(diesel::query_builder::QueryId)]
-struct InsertOrder {
+/// `find_one`'s statement on a shared connection, so that it can be pipelined with others.
+pub(crate) async fn load_one(
+    mut conn: &AsyncPgConnection,
+    key: Key<'_>,
+) -> Result<Option<Order>, StoreError> {
+    let query = orders::table.left_join(order_items::table).into_boxed();
+    let query = match key {
+        Key::Id(id) => query.filter(orders::id.eq(id)),
+        Key::Reference(reference) => query.filter(orders::reference.eq(reference)),
+        Key::PayToken(token) => query.filter(orders::pay_token.eq(token)),
+    };
+    let rows: Vec<(OrderRow, Option<ItemRow>)> = query
+        .order(order_items::position.asc())
+        .select((OrderRow::as_select(), Option::<ItemRow>::as_select()))
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+    Ok(assemble(rows)?.pop())
+}
+
+/// An order, its items (as arrays, to unnest) and its `created` history row, ready to bind.
+struct NewOrderRows {
     row: OrderRow,
     positions: Vec<i16>,
     names: Vec<String>,
@@ -198,23 +202,54 @@ struct InsertOrder {
     event_at: DateTime<Utc>,
 }
 
-impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
-    fn walk_ast<'b>(
+/// Where the new order's customer id comes from.
+enum CustomerOf {
+    /// The order's own `customer_id`, bound.
+    Bound,
+    /// The `c` CTE's one row (found or made by phone).
+    Cte,
+}
+
+impl NewOrderRows {
+    fn of(order: &Order, created: &OrderEvent) -> Self {
+        let (row, items) = rows_of(order);
+        Self {
+            row,
+            positions: items.iter().map(|i| i.position).collect(),
+            names: items.iter().map(|i| i.name.clone()).collect(),
+            quantities: items.iter().map(|i| i.quantity).collect(),
+            unit_amounts: items.iter().map(|i| i.unit_amount).collect(),
+            amounts: items.iter().map(|i| i.amount).collect(),
+            event_id: created.id.as_uuid(),
+            event_type: created.kind.as_str(),
+            event_at: created.created_at,
+        }
+    }
+
+    /// `o AS (INSERT INTO orders …), i AS (INSERT INTO order_items …), e AS (INSERT INTO
+    /// order_events …)`: the CTEs that write the order, to follow a `WITH`.
+    fn walk_ctes<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        customer: CustomerOf,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
         let r = &self.row;
         out.push_sql(
-            "WITH o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amount, \
+            "o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amount, \
              status, metadata, created_at, updated_at, pay_token, flags, amount_refunded, \
-             version) VALUES (",
+             version) SELECT ",
         );
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&r.reference)?;
         out.push_sql(", ");
-        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.customer_id)?;
+        match customer {
+            CustomerOf::Bound => {
+                out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.customer_id)?
+            }
+            CustomerOf::Cte => out.push_sql("(SELECT id FROM c)"),
+        }
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&r.currency)?;
         out.push_sql(", ");
@@ -236,7 +271,7 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
         out.push_sql(", ");
         out.push_bind_param::<Integer, _>(&r.version)?;
         out.push_sql(
-            ")), i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, \
+            "), i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, \
              amount) SELECT ",
         );
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
@@ -250,7 +285,9 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
         out.push_bind_param::<Array<BigInt>, _>(&self.unit_amounts)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(&self.amounts)?;
-        out.push_sql(")) INSERT INTO order_events (id, order_id, type, created_at) VALUES (");
+        out.push_sql(
+            ")), e AS (INSERT INTO order_events (id, order_id, type, created_at) VALUES (",
+        );
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.event_id)?;
         out.push_sql(", ");
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
@@ -258,7 +295,75 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
         out.push_bind_param::<Text, _>(&self.event_type)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
-        out.push_sql(")");
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+/// The order for a known customer id, its items and its `created` history row in one
+/// statement. A query type of its own (rather than `sql_query`, which diesel never caches)
+/// so the connection prepares it once and then only binds and executes.
+#[derive(diesel::query_builder::QueryId)]
+struct InsertOrder(NewOrderRows);
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        self.0.walk_ctes(&mut out, CustomerOf::Bound)?;
+        out.push_sql(" SELECT 1");
+        Ok(())
+    }
+}
+
+/// The customer with a phone number, found or made, then its order as `InsertOrder` does,
+/// in one statement that returns the customer's id. Found first (no write for a known
+/// phone); made with `ON CONFLICT … DO UPDATE` so that a concurrent insert of the same phone,
+/// which this statement's snapshot cannot see, still yields that row (it waits for the other
+/// writer and returns the winner's id) instead of failing or returning nothing.
+#[derive(diesel::query_builder::QueryId)]
+struct InsertOrderForPhone {
+    customer: CustomerRow,
+    order: NewOrderRows,
+}
+
+impl diesel::query_builder::Query for InsertOrderForPhone {
+    type SqlType = diesel::sql_types::Uuid;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text, Timestamptz};
+        let c = &self.customer;
+        out.push_sql("WITH found AS (SELECT id FROM customers WHERE phone = ");
+        out.push_bind_param::<Text, _>(&c.phone)?;
+        out.push_sql(
+            "), made AS (INSERT INTO customers (id, phone, name, email, created_at, updated_at) \
+             SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&c.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.phone)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&c.email)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&c.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&c.updated_at)?;
+        out.push_sql(
+            " WHERE NOT EXISTS (SELECT 1 FROM found) \
+             ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id), \
+             c AS (SELECT id FROM found UNION ALL SELECT id FROM made), ",
+        );
+        self.order.walk_ctes(&mut out, CustomerOf::Cte)?;
+        out.push_sql(" SELECT id FROM c");
         Ok(())
     }
 }
@@ -268,18 +373,7 @@ impl OrderRepository for PgStore {
     /// One statement (data-modifying CTEs), atomic without BEGIN and COMMIT, and prepared
     /// once per connection: one round trip.
     async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
-        let (row, items) = rows_of(order);
-        let statement = InsertOrder {
-            row,
-            positions: items.iter().map(|i| i.position).collect(),
-            names: items.iter().map(|i| i.name.clone()).collect(),
-            quantities: items.iter().map(|i| i.quantity).collect(),
-            unit_amounts: items.iter().map(|i| i.unit_amount).collect(),
-            amounts: items.iter().map(|i| i.amount).collect(),
-            event_id: created.id.as_uuid(),
-            event_type: created.kind.as_str(),
-            event_at: created.created_at,
-        };
+        let statement = InsertOrder(NewOrderRows::of(order, created));
         self.with_conn(async |conn| {
             statement
                 .execute(conn)
@@ -290,53 +384,23 @@ impl OrderRepository for PgStore {
         .await
     }
 
+    /// One statement, like `insert`: the customer found or made by phone, then the order.
     async fn insert_with_customer(
         &self,
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
     ) -> Result<CustomerId, StoreError> {
-        let customer_row = CustomerRow::from(customer);
-        let (mut row, mut items) = rows_of(order);
-        let event = EventRow::from(created);
+        let statement = InsertOrderForPhone {
+            customer: CustomerRow::from(customer),
+            order: NewOrderRows::of(order, created),
+        };
         self.with_conn(async |conn| {
-            conn.transaction::<_, DieselError, _>(async |tx| {
-                let inserted: Option<Uuid> = diesel::insert_into(customers::table)
-                    .values(&customer_row)
-                    .on_conflict(customers::phone)
-                    .do_nothing()
-                    .returning(customers::id)
-                    .get_result(tx)
-                    .await
-                    .optional()?;
-                // Taken meanwhile: ON CONFLICT waited for the other writer, who has committed.
-                let customer_id = match inserted {
-                    Some(id) => id,
-                    None => {
-                        customers::table
-                            .filter(customers::phone.eq(&customer_row.phone))
-                            .select(customers::id)
-                            .first(tx)
-                            .await?
-                    }
-                };
-                row.customer_id = customer_id;
-                for item in &mut items {
-                    item.order_id = row.id;
-                }
-                diesel::insert_into(orders::table)
-                    .values(&row)
-                    .execute(tx)
-                    .await?;
-                diesel::insert_into(order_items::table)
-                    .values(&items)
-                    .execute(tx)
-                    .await?;
-                event.insert(tx).await?;
-                Ok(CustomerId::from_uuid(customer_id))
-            })
-            .await
-            .map_err(store_error)
+            statement
+                .get_result::<Uuid>(conn)
+                .await
+                .map(CustomerId::from_uuid)
+                .map_err(store_error)
         })
         .await
     }

@@ -11,7 +11,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::money::{Amount, Currency};
-use orderpay_domain::order::{OrderEvent, OrderId};
+use orderpay_domain::order::{Order, OrderEvent, OrderId};
 use orderpay_domain::payment::{
     CheckoutSession, EventCommit, Lease, Leases, Payment, PaymentId, PaymentProvider,
     PaymentRepository, PaymentStatus,
@@ -21,7 +21,7 @@ use orderpay_domain::store::StoreError;
 use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::orders::flag_names;
+use crate::orders::{Key, flag_names, load_one};
 use crate::schema::{order_events, orders, payments, processed_events};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -117,17 +117,30 @@ async fn find_one(
     query: payments::BoxedQuery<'_, Pg>,
 ) -> Result<Option<Payment>, StoreError> {
     store
-        .with_conn(async |conn| {
-            query
-                .select(PaymentRow::as_select())
-                .first(conn)
-                .await
-                .optional()
-                .map_err(store_error)?
-                .map(Payment::try_from)
-                .transpose()
-        })
+        .with_conn(async |conn| load_payment(conn, query).await)
         .await
+}
+
+/// `find_one`'s statement on a shared connection, so that it can be pipelined with others.
+async fn load_payment(
+    mut conn: &AsyncPgConnection,
+    query: payments::BoxedQuery<'_, Pg>,
+) -> Result<Option<Payment>, StoreError> {
+    query
+        .select(PaymentRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?
+        .map(Payment::try_from)
+        .transpose()
+}
+
+fn latest_of(order: Uuid) -> payments::BoxedQuery<'static, Pg> {
+    payments::table
+        .filter(payments::order_id.eq(order))
+        .order((payments::created_at.desc(), payments::id.desc()))
+        .into_boxed()
 }
 
 async fn open_payment_of(
@@ -241,10 +254,24 @@ impl PaymentRepository for PgStore {
     }
 
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
-        let query = payments::table
-            .filter(payments::order_id.eq(order.as_uuid()))
-            .order((payments::created_at.desc(), payments::id.desc()));
-        find_one(self, query.into_boxed()).await
+        find_one(self, latest_of(order.as_uuid())).await
+    }
+
+    /// Two statements pipelined on one connection: one round trip.
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
+        self.with_conn(async |conn| {
+            let conn: &AsyncPgConnection = conn;
+            let (order, payment) = futures_util::future::try_join(
+                load_one(conn, Key::Id(order.as_uuid())),
+                load_payment(conn, latest_of(order.as_uuid())),
+            )
+            .await?;
+            Ok(order.map(|order| (order, payment)))
+        })
+        .await
     }
 
     async fn stuck(

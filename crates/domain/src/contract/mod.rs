@@ -114,6 +114,7 @@ macro_rules! repository_contract_tests {
             payments::a_commit_on_stale_rows_is_conflict_and_writes_nothing,
             payments::history_is_oldest_first_and_record_once_writes_once,
             payments::a_closed_payment_makes_room_for_a_new_one,
+            payments::an_order_is_read_with_its_latest_payment,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -207,3 +207,38 @@ pub async fn a_closed_payment_makes_room_for_a_new_one(store: &dyn Store) {
         Some(next.id)
     );
 }
+
+pub async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
+    let (o, p) = world(store, 47, "PAY0-0008").await;
+    let repo = store.payments();
+    assert_eq!(
+        repo.order_with_latest_payment(o.id).await.unwrap(),
+        Some((o.clone(), None)),
+        "no payment yet"
+    );
+    let (first, _) = repo.open_or_get(&p).await.unwrap();
+    let mut expired = first.clone();
+    expired.status = PaymentStatus::Expired;
+    repo.commit(&EventCommit {
+        payment: Some(expired),
+        ..EventCommit::default()
+    })
+    .await
+    .unwrap();
+    let next = Payment::start(&o, PaymentProvider::Sandbox, at(30));
+    repo.open_or_get(&next).await.unwrap();
+
+    let (read, latest) = repo.order_with_latest_payment(o.id).await.unwrap().unwrap();
+    assert_eq!(read, o);
+    assert_eq!(
+        latest.map(|p| p.id),
+        Some(next.id),
+        "the newest of two payments"
+    );
+
+    let other = order(o.customer_id, "PAY0-0009", 5);
+    assert_eq!(
+        repo.order_with_latest_payment(other.id).await.unwrap(),
+        None
+    );
+}

@@ -18,8 +18,9 @@ pub trait OrderRepository: Send + Sync + 'static {
     async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError>;
 
     /// Stores `customer` unless one with its phone exists, and `order` (with its items and
-    /// `created`) for whichever customer that is, in one transaction: all of it or nothing.
-    /// Returns the id of the customer the order was stored for.
+    /// `created`) for whichever customer that is, atomically: all of it or nothing. Of
+    /// concurrent calls for one new phone, one stores its customer and every order goes to
+    /// that customer. Returns the id of the customer the order was stored for.
     ///
     /// # Errors
     /// As `insert`; nothing is stored then, not even the customer.

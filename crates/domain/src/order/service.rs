@@ -7,7 +7,7 @@ use super::{
     OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator, StatusEvent,
 };
 use crate::clock::Clock;
-use crate::customer::{CustomerError, CustomerService};
+use crate::customer::CustomerError;
 use crate::pagination::{Page, PageRequest};
 use crate::store::{StoreError, UniqueKey};
 
@@ -49,7 +49,6 @@ impl From<CustomerError> for OrderError {
 #[derive(Clone)]
 pub struct OrderService {
     orders: Arc<dyn OrderRepository>,
-    customers: CustomerService,
     references: Arc<dyn ReferenceGenerator>,
     clock: Arc<dyn Clock>,
 }
@@ -57,22 +56,20 @@ pub struct OrderService {
 impl OrderService {
     pub fn new(
         orders: Arc<dyn OrderRepository>,
-        customers: CustomerService,
         references: Arc<dyn ReferenceGenerator>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             orders,
-            customers,
             references,
             clock,
         }
     }
 
     /// Creates an order for an existing customer, or for a phone number whose customer is
-    /// found or created in the same call: a new customer and its order are stored in one
-    /// transaction, so a failed order leaves no customer behind. The reference is drawn again
-    /// on a collision.
+    /// found or created by the same store call that stores the order (one statement on
+    /// PostgreSQL): a failed order leaves no customer behind, and whoever stores a phone
+    /// first, the order goes to that customer. The reference is drawn again on a collision.
     ///
     /// # Errors
     /// `CustomerNotFound` when `customer_id` names no customer.
@@ -81,13 +78,8 @@ impl OrderService {
         let (customer_id, new_customer) = match &new.customer {
             OrderCustomer::Id(id) => (*id, None),
             OrderCustomer::FindOrCreate(customer) => {
-                match self.customers.find_local(&customer.phone).await? {
-                    Some(found) => (found.id, None),
-                    None => {
-                        let fresh = customer.clone().into_customer(self.clock.now());
-                        (fresh.id, Some(fresh))
-                    }
-                }
+                let fresh = customer.clone().into_customer(self.clock.now());
+                (fresh.id, Some(fresh))
             }
         };
         for _ in 0..REFERENCE_ATTEMPTS {
@@ -193,7 +185,7 @@ impl OrderService {
 mod tests {
     use super::*;
     use crate::clock::MockClock;
-    use crate::customer::{CustomerInput, MockCustomerRepository};
+    use crate::customer::CustomerInput;
     use crate::order::{
         LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
         OrderParts, OrderStatus,
@@ -219,11 +211,9 @@ mod tests {
         Arc::new(generator)
     }
 
-    fn service(orders: MockOrderRepository, customers: MockCustomerRepository) -> OrderService {
-        let customers = CustomerService::new(Arc::new(customers), None, clock());
+    fn service(orders: MockOrderRepository) -> OrderService {
         OrderService::new(
             Arc::new(orders),
-            customers,
             references(&["AAAA-AAAA", "BBBB-BBBB"]),
             clock(),
         )
@@ -274,10 +264,7 @@ mod tests {
             })
             .times(1)
             .returning(|_, _| Ok(()));
-        let order = service(orders, MockCustomerRepository::new())
-            .create(by_id())
-            .await
-            .unwrap();
+        let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "AAAA-AAAA");
     }
 
@@ -294,10 +281,7 @@ mod tests {
             .withf(|o, _| o.reference.to_string() == "BBBB-BBBB")
             .times(1)
             .returning(|_, _| Ok(()));
-        let order = service(orders, MockCustomerRepository::new())
-            .create(by_id())
-            .await
-            .unwrap();
+        let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "BBBB-BBBB");
     }
 
@@ -308,10 +292,7 @@ mod tests {
             .expect_insert()
             .times(REFERENCE_ATTEMPTS)
             .returning(|_, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
-        let err = service(orders, MockCustomerRepository::new())
-            .create(by_id())
-            .await
-            .unwrap_err();
+        let err = service(orders).create(by_id()).await.unwrap_err();
         assert!(matches!(err, OrderError::Unexpected(_)));
     }
 
@@ -321,18 +302,12 @@ mod tests {
         orders
             .expect_insert()
             .returning(|_, _| Err(StoreError::MissingReference));
-        let err = service(orders, MockCustomerRepository::new())
-            .create(by_id())
-            .await
-            .unwrap_err();
+        let err = service(orders).create(by_id()).await.unwrap_err();
         assert!(matches!(err, OrderError::CustomerNotFound));
     }
 
     #[tokio::test]
-    async fn create_by_phone_stores_a_new_customer_with_its_order_at_once() {
-        let mut customers = MockCustomerRepository::new();
-        customers.expect_find_by_phone().returning(|_| Ok(None));
-        customers.expect_insert_or_get().never();
+    async fn create_by_phone_finds_or_stores_the_customer_with_its_order_in_one_call() {
         let mut orders = MockOrderRepository::new();
         orders.expect_insert().never();
         // The store says another request created this phone's customer first.
@@ -342,7 +317,7 @@ mod tests {
             .withf(|c, o, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
             .times(1)
             .returning(move |_, _, _| Ok(winner));
-        let order = service(orders, customers)
+        let order = service(orders)
             .create(new_order(OrderCustomerInput::Phone(CustomerInput {
                 phone: "+14155550100".into(),
                 name: "Ada".into(),
@@ -351,39 +326,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(order.customer_id, winner);
-    }
-
-    #[tokio::test]
-    async fn create_by_phone_of_a_known_customer_inserts_the_order_alone() {
-        let known = crate::customer::CustomerInput {
-            phone: "+14155550100".into(),
-            name: "Ada".into(),
-            email: None,
-        }
-        .parse(None, "")
-        .unwrap()
-        .into_customer(Utc::now());
-        let id = known.id;
-        let mut customers = MockCustomerRepository::new();
-        customers
-            .expect_find_by_phone()
-            .returning(move |_| Ok(Some(known.clone())));
-        let mut orders = MockOrderRepository::new();
-        orders.expect_insert_with_customer().never();
-        orders
-            .expect_insert()
-            .withf(move |o, _| o.customer_id == id)
-            .times(1)
-            .returning(|_, _| Ok(()));
-        let order = service(orders, customers)
-            .create(new_order(OrderCustomerInput::Phone(CustomerInput {
-                phone: "+14155550100".into(),
-                name: "Someone".into(),
-                email: None,
-            })))
-            .await
-            .unwrap();
-        assert_eq!(order.customer_id, id);
     }
 
     #[tokio::test]
@@ -402,10 +344,7 @@ mod tests {
             })
             .times(1)
             .returning(|_, _, _| Ok(()));
-        let cancelled = service(orders, MockCustomerRepository::new())
-            .cancel(OrderId::generate())
-            .await
-            .unwrap();
+        let cancelled = service(orders).cancel(OrderId::generate()).await.unwrap();
         assert_eq!(cancelled.status(), OrderStatus::Cancelled);
     }
 
@@ -417,7 +356,7 @@ mod tests {
             .expect_find_by_id()
             .returning(move |_| Ok(Some(order.clone())));
         orders.expect_update_status().never();
-        let err = service(orders, MockCustomerRepository::new())
+        let err = service(orders)
             .cancel(OrderId::generate())
             .await
             .unwrap_err();
@@ -445,7 +384,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(move |_| Ok(Some(paid.clone())));
-        let err = service(orders, MockCustomerRepository::new())
+        let err = service(orders)
             .cancel(OrderId::generate())
             .await
             .unwrap_err();
@@ -457,7 +396,7 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders.expect_find_by_id().returning(|_| Ok(None));
         orders.expect_find_by_reference().returning(|_| Ok(None));
-        let svc = service(orders, MockCustomerRepository::new());
+        let svc = service(orders);
         assert!(matches!(
             svc.get(OrderId::generate()).await,
             Err(OrderError::NotFound)
@@ -475,7 +414,7 @@ mod tests {
         orders
             .expect_list()
             .returning(|_, _| Err(StoreError::MissingReference));
-        let err = service(orders, MockCustomerRepository::new())
+        let err = service(orders)
             .list(OrderFilter::default(), PageRequest::default())
             .await
             .unwrap_err();

@@ -205,6 +205,13 @@ pub trait PaymentRepository: Send + Sync + 'static {
     /// The order's most recent payment, if any.
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError>;
 
+    /// The order (with its items) and its most recent payment, read together: what showing
+    /// an order needs, in one round trip. `None` when there is no such order.
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError>;
+
     /// Payments that should have moved on by `now` and did not (an event lost or late): open
     /// past their session's expiry, pending (no session) or processing since before
     /// `stale_before`. Oldest first, at most `limit`.

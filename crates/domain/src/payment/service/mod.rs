@@ -339,9 +339,12 @@ impl PaymentService {
         Ok(self.payments.history(id).await?)
     }
 
-    /// The order's most recent payment, for showing its payment state.
-    pub async fn latest_payment(&self, id: OrderId) -> Result<Option<Payment>, StoreError> {
-        self.payments.latest_for_order(id).await
+    /// The order and its most recent payment, for showing the order with its payment state.
+    pub async fn order_with_payment(
+        &self,
+        id: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
+        self.payments.order_with_latest_payment(id).await
     }
 
     /// The payment a checkout session belongs to, and its order (the sandbox's page).

@@ -2,8 +2,7 @@
 
 use super::*;
 use crate::SystemClock;
-use crate::customer::CustomerService;
-use crate::customer::{CustomerId, MockCustomerRepository};
+use crate::customer::CustomerId;
 use crate::money::Amount;
 use crate::order::OrderId;
 use crate::order::{
@@ -47,7 +46,6 @@ fn service(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let order_service = OrderService::new(
         orders.clone(),
-        CustomerService::new(Arc::new(MockCustomerRepository::new()), None, clock.clone()),
         Arc::new(MockReferenceGenerator::new()),
         clock.clone(),
     );
