@@ -10,6 +10,7 @@ pub struct Currency {
     exponent: u8,
 }
 
+// Each list is sorted: `parse` binary-searches them (a test keeps them sorted).
 const ZERO_DECIMAL: &[&str] = &[
     "bif", "clp", "djf", "gnf", "isk", "jpy", "kmf", "krw", "pyg", "rwf", "ugx", "uyi", "vnd",
     "vuv", "xaf", "xof", "xpf",
@@ -41,7 +42,7 @@ impl Currency {
             (FOUR_DECIMAL, 4),
         ]
         .iter()
-        .find(|(codes, _)| codes.contains(&lower.as_str()))
+        .find(|(codes, _)| codes.binary_search(&lower.as_str()).is_ok())
         .map(|(_, e)| *e)
         .ok_or_else(|| format!("`{input}` is not a supported ISO 4217 currency code"))?;
         let b = lower.as_bytes();
@@ -144,6 +145,22 @@ impl fmt::Display for Amount {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn currency_lists_are_sorted_and_disjoint_for_binary_search() {
+        let lists = [ZERO_DECIMAL, TWO_DECIMAL, THREE_DECIMAL, FOUR_DECIMAL];
+        for list in lists {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "unsorted: {list:?}");
+        }
+        let mut all: Vec<&str> = lists.concat();
+        all.sort_unstable();
+        let before = all.len();
+        all.dedup();
+        assert_eq!(all.len(), before, "a code in two lists");
+        for code in all {
+            assert!(Currency::parse(code).is_ok(), "{code}");
+        }
+    }
 
     #[test]
     fn currency_knows_its_exponent_and_speaks_lower_case() {

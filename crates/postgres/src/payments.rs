@@ -265,7 +265,7 @@ impl PaymentRepository for PgStore {
         self.with_conn(async |conn| {
             let conn: &AsyncPgConnection = conn;
             let (order, payment) = futures_util::future::try_join(
-                load_one(conn, Key::Id(order.as_uuid())),
+                load_one(conn, Key::Id(&order.as_uuid())),
                 load_payment(conn, latest_of(order.as_uuid())),
             )
             .await?;
