@@ -21,8 +21,8 @@ use orderpay_domain::order::{
     OrderStatus, PayToken,
 };
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, Lease, Leases, Payment, PaymentId, PaymentRepository,
-    PaymentStatus,
+    CheckoutSession, EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey,
+    PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::{StoreError, UniqueKey};
@@ -361,6 +361,31 @@ impl PaymentRepository for MemoryStore {
             .filter(|p| p.order_id == order)
             .max_by_key(|p| (p.created_at, p.id))
             .cloned())
+    }
+
+    async fn event_subject(
+        &self,
+        event_id: &str,
+        key: &PaymentKey,
+    ) -> Result<Option<EventSubject>, StoreError> {
+        let t = self.lock();
+        let payment = match key {
+            PaymentKey::Id(id) => t.payments.get(id).cloned(),
+            PaymentKey::Provider(provider_id) => t
+                .payments
+                .values()
+                .filter(|p| p.provider_payment_id.as_deref() == Some(provider_id.as_str()))
+                .max_by_key(|p| (p.created_at, p.id))
+                .cloned(),
+        };
+        Ok(payment.and_then(|payment| {
+            let order = t.orders.get(&payment.order_id)?.clone();
+            Some(EventSubject {
+                applied_before: t.processed_events.contains(event_id),
+                payment,
+                order,
+            })
+        }))
     }
 
     async fn order_with_latest_payment(

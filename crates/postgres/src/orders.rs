@@ -29,7 +29,7 @@ use crate::schema::{order_items, orders};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
-struct OrderRow {
+pub(crate) struct OrderRow {
     id: Uuid,
     reference: String,
     customer_id: Uuid,
@@ -47,7 +47,7 @@ struct OrderRow {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
-struct ItemRow {
+pub(crate) struct ItemRow {
     order_id: Uuid,
     position: i16,
     name: String,
@@ -141,7 +141,7 @@ fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
 
 /// Orders with their items from the rows of `orders LEFT JOIN order_items`, in the order the
 /// orders first appear (the query orders them; items come by position).
-fn assemble(rows: Vec<(OrderRow, Option<ItemRow>)>) -> Result<Vec<Order>, StoreError> {
+pub(crate) fn assemble(rows: Vec<(OrderRow, Option<ItemRow>)>) -> Result<Vec<Order>, StoreError> {
     let mut orders: Vec<(OrderRow, Vec<ItemRow>)> = Vec::new();
     for (order, item) in rows {
         match orders.last_mut() {

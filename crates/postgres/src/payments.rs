@@ -1,28 +1,28 @@
 //! `PaymentRepository` on PostgreSQL: payments, the provider events applied, order history.
-//! An event's effect is one transaction: the event id inserted (its primary key makes a
-//! repeat fail), the payment and the order updated only at the version they were read at.
+//! An event's effect is one statement: the event id inserted (its primary key makes a repeat
+//! fail), the payment and the order updated only at the version they were read at.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{Order, OrderEvent, OrderId};
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, Lease, Leases, Payment, PaymentId, PaymentProvider,
-    PaymentRepository, PaymentStatus,
+    CheckoutSession, EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey,
+    PaymentProvider, PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::store::StoreError;
 
 use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::orders::{Key, flag_names, load_one};
-use crate::schema::{order_events, orders, payments, processed_events};
+use crate::orders::{ItemRow, Key, OrderRow, assemble, flag_names, load_one};
+use crate::schema::{order_events, order_items, orders, payments, processed_events};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
@@ -99,19 +99,6 @@ impl TryFrom<PaymentRow> for Payment {
     }
 }
 
-/// Why a commit's transaction rolled back.
-enum CommitError {
-    Diesel(DieselError),
-    /// A row was not at the version it was read at.
-    Conflict,
-}
-
-impl From<DieselError> for CommitError {
-    fn from(e: DieselError) -> Self {
-        Self::Diesel(e)
-    }
-}
-
 async fn find_one(
     store: &PgStore,
     query: payments::BoxedQuery<'_, Pg>,
@@ -154,6 +141,168 @@ async fn open_payment_of(
         .first(conn)
         .await
         .optional()
+}
+
+/// A provider event's effect in one statement:
+///
+/// ```sql
+/// WITH seen AS (INSERT INTO processed_events …),            -- the event id, if any
+///      p AS (UPDATE payments … WHERE id = $ AND version = $ RETURNING id),
+///      o AS (UPDATE orders … WHERE id = $ AND version = $ RETURNING id),
+///      e AS (INSERT INTO order_events … FROM unnest(…))     -- the history rows
+/// SELECT CASE WHEN <p and o each changed the rows they were given>
+///             THEN 0 ELSE orderpay_version_conflict() END
+/// ```
+///
+/// A repeated event id fails the insert (`processed_events_pkey`); a row that is not at the
+/// version it was read at makes the final SELECT call `orderpay_version_conflict()`, whose
+/// error (SQLSTATE 40001) rolls the whole statement back. A missing payment or order binds
+/// NULL ids, which update nothing and are expected to. The text never varies, so the
+/// connection prepares it once.
+#[derive(diesel::query_builder::QueryId)]
+struct CommitStatement {
+    event_id: Option<String>,
+    payment_id: Option<Uuid>,
+    payment_version: Option<i32>,
+    payment_status: Option<String>,
+    session_id: Option<String>,
+    session_url: Option<String>,
+    session_expires_at: Option<DateTime<Utc>>,
+    provider_payment_id: Option<String>,
+    amount_received: Option<i64>,
+    payment_refunded: Option<i64>,
+    payment_updated_at: Option<DateTime<Utc>>,
+    order_id: Option<Uuid>,
+    order_version: Option<i32>,
+    order_status: Option<String>,
+    order_flags: Option<Vec<String>>,
+    order_refunded: Option<i64>,
+    order_updated_at: Option<DateTime<Utc>>,
+    expected_payments: i64,
+    expected_orders: i64,
+    events: EventColumns,
+}
+
+/// History rows as one array per column, to unnest.
+#[derive(Default)]
+struct EventColumns {
+    ids: Vec<Uuid>,
+    order_ids: Vec<Uuid>,
+    types: Vec<String>,
+    payment_ids: Vec<Option<Uuid>>,
+    amounts: Vec<Option<i64>>,
+    reasons: Vec<Option<String>>,
+    created_at: Vec<DateTime<Utc>>,
+}
+
+impl CommitStatement {
+    fn of(commit: &EventCommit) -> Self {
+        let payment = commit.payment.as_ref().map(PaymentRow::from);
+        let order = commit.order.as_ref();
+        let mut events = EventColumns::default();
+        for e in &commit.events {
+            events.ids.push(e.id.as_uuid());
+            events.order_ids.push(e.order_id.as_uuid());
+            events.types.push(e.kind.as_str().to_owned());
+            events.payment_ids.push(e.payment_id.map(|p| p.as_uuid()));
+            events.amounts.push(e.amount.map(Amount::minor_units));
+            events.reasons.push(e.reason.clone());
+            events.created_at.push(e.created_at);
+        }
+        Self {
+            event_id: commit.event_id.clone(),
+            expected_payments: i64::from(payment.is_some()),
+            expected_orders: i64::from(order.is_some()),
+            payment_id: payment.as_ref().map(|p| p.id),
+            payment_version: payment.as_ref().map(|p| p.version),
+            payment_status: payment.as_ref().map(|p| p.status.clone()),
+            session_id: payment.as_ref().and_then(|p| p.session_id.clone()),
+            session_url: payment.as_ref().and_then(|p| p.session_url.clone()),
+            session_expires_at: payment.as_ref().and_then(|p| p.session_expires_at),
+            provider_payment_id: payment.as_ref().and_then(|p| p.provider_payment_id.clone()),
+            amount_received: payment.as_ref().map(|p| p.amount_received),
+            payment_refunded: payment.as_ref().map(|p| p.amount_refunded),
+            payment_updated_at: payment.as_ref().map(|p| p.updated_at),
+            order_id: order.map(|o| o.id.as_uuid()),
+            order_version: order.map(|o| o.version()),
+            order_status: order.map(|o| o.status().as_str().to_owned()),
+            order_flags: order.map(flag_names),
+            order_refunded: order.map(|o| o.amount_refunded().minor_units()),
+            order_updated_at: order.map(|o| o.updated_at),
+            events,
+        }
+    }
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+        type Id = diesel::sql_types::Uuid;
+        out.push_sql("WITH seen AS (INSERT INTO processed_events (id) SELECT e FROM (SELECT ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.event_id)?;
+        out.push_sql(
+            "::text AS e) AS event WHERE e IS NOT NULL), \
+             p AS (UPDATE payments SET status = ",
+        );
+        out.push_bind_param::<Nullable<Text>, _>(&self.payment_status)?;
+        out.push_sql(", session_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
+        out.push_sql(", session_url = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.session_url)?;
+        out.push_sql(", session_expires_at = ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.session_expires_at)?;
+        out.push_sql(", provider_payment_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.provider_payment_id)?;
+        out.push_sql(", amount_received = ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.amount_received)?;
+        out.push_sql(", amount_refunded = ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.payment_refunded)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.payment_updated_at)?;
+        out.push_sql(", version = version + 1 WHERE id = ");
+        out.push_bind_param::<Nullable<Id>, _>(&self.payment_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.payment_version)?;
+        out.push_sql(" RETURNING id), o AS (UPDATE orders SET status = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.order_status)?;
+        out.push_sql(", flags = ");
+        out.push_bind_param::<Nullable<Array<Text>>, _>(&self.order_flags)?;
+        out.push_sql(", amount_refunded = ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.order_refunded)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.order_updated_at)?;
+        out.push_sql(", version = version + 1 WHERE id = ");
+        out.push_bind_param::<Nullable<Id>, _>(&self.order_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
+        out.push_sql(
+            " RETURNING id), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
+             amount, reason, created_at) SELECT * FROM unnest(",
+        );
+        let e = &self.events;
+        out.push_bind_param::<Array<Id>, _>(&e.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Id>, _>(&e.order_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&e.types)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Id>>, _>(&e.payment_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&e.amounts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&e.reasons)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamptz>, _>(&e.created_at)?;
+        out.push_sql(")) SELECT CASE WHEN (SELECT count(*) FROM p) = ");
+        out.push_bind_param::<BigInt, _>(&self.expected_payments)?;
+        out.push_sql(" AND (SELECT count(*) FROM o) = ");
+        out.push_bind_param::<BigInt, _>(&self.expected_orders)?;
+        out.push_sql(" THEN 0 ELSE orderpay_version_conflict() END");
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -253,6 +402,66 @@ impl PaymentRepository for PgStore {
         find_one(self, query.into_boxed()).await
     }
 
+    /// Two statements pipelined on one connection (one round trip): whether the event id is
+    /// recorded, and the payment joined with its order and the order's items.
+    async fn event_subject(
+        &self,
+        event_id: &str,
+        key: &PaymentKey,
+    ) -> Result<Option<EventSubject>, StoreError> {
+        self.with_conn(async |conn| {
+            let mut conn: &AsyncPgConnection = conn;
+            let seen = diesel::select(diesel::dsl::exists(
+                processed_events::table.filter(processed_events::id.eq(event_id)),
+            ))
+            .get_result::<bool>(&mut conn);
+            let query = payments::table
+                .inner_join(orders::table.left_join(order_items::table))
+                .into_boxed();
+            let query = match key {
+                PaymentKey::Id(id) => query.filter(payments::id.eq(id.as_uuid())),
+                PaymentKey::Provider(provider_id) => {
+                    query.filter(payments::provider_payment_id.eq(provider_id))
+                }
+            };
+            let rows = query
+                .order((
+                    payments::created_at.desc(),
+                    payments::id.desc(),
+                    order_items::position.asc(),
+                ))
+                .select((
+                    PaymentRow::as_select(),
+                    OrderRow::as_select(),
+                    Option::<ItemRow>::as_select(),
+                ))
+                .load::<(PaymentRow, OrderRow, Option<ItemRow>)>(&mut conn);
+            let (seen, rows) = futures_util::future::try_join(seen, rows)
+                .await
+                .map_err(store_error)?;
+            // The newest payment's rows (a provider id names one payment in practice).
+            let Some(newest) = rows.iter().next().map(|(p, _, _)| p.id) else {
+                return Ok(None);
+            };
+            let mut payment = None;
+            let mut order_rows = Vec::new();
+            for (p, o, item) in rows.into_iter().filter(|(p, _, _)| p.id == newest) {
+                payment.get_or_insert(p);
+                order_rows.push((o, item));
+            }
+            let order = assemble(order_rows)?.pop();
+            match (payment, order) {
+                (Some(payment), Some(order)) => Ok(Some(EventSubject {
+                    payment: Payment::try_from(payment)?,
+                    order,
+                    applied_before: seen,
+                })),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
         find_one(self, latest_of(order.as_uuid())).await
     }
@@ -303,75 +512,17 @@ impl PaymentRepository for PgStore {
         .await
     }
 
+    /// One statement (see `CommitStatement`): one round trip, atomic without BEGIN/COMMIT.
     async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
-        let payment = commit.payment.as_ref().map(PaymentRow::from);
-        let order = commit.order.as_ref();
-        let events: Vec<EventRow> = commit.events.iter().map(EventRow::from).collect();
-        self.with_conn(async |conn| {
-            let outcome = conn
-                .transaction::<_, CommitError, _>(async |tx| {
-                    if let Some(id) = &commit.event_id {
-                        diesel::insert_into(processed_events::table)
-                            .values(processed_events::id.eq(id))
-                            .execute(tx)
-                            .await?;
-                    }
-                    if let Some(p) = &payment {
-                        let changed = diesel::update(
-                            payments::table
-                                .find(p.id)
-                                .filter(payments::version.eq(p.version)),
-                        )
-                        .set((
-                            payments::status.eq(&p.status),
-                            payments::session_id.eq(&p.session_id),
-                            payments::session_url.eq(&p.session_url),
-                            payments::session_expires_at.eq(p.session_expires_at),
-                            payments::provider_payment_id.eq(&p.provider_payment_id),
-                            payments::amount_received.eq(p.amount_received),
-                            payments::amount_refunded.eq(p.amount_refunded),
-                            payments::updated_at.eq(p.updated_at),
-                            payments::version.eq(payments::version + 1),
-                        ))
-                        .execute(tx)
-                        .await?;
-                        if changed == 0 {
-                            return Err(CommitError::Conflict);
-                        }
-                    }
-                    if let Some(o) = order {
-                        let changed = diesel::update(
-                            orders::table
-                                .find(o.id.as_uuid())
-                                .filter(orders::version.eq(o.version())),
-                        )
-                        .set((
-                            orders::status.eq(o.status().as_str()),
-                            orders::flags.eq(flag_names(o)),
-                            orders::amount_refunded.eq(o.amount_refunded().minor_units()),
-                            orders::updated_at.eq(o.updated_at),
-                            orders::version.eq(orders::version + 1),
-                        ))
-                        .execute(tx)
-                        .await?;
-                        if changed == 0 {
-                            return Err(CommitError::Conflict);
-                        }
-                    }
-                    if !events.is_empty() {
-                        diesel::insert_into(order_events::table)
-                            .values(&events)
-                            .execute(tx)
-                            .await?;
-                    }
-                    Ok(())
-                })
-                .await;
-            match outcome {
-                Ok(()) => Ok(()),
-                Err(CommitError::Conflict) => Err(StoreError::Conflict),
-                Err(CommitError::Diesel(e)) => Err(store_error(e)),
+        let statement = CommitStatement::of(commit);
+        self.with_conn(async |conn| match statement.execute(conn).await {
+            Ok(_) => Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info))
+                if info.message().starts_with("orderpay_version_conflict") =>
+            {
+                Err(StoreError::Conflict)
             }
+            Err(e) => Err(store_error(e)),
         })
         .await
     }

@@ -100,6 +100,57 @@ async fn an_order_for_a_customer_by_phone_costs_one_query_found_or_made() {
     assert_eq!(db.store.queries_executed() - before, 1, "a known customer");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_provider_event_costs_one_read_round_trip_and_one_write_statement() {
+    use orderpay_domain::order::{OrderEvent, OrderEventType};
+    use orderpay_domain::payment::{EventCommit, Payment, PaymentKey, PaymentProvider};
+    let db = TestDatabase::new().await;
+    let c = customer(3, 0);
+    db.store.insert_or_get(&c).await.unwrap();
+    let o = order(c.id, "K7M2-Q9X3", 1);
+    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o))
+        .await
+        .unwrap();
+    let (p, _) = db
+        .store
+        .open_or_get(&Payment::start(&o, PaymentProvider::Sandbox, o.created_at))
+        .await
+        .unwrap();
+
+    let before = db.store.queries_executed();
+    let subject = db
+        .store
+        .event_subject("evt_rt", &PaymentKey::Id(p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        db.store.queries_executed() - before,
+        2,
+        "seen before? and payment + order + items: two statements pipelined, one round trip"
+    );
+
+    let mut paid = subject.order.clone();
+    paid.transition(
+        orderpay_domain::order::StatusEvent::PaymentSucceeded,
+        o.created_at,
+    )
+    .unwrap();
+    let commit = EventCommit {
+        event_id: Some("evt_rt".into()),
+        payment: Some(subject.payment.clone()),
+        order: Some(paid),
+        events: vec![OrderEvent::new(o.id, OrderEventType::Paid, o.created_at).for_payment(p.id)],
+    };
+    let before = db.store.queries_executed();
+    db.store.commit(&commit).await.unwrap();
+    assert_eq!(
+        db.store.queries_executed() - before,
+        1,
+        "event id, payment, order and history: one statement"
+    );
+}
+
 /// Many first orders for one new phone at once: every one is stored, all for one customer.
 /// (A found-or-made CTE that only reads its snapshot would fail or lose orders here: the
 /// winner's row is invisible to it.)

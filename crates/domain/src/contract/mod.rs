@@ -115,6 +115,9 @@ macro_rules! repository_contract_tests {
             payments::history_is_oldest_first_and_record_once_writes_once,
             payments::a_closed_payment_makes_room_for_a_new_one,
             payments::an_order_is_read_with_its_latest_payment,
+            payments::a_stale_order_rolls_back_the_payment_and_the_event_id,
+            payments::an_event_subject_is_the_payment_its_order_and_whether_seen,
+            payments::stuck_payments_are_the_lapsed_and_the_stale_oldest_first,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -4,7 +4,9 @@ use futures_util::future::join_all;
 
 use super::{Store, at, created, customer, order};
 use crate::order::{Order, OrderEvent, OrderEventType, OrderStatus, StatusEvent};
-use crate::payment::{CheckoutSession, EventCommit, Payment, PaymentProvider, PaymentStatus};
+use crate::payment::{
+    CheckoutSession, EventCommit, EventSubject, Payment, PaymentKey, PaymentProvider, PaymentStatus,
+};
 use crate::store::{StoreError, UniqueKey};
 
 /// A stored customer and pending order (`reference`), and a new payment for it.
@@ -166,6 +168,116 @@ pub async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn S
     repo.commit(&paid_commit(&o, &fresh, "evt_2"))
         .await
         .unwrap();
+}
+
+pub async fn a_stale_order_rolls_back_the_payment_and_the_event_id(store: &dyn Store) {
+    let (o, p) = world(store, 48, "PAY0-000A").await;
+    let repo = store.payments();
+    let (p, _) = repo.open_or_get(&p).await.unwrap();
+    // The payment is at its version; the order moved on (cancelled) after it was read.
+    let mut cancelled = o.clone();
+    cancelled.transition(StatusEvent::Cancel, at(4)).unwrap();
+    store
+        .orders()
+        .update_status(
+            &cancelled,
+            OrderStatus::PendingPayment,
+            &super::cancelled(&cancelled),
+        )
+        .await
+        .unwrap();
+    let err = repo
+        .commit(&paid_commit(&o, &p, "evt_4"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    let payment = repo.find(p.id).await.unwrap().unwrap();
+    assert_eq!(
+        payment.status, p.status,
+        "the payment's update rolled back too"
+    );
+    assert_eq!(payment.version, p.version);
+    let subject = repo
+        .event_subject("evt_4", &PaymentKey::Id(p.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!subject.applied_before, "the event id rolled back too");
+}
+
+pub async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &dyn Store) {
+    let (o, p) = world(store, 49, "PAY0-000B").await;
+    let repo = store.payments();
+    let (p, _) = repo.open_or_get(&p).await.unwrap();
+    assert_eq!(
+        repo.event_subject("evt_5", &PaymentKey::Id(p.id))
+            .await
+            .unwrap(),
+        Some(EventSubject {
+            payment: p.clone(),
+            order: o.clone(),
+            applied_before: false,
+        })
+    );
+    repo.commit(&paid_commit(&o, &p, "evt_5")).await.unwrap();
+    let seen = repo
+        .event_subject("evt_5", &PaymentKey::Provider("pi_1".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen.applied_before);
+    assert_eq!(seen.payment.id, p.id);
+    assert_eq!(seen.payment.status, PaymentStatus::Succeeded);
+    assert_eq!(seen.order.id, o.id);
+    assert_eq!(seen.order.status(), OrderStatus::Paid);
+    assert_eq!(seen.order.items(), o.items());
+    let unknown = Payment::start(&o, PaymentProvider::Sandbox, at(9));
+    assert_eq!(
+        repo.event_subject("evt_5", &PaymentKey::Id(unknown.id))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.event_subject("evt_6", &PaymentKey::Provider("pi_nobody".into()))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dyn Store) {
+    let repo = store.payments();
+    // Open, its session lapsed at 3,600 s.
+    let (o1, p1) = world(store, 50, "PAY0-000C").await;
+    let (p1, _) = repo.open_or_get(&p1).await.unwrap();
+    repo.record_session(p1.id, &session("cs_stuck_1"), &opened(&o1, &p1))
+        .await
+        .unwrap();
+    // Pending (no session ever recorded) since 2 s.
+    let (_, p2) = world(store, 51, "PAY0-000D").await;
+    let (p2, _) = repo.open_or_get(&p2).await.unwrap();
+    // Paid: never stuck.
+    let (o3, p3) = world(store, 52, "PAY0-000E").await;
+    let (p3, _) = repo.open_or_get(&p3).await.unwrap();
+    repo.commit(&paid_commit(&o3, &p3, "evt_7")).await.unwrap();
+
+    let ids = |ps: Vec<Payment>| ps.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    // Before the session lapses and while the pending one is fresh: nothing.
+    let none = repo.stuck(at(100), at(1), 10).await.unwrap();
+    assert!(
+        none.iter().all(|p| p.id != p1.id && p.id != p2.id),
+        "{none:?}"
+    );
+    // Later: both, oldest first, and never the paid one.
+    let both = ids(repo.stuck(at(7200), at(7200), 10).await.unwrap());
+    let mine: Vec<_> = both
+        .iter()
+        .filter(|id| [p1.id, p2.id, p3.id].contains(id))
+        .copied()
+        .collect();
+    assert_eq!(mine, vec![p1.id, p2.id]);
+    assert_eq!(repo.stuck(at(7200), at(7200), 1).await.unwrap().len(), 1);
 }
 
 pub async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) {

@@ -11,8 +11,9 @@ mod service;
 pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
-    CheckoutRequest, EventCommit, EventFeed, EventFeedError, GatewayError, Lease, Leases,
-    PaymentGateway, PaymentRepository, RefundReason, RefundRequest, RefundResult, SessionState,
+    CheckoutRequest, EventCommit, EventFeed, EventFeedError, EventSubject, GatewayError, Lease,
+    Leases, PaymentGateway, PaymentKey, PaymentRepository, RefundReason, RefundRequest,
+    RefundResult, SessionState,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentRepository};

@@ -168,6 +168,25 @@ pub struct EventCommit {
     pub events: Vec<OrderEvent>,
 }
 
+/// Which payment a provider event names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentKey {
+    /// orderpay's own id, carried in the event's metadata.
+    Id(PaymentId),
+    /// The provider's id for the money (a Stripe PaymentIntent); the most recent payment
+    /// with it.
+    Provider(String),
+}
+
+/// What applying a provider event reads: the payment it names, that payment's order, and
+/// whether the event id was applied before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSubject {
+    pub payment: Payment,
+    pub order: Order,
+    pub applied_before: bool,
+}
+
 /// Where payments, processed provider events and order histories are kept.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
@@ -201,6 +220,14 @@ pub trait PaymentRepository: Send + Sync + 'static {
         &self,
         provider_payment_id: &str,
     ) -> Result<Option<Payment>, StoreError>;
+
+    /// What applying event `event_id` needs, read together (one round trip on PostgreSQL):
+    /// `None` when no payment matches `key`.
+    async fn event_subject(
+        &self,
+        event_id: &str,
+        key: &PaymentKey,
+    ) -> Result<Option<EventSubject>, StoreError>;
 
     /// The order's most recent payment, if any.
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError>;

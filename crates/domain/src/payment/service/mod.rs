@@ -16,8 +16,8 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    CheckoutRequest, EventCommit, GatewayError, Payment, PaymentGateway, PaymentRepository,
-    PaymentStatus, ProviderEvent, decide,
+    CheckoutRequest, EventCommit, EventSubject, GatewayError, Payment, PaymentGateway, PaymentKey,
+    PaymentRepository, PaymentStatus, ProviderEvent, decide,
 };
 use crate::clock::Clock;
 use crate::order::{
@@ -244,41 +244,37 @@ impl PaymentService {
         )))
     }
 
-    /// Applies a provider event exactly once: its id is recorded in the same transaction as
+    /// Applies a provider event exactly once: its id is recorded in the same atomic write as
     /// its effect, a repeat is `Duplicate`, a stale one `Unchanged`. A write that lost a race
-    /// with another delivery or event is decided again on fresh rows.
+    /// with another delivery or event is decided again on fresh rows. Two store calls: one
+    /// read (payment, order, seen before?), one compare-and-set write; a repeat costs the read.
     ///
     /// # Errors
     /// `UnknownPayment` when the event names an orderpay payment the store does not know.
     #[tracing::instrument(skip_all, fields(event_id = %event.id))]
     pub async fn apply(&self, event: &ProviderEvent) -> Result<Applied, ApplyError> {
+        let key = match (event.kind.payment_id(), event.kind.provider_payment_id()) {
+            (Some(id), _) => PaymentKey::Id(id),
+            (None, Some(provider_id)) => PaymentKey::Provider(provider_id.to_owned()),
+            (None, None) => return Ok(Applied::Ignored),
+        };
         for _ in 0..CONFLICT_RETRIES {
-            let payment = match (event.kind.payment_id(), event.kind.provider_payment_id()) {
-                (Some(id), _) => self
-                    .payments
-                    .find(id)
-                    .await?
-                    .ok_or_else(|| ApplyError::UnknownPayment(id.to_string()))?,
-                (None, Some(provider_id)) => {
-                    match self
-                        .payments
-                        .find_by_provider_payment_id(provider_id)
-                        .await?
-                    {
-                        Some(payment) => payment,
-                        None => {
-                            tracing::warn!("event for a payment orderpay did not make: ignored");
-                            return Ok(Applied::Ignored);
-                        }
+            let Some(subject) = self.payments.event_subject(&event.id, &key).await? else {
+                return match key {
+                    PaymentKey::Id(id) => Err(ApplyError::UnknownPayment(id.to_string())),
+                    PaymentKey::Provider(_) => {
+                        tracing::warn!("event for a payment orderpay did not make: ignored");
+                        Ok(Applied::Ignored)
                     }
-                }
-                (None, None) => return Ok(Applied::Ignored),
+                };
             };
-            let order = self
-                .orders
-                .find_by_id(payment.order_id)
-                .await?
-                .ok_or_else(|| ApplyError::Unexpected(anyhow!("payment without its order")))?;
+            // Seen before: answered without a write. (The commit's event id is still what
+            // makes an event apply once: a repeat racing its first delivery past this check
+            // is refused there.)
+            if subject.applied_before {
+                return Ok(Applied::Duplicate);
+            }
+            let EventSubject { payment, order, .. } = subject;
             let decision = decide(&order, &payment, &event.kind, self.clock.now());
             let changed = !decision.is_noop();
             let commit = EventCommit {

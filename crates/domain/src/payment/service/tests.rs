@@ -85,7 +85,7 @@ async fn an_event_for_an_unknown_payment_is_an_error_never_a_silent_success() {
     let order = pending_order();
     let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
     let mut payments = MockPaymentRepository::new();
-    payments.expect_find().returning(|_| Ok(None));
+    payments.expect_event_subject().returning(|_, _| Ok(None));
     payments.expect_commit().never();
     let err = service(
         MockOrderRepository::new(),
@@ -102,17 +102,13 @@ async fn an_event_for_an_unknown_payment_is_an_error_never_a_silent_success() {
 async fn a_write_that_lost_a_race_is_decided_again_on_fresh_rows() {
     let order = pending_order();
     let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
-    let mut orders = MockOrderRepository::new();
-    let o = order.clone();
-    orders
-        .expect_find_by_id()
-        .returning(move |_| Ok(Some(o.clone())));
     let mut payments = MockPaymentRepository::new();
-    let p = payment.clone();
+    let subject = fresh(&order, &payment);
     payments
-        .expect_find()
+        .expect_event_subject()
+        .withf(|event_id, _| event_id == "evt_1")
         .times(2)
-        .returning(move |_| Ok(Some(p.clone())));
+        .returning(move |_, _| Ok(Some(subject.clone())));
     let mut first = true;
     payments.expect_commit().times(2).returning(move |commit| {
         assert_eq!(commit.event_id.as_deref(), Some("evt_1"));
@@ -122,34 +118,72 @@ async fn a_write_that_lost_a_race_is_decided_again_on_fresh_rows() {
             Ok(())
         }
     });
-    let applied = service(orders, payments, MockPaymentGateway::new())
-        .apply(&completed(&payment))
-        .await
-        .unwrap();
+    let applied = service(
+        MockOrderRepository::new(),
+        payments,
+        MockPaymentGateway::new(),
+    )
+    .apply(&completed(&payment))
+    .await
+    .unwrap();
     assert_eq!(applied, Applied::Changed);
 }
 
 #[tokio::test]
-async fn a_repeated_event_id_is_a_duplicate() {
+async fn a_repeated_event_id_racing_its_first_delivery_is_a_duplicate() {
     let order = pending_order();
     let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
-    let mut orders = MockOrderRepository::new();
-    orders
-        .expect_find_by_id()
-        .returning(move |_| Ok(Some(order.clone())));
     let mut payments = MockPaymentRepository::new();
-    let p = payment.clone();
+    let subject = fresh(&order, &payment);
     payments
-        .expect_find()
-        .returning(move |_| Ok(Some(p.clone())));
+        .expect_event_subject()
+        .returning(move |_, _| Ok(Some(subject.clone())));
     payments
         .expect_commit()
         .returning(|_| Err(StoreError::Duplicate(UniqueKey::ProcessedEvent)));
-    let applied = service(orders, payments, MockPaymentGateway::new())
-        .apply(&completed(&payment))
-        .await
-        .unwrap();
+    let applied = service(
+        MockOrderRepository::new(),
+        payments,
+        MockPaymentGateway::new(),
+    )
+    .apply(&completed(&payment))
+    .await
+    .unwrap();
     assert_eq!(applied, Applied::Duplicate);
+}
+
+#[tokio::test]
+async fn an_event_id_seen_before_is_a_duplicate_without_a_write() {
+    let order = pending_order();
+    let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    let mut payments = MockPaymentRepository::new();
+    let subject = EventSubject {
+        applied_before: true,
+        ..fresh(&order, &payment)
+    };
+    payments
+        .expect_event_subject()
+        .times(1)
+        .returning(move |_, _| Ok(Some(subject.clone())));
+    payments.expect_commit().never();
+    let applied = service(
+        MockOrderRepository::new(),
+        payments,
+        MockPaymentGateway::new(),
+    )
+    .apply(&completed(&payment))
+    .await
+    .unwrap();
+    assert_eq!(applied, Applied::Duplicate);
+}
+
+/// What the store reads for an event never applied before.
+fn fresh(order: &Order, payment: &Payment) -> EventSubject {
+    EventSubject {
+        payment: payment.clone(),
+        order: order.clone(),
+        applied_before: false,
+    }
 }
 
 #[tokio::test]

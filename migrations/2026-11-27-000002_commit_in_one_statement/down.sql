@@ -1,0 +1,1 @@
+DROP FUNCTION orderpay_version_conflict();
