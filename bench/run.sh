@@ -18,51 +18,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BEFORE=${BEFORE:-cff3244}
-SERVER=${BENCH_DATABASE_SERVER:-postgres://postgres@localhost:5432}
+source bench/lib.sh
 DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 POOL=${POOL:-10}
 PORT=${PORT:-18082}
 PATHS=${PATHS:-lookup create}
-BASE="http://127.0.0.1:$PORT"
 export CUSTOMER_ID=01a21a70-0000-7000-8000-00000000c001
-
-for tool in wrk pgbench psql curl git; do
-  command -v $tool >/dev/null || { echo "bench needs $tool" >&2; exit 1; }
-done
+need wrk pgbench psql curl git
 
 echo "== building this tree and $BEFORE (release)"
-cargo build --release -q -p orderpay --bins
-worktree=target/bench/before
-if [ "$(git -C "$worktree" rev-parse HEAD 2>/dev/null)" != "$(git rev-parse "$BEFORE")" ]; then
-  git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
-  git worktree prune
-  git worktree add -q --detach "$worktree" "$BEFORE"
-fi
-(cd "$worktree" && CARGO_TARGET_DIR=../before-target cargo build --release -q -p orderpay --bins)
-declare -A BIN=([before]=target/bench/before-target/release/orderpay [now]=target/release/orderpay)
-
-# The database of `build`, migrated by its own binary and seeded; prints an API key.
-prepare() {
-  local build=$1 db="$SERVER/orderpay_bench_$1"
-  psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS orderpay_bench_$build WITH (FORCE)"
-  DATABASE_URL=$db RUST_LOG=error "${BIN[$build]}" migrate >/dev/null
-  psql "$db" -q -f bench/seed.sql
-  DATABASE_URL=$db RUST_LOG=error "${BIN[$build]}" api-key create --name bench 2>/dev/null
-}
+build_both
 declare -A KEY
-for build in before now; do KEY[$build]=$(prepare $build); done
+for build in before now; do
+  fresh_database $build orderpay_bench_$build
+  psql "$SERVER/orderpay_bench_$build" -q -f bench/seed.sql
+  KEY[$build]=$(api_key $build orderpay_bench_$build)
+done
 
 # An API key opk_<prefix>_<secret>: its prefix, which the key lookup selects by.
 prefix_of() { local rest=${1#opk_}; echo "${rest%%_*}"; }
-tps() { sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -1 | cut -d. -f1; }
-rps() { sed -nE 's/^Requests\/sec: *([0-9.]+)/\1/p' | cut -d. -f1; }
-pct() { sed -nE "s/^ *$1% *([0-9.]+[a-z]+)/\1/p"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-percent() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
-
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; PostgreSQL $(psql "$SERVER/postgres" -Atc 'show server_version')"
 echo "== pgbench: each build's statements per request ($CONNECTIONS clients, $DURATION each)"
 declare -A CEILING
@@ -79,17 +55,14 @@ done
 echo "== wrk: orderpay serve ($CONNECTIONS connections, $DURATION each, pool of $POOL)"
 declare -A OUT RSS
 for build in before now; do
-  DATABASE_URL="$SERVER/orderpay_bench_$build" HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn \
-    RECONCILE_INTERVAL_SECONDS=0 DATABASE_POOL_SIZE=$POOL "${BIN[$build]}" serve &
-  pid=$!
-  for _ in $(seq 1 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
+  DATABASE_POOL_SIZE=$POOL serve $build orderpay_bench_$build
   for path in $PATHS; do
     OUT[$build.$path]=$(API_KEY=${KEY[$build]} wrk -t"$THREADS" -c"$CONNECTIONS" \
-      -d"$DURATION" --latency -s "bench/$path.lua" "$BASE")
-    RSS[$build.$path]=$(( $(ps -o rss= -p $pid) / 1024 ))
+      -d"$DURATION" --latency -s "bench/$path.lua" "http://127.0.0.1:$PORT")
+    RSS[$build.$path]=$(rss_mib)
     echo "   $build $path: $(echo "${OUT[$build.$path]}" | rps) req/s"
   done
-  kill $pid; wait $pid 2>/dev/null || true
+  stop
 done
 
 printf '\n| path | build | pgbench tps | orderpay req/s | of ceiling | p50 | p99 | RSS |\n'

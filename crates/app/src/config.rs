@@ -35,6 +35,9 @@ pub struct Config {
     pub port: u16,
     /// How many HTTP worker threads; `None` lets actix use one per core.
     pub http_workers: Option<usize>,
+    /// Whether each HTTP worker has a pool of its own (`DATABASE_POOL_SIZE` shared out), so
+    /// that its connections' I/O runs on its own thread; otherwise one pool for all.
+    pub pool_per_worker: bool,
     /// `PUBLIC_BASE_URL`; when unset, `http://localhost:<the port bound>` (see
     /// [`Config::base_url_for`]).
     pub public_base_url: Option<String>,
@@ -151,6 +154,7 @@ impl Config {
         };
         let pool = PoolOptions {
             max_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
+            shards: 1,
             acquire_timeout: ms(&mut r, "DATABASE_ACQUIRE_TIMEOUT_MS", 5000),
             connect_timeout: ms(&mut r, "DATABASE_CONNECT_TIMEOUT_MS", 5000),
             statement_timeout: ms(&mut r, "DATABASE_STATEMENT_TIMEOUT_MS", 5000),
@@ -158,14 +162,8 @@ impl Config {
         };
         let startup_timeout = ms(&mut r, "DATABASE_STARTUP_TIMEOUT_MS", 60_000);
         let shutdown_drain = Duration::from_millis(r.number("SHUTDOWN_DRAIN_MS", 2000u64, 0));
-        let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, |raw| match raw
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err("must be true or false".into()),
-        });
+        let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, boolean);
+        let pool_per_worker = r.parse("DATABASE_POOL_PER_WORKER", true, boolean);
         let database = match ConnectOptions::parse(&database_url) {
             Ok(options) => Some(options.with_connect_timeout(pool.connect_timeout)),
             Err(e) => {
@@ -298,6 +296,7 @@ impl Config {
                 host,
                 port,
                 http_workers,
+                pool_per_worker,
                 public_base_url,
                 stripe,
                 checkout_ttl,
@@ -507,5 +506,13 @@ mod tests {
     fn the_database_password_is_not_in_debug_output() {
         let c = config(&[("DATABASE_URL", "postgres://u:hunter2@db/orderpay")]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("must be true or false".into()),
     }
 }

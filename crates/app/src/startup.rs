@@ -17,7 +17,7 @@ use orderpay_domain::payment::{
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::{AppState, Readiness};
 use orderpay_memory::SandboxGateway;
-use orderpay_postgres::{PgStore, database};
+use orderpay_postgres::{PgStore, PoolOptions, database};
 use orderpay_stripe::{StripeGateway, StripeWebhooks};
 use secrecy::ExposeSecret;
 
@@ -181,7 +181,14 @@ impl Application {
     /// Prepares the database, wires everything and binds `HOST:PORT` (port 0 picks a free one).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         prepare_database(config).await?;
-        let store = store(config)?;
+        let workers = config
+            .http_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let pool = PoolOptions {
+            shards: if config.pool_per_worker { workers } else { 1 },
+            ..config.pool
+        };
+        let store = PgStore::new(&config.database, pool)?;
         let address = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
@@ -190,10 +197,12 @@ impl Application {
             spawn_reconciliation(state.payments.clone(), store.clone(), every);
         }
         let shutting_down = state.shutting_down.clone();
-        let workers = config
-            .http_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let server = orderpay_http::server(listener, state, workers)?;
+        let server = orderpay_http::server(
+            listener,
+            state,
+            workers,
+            orderpay_postgres::bind_thread_to_pool,
+        )?;
         tracing::info!(
             "orderpay listening on http://{}:{port}, store: PostgreSQL at {}",
             config.host,

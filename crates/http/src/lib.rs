@@ -17,7 +17,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -111,10 +111,18 @@ fn sandbox_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The HTTP server on `listener`, not yet running: await it (or spawn it) to serve. Signals
-/// are left to the caller, which stops it through `Server::handle`.
-pub fn server(listener: TcpListener, state: AppState, workers: usize) -> std::io::Result<Server> {
+/// are left to the caller, which stops it through `Server::handle`. `on_worker_start` runs on
+/// each worker's thread as it starts, with the worker's number (0, 1, …).
+pub fn server(
+    listener: TcpListener,
+    state: AppState,
+    workers: usize,
+    on_worker_start: fn(usize),
+) -> std::io::Result<Server> {
     let state = web::Data::new(state);
+    let started = Arc::new(AtomicUsize::new(0));
     let server = HttpServer::new(move || {
+        on_worker_start(started.fetch_add(1, Ordering::Relaxed));
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))

@@ -350,7 +350,10 @@ fn key_value_pairs(s: &str) -> Vec<(&str, &str, String)> {
 /// Pool settings, from configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
+    /// The most connections open at once, all pools together.
     pub max_size: usize,
+    /// How many pools the connections are shared out over: one per HTTP worker, or 1.
+    pub shards: usize,
     /// How long a request waits for a free connection before failing.
     pub acquire_timeout: Duration,
     /// How long opening one connection may take.
@@ -366,6 +369,7 @@ impl Default for PoolOptions {
     fn default() -> Self {
         Self {
             max_size: 10,
+            shards: 1,
             acquire_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),

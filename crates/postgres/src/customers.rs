@@ -154,11 +154,13 @@ impl CustomerRepository for PgStore {
 
     async fn list(&self, page: PageRequest) -> Result<Page<Customer>, StoreError> {
         self.with_conn(async |conn| {
-            let rows = newest_first_page!(customers, customers::table.into_boxed(), conn, page)
-                .select(CustomerRow::as_select())
-                .load(conn)
-                .await
-                .map_err(store_error)?;
+            let rows: Vec<CustomerRow> =
+                newest_first_page!(customers, customers::table.into_boxed(), page)
+                    .select(CustomerRow::as_select())
+                    .load(conn)
+                    .await
+                    .map_err(store_error)?;
+            check_cursor!(customers, conn, page, rows.is_empty());
             let customers = rows
                 .into_iter()
                 .map(Customer::try_from)

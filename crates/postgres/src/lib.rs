@@ -30,12 +30,27 @@ use orderpay_domain::store::StoreError;
 pub use connect::{ConnectOptions, PoolOptions};
 pub use tls::TlsMode;
 
-/// The PostgreSQL store: one pool behind every repository.
+/// The PostgreSQL store: the pools behind every repository. One pool, or one per HTTP
+/// worker (`PoolOptions::shards`): a connection's I/O is driven by a task on the runtime that
+/// opened it, so a worker that only uses connections it opened never wakes another thread
+/// to talk to PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: Pool<AsyncPgConnection>,
+    pools: Arc<[Pool<AsyncPgConnection>]>,
     queries: Arc<AtomicU64>,
     query_timeout: Duration,
+}
+
+thread_local! {
+    /// The pool this thread takes connections from (see `bind_thread_to_pool`).
+    static POOL_SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Makes the calling thread take its connections from pool `slot` (modulo the number of
+/// pools) of every store. Each HTTP worker calls it once, on its own thread, as it starts;
+/// other threads use pool 0.
+pub fn bind_thread_to_pool(slot: usize) {
+    POOL_SLOT.set(slot);
 }
 
 /// Names the future an async closure returns, so `with_conn` can require it to be `Send`
@@ -61,9 +76,17 @@ impl PgStore {
     pub fn new(options: &ConnectOptions, pool: PoolOptions) -> anyhow::Result<Self> {
         let queries = Arc::new(AtomicU64::new(0));
         let query_timeout = pool.query_timeout;
-        let pool = connect::build_pool(options, pool, queries.clone())?;
+        let shards = pool.shards.max(1);
+        // The connections are shared out: `max_size` in all, at least one per pool.
+        let each = PoolOptions {
+            max_size: pool.max_size.div_ceil(shards).max(1),
+            ..pool
+        };
+        let pools = (0..shards)
+            .map(|_| connect::build_pool(options, each, queries.clone()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
-            pool,
+            pools: pools.into(),
             queries,
             query_timeout,
         })
@@ -106,6 +129,11 @@ impl PgStore {
         }
     }
 
+    /// How many connections each pool holds now (open, idle or in use).
+    pub fn open_connections(&self) -> Vec<usize> {
+        self.pools.iter().map(|p| p.status().size).collect()
+    }
+
     /// How many queries this store's connections have started, in all.
     pub fn queries_executed(&self) -> u64 {
         AtomicU64::load(&self.queries, Ordering::Relaxed)
@@ -144,6 +172,7 @@ impl PgStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
-        self.pool.get().await.map_err(errors::pool_error)
+        let slot = POOL_SLOT.get() % self.pools.len();
+        self.pools[slot].get().await.map_err(errors::pool_error)
     }
 }

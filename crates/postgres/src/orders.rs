@@ -482,9 +482,9 @@ impl OrderRepository for PgStore {
             if let Some(status) = filter.status {
                 query = query.filter(orders::status.eq(status.as_str()));
             }
-            // The page's ids as a subquery, joined with the items: one statement for the page
-            // (plus one to find the cursor's position when there is a cursor).
-            let page_ids = newest_first_page!(orders, query, conn, page).select(orders::id);
+            // The page's ids as a subquery, joined with the items: one statement for the page,
+            // the cursor's position included.
+            let page_ids = newest_first_page!(orders, query, page).select(orders::id);
             let rows: Vec<(OrderRow, Option<ItemRow>)> = orders::table
                 .left_join(order_items::table)
                 .filter(orders::id.eq_any(page_ids))
@@ -497,6 +497,7 @@ impl OrderRepository for PgStore {
                 .load(conn)
                 .await
                 .map_err(store_error)?;
+            check_cursor!(orders, conn, page, rows.is_empty());
             Ok(Page::from_overfetch(assemble(rows)?, page.limit))
         })
         .await

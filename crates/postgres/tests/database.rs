@@ -62,8 +62,35 @@ async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
     )
     .await
     .unwrap();
-    assert_eq!(page.data, vec![o]);
+    assert_eq!(page.data, vec![o.clone()]);
     assert_eq!(db.store.queries_executed() - before, 1, "a first page");
+
+    let newer = order(c.id, "K7M2-Q9XE", 2);
+    OrderRepository::insert(
+        &db.store,
+        &newer,
+        &orderpay_domain::contract::created(&newer),
+    )
+    .await
+    .unwrap();
+    let before = db.store.queries_executed();
+    let after_cursor = orderpay_domain::PageRequest {
+        starting_after: Some(newer.id.as_uuid()),
+        ..orderpay_domain::PageRequest::default()
+    };
+    let page = OrderRepository::list(
+        &db.store,
+        orderpay_domain::order::OrderFilter::default(),
+        after_cursor,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.data, vec![o]);
+    assert_eq!(
+        db.store.queries_executed() - before,
+        1,
+        "a page after a cursor: the cursor's position is found by the page's statement"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,6 +176,38 @@ async fn applying_a_provider_event_costs_one_read_round_trip_and_one_write_state
         1,
         "event id, payment, order and history: one statement"
     );
+}
+
+/// Each HTTP worker thread binds itself to a pool: its connections are opened, and so driven,
+/// on its own runtime. Other threads use pool 0.
+#[test]
+fn a_thread_bound_to_a_pool_takes_its_connections_from_that_pool() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(TestDatabase::new());
+    let options = ConnectOptions::parse(db.url()).unwrap();
+    let store = PgStore::new(
+        &options,
+        PoolOptions {
+            max_size: 4,
+            shards: 2,
+            ..PoolOptions::default()
+        },
+    )
+    .unwrap();
+    let worker = store.clone();
+    std::thread::spawn(move || {
+        orderpay_postgres::bind_thread_to_pool(1);
+        let local = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        local.block_on(worker.ping()).unwrap();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(store.open_connections(), vec![0, 1]);
+    runtime.block_on(store.ping()).unwrap();
+    assert_eq!(store.open_connections(), vec![1, 1]);
 }
 
 /// Many first orders for one new phone at once: every one is stored, all for one customer.
