@@ -325,6 +325,14 @@ impl Config {
     }
 }
 
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,13 +514,5 @@ mod tests {
     fn the_database_password_is_not_in_debug_output() {
         let c = config(&[("DATABASE_URL", "postgres://u:hunter2@db/orderpay")]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
-    }
-}
-
-fn boolean(raw: &str) -> Result<bool, String> {
-    match raw.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err("must be true or false".into()),
     }
 }
