@@ -28,7 +28,7 @@ build_both() {
 # Recreates database `$2`, migrated by build `$1`'s own binary.
 fresh_database() {
   psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $2 WITH (FORCE)" 2>/dev/null
-  DATABASE_URL="$SERVER/$2" RUST_LOG=error "${BIN[$1]}" migrate >/dev/null
+  DATABASE_URL="$SERVER/$2" RUST_LOG=error "${BIN[$1]}" migrate >/dev/null 2>&1
 }
 
 # Prints a new API key of database `$2`, made by build `$1`.

@@ -42,8 +42,8 @@ done
 stop
 
 for p in 1 "$page"; do
-  after=NULL; [ "$p" = 1 ] || after="'$cursor'"
+  after=(); [ "$p" = 1 ] || after=(-v after="'$cursor'")
   echo "== EXPLAIN ANALYZE, page $p"
-  psql "$SERVER/$db" -q -v after="$after" -v lim=$(( LIMIT + 1 )) -f bench/sql/list_page.sql |
-    grep -E "Index|Scan|Execution|Limit|Sort" | sed 's/^ *//' | cut -c1-150
+  psql "$SERVER/$db" -q "${after[@]}" -v lim=$(( LIMIT + 1 )) -f bench/sql/list_page.sql |
+    grep -E "Index|Scan|Execution|Limit|Sort|Buffers" | sed 's/^ *//' | cut -c1-150
 done
