@@ -175,6 +175,7 @@ pub struct Application {
     port: u16,
     server: Server,
     shutting_down: Arc<AtomicBool>,
+    store: PgStore,
 }
 
 impl Application {
@@ -212,11 +213,17 @@ impl Application {
             port,
             server,
             shutting_down,
+            store,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The store the server uses (a handle on the same pools and query counter).
+    pub fn store(&self) -> PgStore {
+        self.store.clone()
     }
 
     /// The flag that turns `/readyz` to 503 ahead of a shutdown.

@@ -16,6 +16,8 @@ pub struct TestApp {
     pub api_key: String,
     pub client: Client,
     pub store: PgStore,
+    /// The running server's own store: its query counter says what a request cost.
+    pub served: PgStore,
     pub db: TestDatabase,
 }
 
@@ -52,6 +54,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let config = Config::from_map(&env).expect("test configuration");
     let app = Application::build(&config).await.expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let served = app.store();
     tokio::spawn(app.run_until_stopped());
     let store = startup::store(&config).expect("store");
     let api_key = startup::api_keys(&store)
@@ -64,6 +67,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         api_key,
         client: Client::new(),
         store,
+        served,
         db,
     }
 }

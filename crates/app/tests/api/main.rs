@@ -12,4 +12,5 @@ mod orders;
 mod outages;
 mod payments;
 mod processes;
+mod round_trips;
 pub mod stripe;
