@@ -477,6 +477,29 @@ async fn hot_statements_are_prepared_once_per_connection() {
     for reference in &references {
         store.find_by_reference(reference).await.unwrap().unwrap();
     }
+    // Pages after a cursor, twice.
+    let newest = OrderRepository::list(
+        &store,
+        orderpay_domain::order::OrderFilter::default(),
+        orderpay_domain::PageRequest::default(),
+    )
+    .await
+    .unwrap()
+    .data;
+    for o in &newest[..2] {
+        let page = orderpay_domain::PageRequest {
+            starting_after: Some(o.id.as_uuid()),
+            ..orderpay_domain::PageRequest::default()
+        };
+        let filter = orderpay_domain::order::OrderFilter::default();
+        assert!(
+            !OrderRepository::list(&store, filter, page)
+                .await
+                .unwrap()
+                .data
+                .is_empty()
+        );
+    }
     let mut conn = TestDatabase::connection_of(&store).await;
     let prepared: Vec<Prepared> = diesel::sql_query("SELECT statement FROM pg_prepared_statements")
         .load(&mut *conn)
@@ -492,9 +515,17 @@ async fn hot_statements_are_prepared_once_per_connection() {
     assert_eq!(
         prepared
             .iter()
-            .filter(|p| p.statement.contains("LEFT OUTER JOIN \"order_items\""))
+            .filter(|p| p.statement.contains("WHERE \"orders\".\"reference\" = "))
             .count(),
         1,
         "the lookup"
+    );
+    assert_eq!(
+        prepared
+            .iter()
+            .filter(|p| p.statement.contains("SELECT created_at, id FROM"))
+            .count(),
+        1,
+        "a page after a cursor"
     );
 }
