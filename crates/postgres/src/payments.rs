@@ -440,9 +440,7 @@ impl PaymentRepository for PgStore {
                 .await
                 .map_err(store_error)?;
             // The newest payment's rows (a provider id names one payment in practice).
-            let Some(newest) =
-                <[_]>::first(&rows).map(|(p, _, _): &(PaymentRow, OrderRow, Option<ItemRow>)| p.id)
-            else {
+            let Some(newest) = rows.iter().map(|(p, _, _)| p.id).next() else {
                 return Ok(None);
             };
             let mut payment = None;
