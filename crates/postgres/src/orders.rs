@@ -213,9 +213,11 @@ macro_rules! order_by {
         }
 
         impl diesel::query_builder::Query for $name<'_> {
+            // The SQL types of the very select clause `ORDER_WITH_ITEMS` renders, so the rows
+            // always read back into `(OrderRow, Option<ItemRow>)`, whatever their field order.
             type SqlType = (
-                orders::SqlType,
-                diesel::sql_types::Nullable<order_items::SqlType>,
+                diesel::dsl::AsSelect<OrderRow, Pg>,
+                diesel::dsl::AsSelect<Option<ItemRow>, Pg>,
             );
         }
 
