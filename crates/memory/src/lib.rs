@@ -341,18 +341,6 @@ impl PaymentRepository for MemoryStore {
             .cloned())
     }
 
-    async fn find_by_provider_payment_id(
-        &self,
-        provider_payment_id: &str,
-    ) -> Result<Option<Payment>, StoreError> {
-        Ok(self
-            .lock()
-            .payments
-            .values()
-            .find(|p| p.provider_payment_id.as_deref() == Some(provider_payment_id))
-            .cloned())
-    }
-
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
         Ok(self
             .lock()

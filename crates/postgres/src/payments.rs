@@ -392,16 +392,6 @@ impl PaymentRepository for PgStore {
         find_one(self, query.into_boxed()).await
     }
 
-    async fn find_by_provider_payment_id(
-        &self,
-        provider_payment_id: &str,
-    ) -> Result<Option<Payment>, StoreError> {
-        let query = payments::table
-            .filter(payments::provider_payment_id.eq(provider_payment_id))
-            .order((payments::created_at.desc(), payments::id.desc()));
-        find_one(self, query.into_boxed()).await
-    }
-
     /// Two statements pipelined on one connection (one round trip): whether the event id is
     /// recorded, and the payment joined with its order and the order's items.
     async fn event_subject(

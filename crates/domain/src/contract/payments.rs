@@ -113,10 +113,10 @@ pub async fn an_event_commits_once_and_all_together(store: &dyn Store) {
     let stored = repo.find(p.id).await.unwrap().unwrap();
     assert_eq!(stored.status, PaymentStatus::Succeeded);
     assert_eq!(
-        repo.find_by_provider_payment_id("pi_1")
+        repo.event_subject("evt_x", &PaymentKey::Provider("pi_1".into()))
             .await
             .unwrap()
-            .map(|p| p.id),
+            .map(|s| s.payment.id),
         Some(p.id)
     );
     // Delivered again (decided on fresh rows: nothing left to change): a duplicate.

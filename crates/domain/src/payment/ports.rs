@@ -216,11 +216,6 @@ pub trait PaymentRepository: Send + Sync + 'static {
 
     async fn find_by_session(&self, session_id: &str) -> Result<Option<Payment>, StoreError>;
 
-    async fn find_by_provider_payment_id(
-        &self,
-        provider_payment_id: &str,
-    ) -> Result<Option<Payment>, StoreError>;
-
     /// What applying event `event_id` needs, read together (one round trip on PostgreSQL):
     /// `None` when no payment matches `key`.
     async fn event_subject(
