@@ -13,6 +13,11 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::{Value, json};
 
+/// The JSON body of the answer to `request`.
+async fn answer(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
 }
@@ -74,16 +79,13 @@ async fn main() {
     let concurrency: usize = env("CONCURRENCY", "32").parse().unwrap();
     let client = reqwest::Client::new();
 
-    let customer: Value = client
-        .post(format!("{base}/v1/customers"))
-        .bearer_auth(&key)
-        .json(&json!({"phone": "+14155550199", "name": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let customer = answer(
+        client
+            .post(format!("{base}/v1/customers"))
+            .bearer_auth(&key)
+            .json(&json!({"phone": "+14155550199", "name": "Bench"})),
+    )
+    .await;
     let customer_id = customer["id"].as_str().unwrap().to_owned();
     eprintln!("creating {orders} orders with pay links...");
     let setup: Vec<_> = (0..orders)
@@ -95,27 +97,21 @@ async fn main() {
                 customer_id.clone(),
             );
             async move {
-                let order: Value = client
-                    .post(format!("{base}/v1/orders"))
-                    .bearer_auth(&key)
-                    .json(&json!({"customer_id": customer_id, "currency": "usd",
-                                  "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let order = answer(
+                    client
+                        .post(format!("{base}/v1/orders"))
+                        .bearer_auth(&key)
+                        .json(&json!({"customer_id": customer_id, "currency": "usd",
+                                  "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]})),
+                )
+                .await;
                 let id = order["id"].as_str().unwrap().to_owned();
-                let link: Value = client
-                    .post(format!("{base}/v1/orders/{id}/payment-link"))
-                    .bearer_auth(&key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let link = answer(
+                    client
+                        .post(format!("{base}/v1/orders/{id}/payment-link"))
+                        .bearer_auth(&key),
+                )
+                .await;
                 (id, link["payment_id"].as_str().unwrap().to_owned())
             }
         })

@@ -104,6 +104,16 @@ async fn order_with_link_url(app: &TestApp, phone: &str) -> (String, String) {
     (id, link["url"].as_str().unwrap().to_owned())
 }
 
+/// Clicks the button `css` picks on the current page.
+async fn press(page: &Client, css: &str) {
+    page.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 /// Waits until the browser has navigated away from `from` (a form was submitted) and
 /// returns where it landed.
 async fn leave(page: &Client, from: &url::Url) -> url::Url {
@@ -139,12 +149,7 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         source.contains("Mint tea") && source.contains("9.00 USD"),
         "{source}"
     );
-    page.find(Locator::Css("button.pay"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(page, "button.pay").await;
     let done = leave(page, &checkout).await;
     assert_eq!(done.as_str(), format!("{link}/done"));
     let heading = page.find(Locator::Css("h1")).await.unwrap();
@@ -169,22 +174,12 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
     let (declined_id, link) = order_with_link_url(&app, "+14155550101").await;
     page.goto(&link).await.unwrap();
     let first = page.current_url().await.unwrap();
-    page.find(Locator::Css("button.decline"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(page, "button.decline").await;
     let second = leave(page, &first).await;
     assert!(second.path().starts_with("/sandbox/checkout/"), "{second}");
     assert_ne!(first, second, "a new session after the declined one");
     assert_eq!(app.order(&declined_id).await["status"], "pending_payment");
-    page.find(Locator::Css("button.pay"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    press(page, "button.pay").await;
     leave(page, &second).await;
     assert_eq!(app.order(&declined_id).await["status"], "paid");
 

@@ -226,3 +226,18 @@ pub fn fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A client that shows redirects instead of following them, as a test of where they lead.
+pub fn no_redirects() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Opens `url` and returns the redirect target (panics unless it is a 303).
+pub async fn redirect_of(url: &str) -> String {
+    let response = no_redirects().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{url}: {:?}", response.text().await);
+    response.headers()["location"].to_str().unwrap().to_owned()
+}

@@ -4,18 +4,9 @@
 use std::collections::HashSet;
 
 use futures_util::future::join_all;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
-
-/// A client that shows redirects instead of following them, as a test of where they lead.
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
+use crate::helpers::{TestApp, assert_problem, no_redirects, redirect_of, spawn_app};
 
 async fn new_order(app: &TestApp) -> Value {
     let c = app.create_customer("+14155550100", "Ada").await;
@@ -26,18 +17,17 @@ async fn new_order(app: &TestApp) -> Value {
     .await
 }
 
-/// Opens `url` and returns the redirect target (panics unless it is a 303).
-async fn redirect_of(url: &str) -> String {
-    let response = no_redirects().get(url).send().await.unwrap();
-    assert_eq!(response.status(), 303, "{url}: {:?}", response.text().await);
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// The path of an absolute URL on the app.
 fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.address)
         .unwrap_or_else(|| panic!("{url} is not on {}", app.address))
         .to_owned()
+}
+
+/// A new pending order's id and its pay link's URL.
+async fn order_and_link(app: &TestApp) -> (String, String) {
+    let (id, link) = app.order_with_link("+14155550100", "Tea").await;
+    (id, link["url"].as_str().unwrap().to_owned())
 }
 
 /// Posts the sandbox's Pay or Decline for the checkout page at `checkout_url`.
@@ -114,12 +104,8 @@ async fn a_customer_pays_through_the_stable_pay_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declining_leaves_the_order_payable_with_a_new_session() {
     let app = spawn_app().await;
-    let o = new_order(&app).await;
-    let id = o["id"].as_str().unwrap();
-    let url = app.payment_link(id).await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (id, url) = order_and_link(&app).await;
+    let id = id.as_str();
     let first = redirect_of(&url).await;
 
     let declined = sandbox(&app, &first, "decline").await;
@@ -147,12 +133,8 @@ async fn declining_leaves_the_order_payable_with_a_new_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_concurrent_opens_leave_one_open_session() {
     let app = spawn_app().await;
-    let o = new_order(&app).await;
-    let id = o["id"].as_str().unwrap();
-    let url = app.payment_link(id).await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (id, url) = order_and_link(&app).await;
+    let id = id.as_str();
     let targets: HashSet<String> = join_all((0..20).map(|_| redirect_of(&url)))
         .await
         .into_iter()
@@ -171,12 +153,8 @@ async fn twenty_concurrent_opens_leave_one_open_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn money_for_an_order_cancelled_meanwhile_is_recorded_and_flagged() {
     let app = spawn_app().await;
-    let o = new_order(&app).await;
-    let id = o["id"].as_str().unwrap();
-    let url = app.payment_link(id).await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (id, url) = order_and_link(&app).await;
+    let id = id.as_str();
     let checkout = redirect_of(&url).await;
     let cancelled = app
         .post(&format!("/v1/orders/{id}/cancel"), &json!({}))

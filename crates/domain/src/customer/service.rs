@@ -75,11 +75,6 @@ impl CustomerService {
         }
     }
 
-    /// The customer with `phone` in the database, without asking the directory.
-    pub async fn find_local(&self, phone: &PhoneNumber) -> Result<Option<Customer>, CustomerError> {
-        Ok(self.customers.find_by_phone(phone).await?)
-    }
-
     #[tracing::instrument(skip_all, fields(customer_id = %id))]
     pub async fn get(&self, id: CustomerId) -> Result<Customer, CustomerError> {
         self.customers

@@ -7,7 +7,6 @@ use super::{
     OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator, StatusEvent,
 };
 use crate::clock::Clock;
-use crate::customer::CustomerError;
 use crate::pagination::{Page, PageRequest};
 use crate::store::{StoreError, UniqueKey};
 
@@ -32,16 +31,6 @@ pub enum OrderError {
 impl From<StoreError> for OrderError {
     fn from(e: StoreError) -> Self {
         Self::Unexpected(e.into())
-    }
-}
-
-impl From<CustomerError> for OrderError {
-    fn from(e: CustomerError) -> Self {
-        match e {
-            CustomerError::NotFound => Self::CustomerNotFound,
-            CustomerError::Unexpected(cause) => Self::Unexpected(cause),
-            other => Self::Unexpected(other.into()),
-        }
     }
 }
 

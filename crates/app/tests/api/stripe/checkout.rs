@@ -12,16 +12,7 @@ async fn the_pay_link_opens_a_stripe_session_and_a_signed_completion_pays_the_or
         .json()
         .await
         .unwrap();
-    let opened = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-        .get(link["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.status(), 303);
-    let to = opened.headers()["location"].to_str().unwrap().to_owned();
+    let to = redirect_of(link["url"].as_str().unwrap()).await;
     assert!(
         to.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
         "{to}"

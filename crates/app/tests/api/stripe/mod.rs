@@ -8,13 +8,12 @@ mod refunds;
 mod webhooks;
 
 use futures_util::future::join_all;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use orderpay_stripe::signature_header;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, redirect_of, spawn_app_with};
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_orderpay";
 
@@ -59,15 +58,7 @@ pub async fn order_with_payment(app: &TestApp, phone: &str) -> (String, String) 
 /// Session the link redirected to.
 pub async fn order_with_open_session(app: &TestApp, phone: &str) -> (String, String) {
     let (id, link) = app.order_with_link(phone, "Tea").await;
-    let opened = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-        .get(link["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(opened.status(), 303);
+    redirect_of(link["url"].as_str().unwrap()).await;
     let payment = link["payment_id"].as_str().unwrap();
     (id, format!("cs_test_{}", payment.replace('-', "")))
 }

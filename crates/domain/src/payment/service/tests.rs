@@ -87,14 +87,7 @@ async fn an_event_for_an_unknown_payment_is_an_error_never_a_silent_success() {
     let mut payments = MockPaymentRepository::new();
     payments.expect_event_subject().returning(|_, _| Ok(None));
     payments.expect_commit().never();
-    let err = service(
-        MockOrderRepository::new(),
-        payments,
-        MockPaymentGateway::new(),
-    )
-    .apply(&completed(&payment))
-    .await
-    .unwrap_err();
+    let err = apply(payments, &completed(&payment)).await.unwrap_err();
     assert!(matches!(err, ApplyError::UnknownPayment(_)), "{err:?}");
 }
 
@@ -118,14 +111,7 @@ async fn a_write_that_lost_a_race_is_decided_again_on_fresh_rows() {
             Ok(())
         }
     });
-    let applied = service(
-        MockOrderRepository::new(),
-        payments,
-        MockPaymentGateway::new(),
-    )
-    .apply(&completed(&payment))
-    .await
-    .unwrap();
+    let applied = apply(payments, &completed(&payment)).await.unwrap();
     assert_eq!(applied, Applied::Changed);
 }
 
@@ -141,14 +127,7 @@ async fn a_repeated_event_id_racing_its_first_delivery_is_a_duplicate() {
     payments
         .expect_commit()
         .returning(|_| Err(StoreError::Duplicate(UniqueKey::ProcessedEvent)));
-    let applied = service(
-        MockOrderRepository::new(),
-        payments,
-        MockPaymentGateway::new(),
-    )
-    .apply(&completed(&payment))
-    .await
-    .unwrap();
+    let applied = apply(payments, &completed(&payment)).await.unwrap();
     assert_eq!(applied, Applied::Duplicate);
 }
 
@@ -166,15 +145,22 @@ async fn an_event_id_seen_before_is_a_duplicate_without_a_write() {
         .times(1)
         .returning(move |_, _| Ok(Some(subject.clone())));
     payments.expect_commit().never();
-    let applied = service(
+    let applied = apply(payments, &completed(&payment)).await.unwrap();
+    assert_eq!(applied, Applied::Duplicate);
+}
+
+/// `event` applied by a service over `payments` (no other port is needed to apply one).
+async fn apply(
+    payments: MockPaymentRepository,
+    event: &ProviderEvent,
+) -> Result<Applied, ApplyError> {
+    service(
         MockOrderRepository::new(),
         payments,
         MockPaymentGateway::new(),
     )
-    .apply(&completed(&payment))
+    .apply(event)
     .await
-    .unwrap();
-    assert_eq!(applied, Applied::Duplicate);
 }
 
 /// What the store reads for an event never applied before.
