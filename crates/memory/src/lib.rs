@@ -3,6 +3,7 @@
 //! database's transactions and foreign keys hold across repositories. [`SandboxGateway`] is
 //! the payment provider that takes no money, for development without a Stripe account.
 
+mod payments;
 mod sandbox;
 
 pub use sandbox::SandboxGateway;
@@ -20,10 +21,7 @@ use orderpay_domain::order::{
     Order, OrderEvent, OrderFilter, OrderId, OrderParts, OrderReference, OrderRepository,
     OrderStatus, PayToken,
 };
-use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey,
-    PaymentRepository, PaymentStatus,
-};
+use orderpay_domain::payment::{Payment, PaymentId};
 use orderpay_domain::phone::PhoneNumber;
 use orderpay_domain::store::{StoreError, UniqueKey};
 use orderpay_domain::{Page, PageRequest};
@@ -287,238 +285,11 @@ impl ApiKeyRepository for MemoryStore {
     }
 }
 
-#[async_trait]
-impl PaymentRepository for MemoryStore {
-    async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError> {
-        let mut t = self.lock();
-        if !t.orders.contains_key(&payment.order_id) {
-            return Err(StoreError::MissingReference);
-        }
-        let open = t
-            .payments
-            .values()
-            .find(|p| p.order_id == payment.order_id && p.status.is_open());
-        if let Some(open) = open {
-            return Ok((open.clone(), false));
-        }
-        t.payments.insert(payment.id, payment.clone());
-        Ok((payment.clone(), true))
-    }
-
-    async fn record_session(
-        &self,
-        id: PaymentId,
-        session: &CheckoutSession,
-        event: &OrderEvent,
-    ) -> Result<Payment, StoreError> {
-        let mut t = self.lock();
-        let stored = t
-            .payments
-            .get_mut(&id)
-            .ok_or(StoreError::MissingReference)?;
-        if stored.status != PaymentStatus::Pending {
-            return Ok(stored.clone());
-        }
-        stored.status = PaymentStatus::Open;
-        stored.session = Some(session.clone());
-        stored.updated_at = event.created_at;
-        stored.version += 1;
-        let stored = stored.clone();
-        t.order_events.push(event.clone());
-        Ok(stored)
-    }
-
-    async fn find(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
-        Ok(self.lock().payments.get(&id).cloned())
-    }
-
-    async fn find_by_session(&self, session_id: &str) -> Result<Option<Payment>, StoreError> {
-        Ok(self
-            .lock()
-            .payments
-            .values()
-            .find(|p| p.session.as_ref().is_some_and(|s| s.id == session_id))
-            .cloned())
-    }
-
-    async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError> {
-        Ok(self
-            .lock()
-            .payments
-            .values()
-            .filter(|p| p.order_id == order)
-            .max_by_key(|p| (p.created_at, p.id))
-            .cloned())
-    }
-
-    async fn event_subject(
-        &self,
-        event_id: &str,
-        key: &PaymentKey,
-    ) -> Result<Option<EventSubject>, StoreError> {
-        let t = self.lock();
-        let payment = match key {
-            PaymentKey::Id(id) => t.payments.get(id).cloned(),
-            PaymentKey::Provider(provider_id) => t
-                .payments
-                .values()
-                .filter(|p| p.provider_payment_id.as_deref() == Some(provider_id.as_str()))
-                .max_by_key(|p| (p.created_at, p.id))
-                .cloned(),
-        };
-        Ok(payment.and_then(|payment| {
-            let order = t.orders.get(&payment.order_id)?.clone();
-            Some(EventSubject {
-                applied_before: t.processed_events.contains(event_id),
-                payment,
-                order,
-            })
-        }))
-    }
-
-    async fn order_with_latest_payment(
-        &self,
-        order: OrderId,
-    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
-        let t = self.lock();
-        let latest = t
-            .payments
-            .values()
-            .filter(|p| p.order_id == order)
-            .max_by_key(|p| (p.created_at, p.id))
-            .cloned();
-        Ok(t.orders.get(&order).map(|o| (o.clone(), latest)))
-    }
-
-    async fn stuck(
-        &self,
-        now: DateTime<Utc>,
-        stale_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<Payment>, StoreError> {
-        let mut stuck: Vec<Payment> = self
-            .lock()
-            .payments
-            .values()
-            .filter(|p| match p.status {
-                PaymentStatus::Open => p.session.as_ref().is_some_and(|s| s.expires_at < now),
-                PaymentStatus::Pending | PaymentStatus::Processing => p.updated_at < stale_before,
-                _ => false,
-            })
-            .cloned()
-            .collect();
-        stuck.sort_by_key(|p| (p.created_at, p.id));
-        stuck.truncate(usize::try_from(limit).unwrap_or(0));
-        Ok(stuck)
-    }
-
-    async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
-        let mut t = self.lock();
-        // Check everything first: the write is all or nothing, as in a transaction.
-        if let Some(id) = &commit.event_id
-            && t.processed_events.contains(id)
-        {
-            return Err(StoreError::Duplicate(UniqueKey::ProcessedEvent));
-        }
-        if let Some(p) = &commit.payment {
-            let stored = t.payments.get(&p.id).ok_or(StoreError::MissingReference)?;
-            if stored.version != p.version {
-                return Err(StoreError::Conflict);
-            }
-            let another_open = t
-                .payments
-                .values()
-                .any(|o| o.id != p.id && o.order_id == p.order_id && o.status.is_open());
-            if p.status.is_open() && another_open {
-                return Err(StoreError::Duplicate(UniqueKey::OpenPayment));
-            }
-        }
-        if let Some(o) = &commit.order {
-            let stored = t.orders.get(&o.id).ok_or(StoreError::MissingReference)?;
-            if stored.version() != o.version() {
-                return Err(StoreError::Conflict);
-            }
-        }
-        if let Some(id) = &commit.event_id {
-            t.processed_events.insert(id.clone());
-        }
-        if let Some(p) = &commit.payment {
-            let mut p = p.clone();
-            p.version += 1;
-            t.payments.insert(p.id, p);
-        }
-        if let Some(o) = &commit.order {
-            let version = o.version() + 1;
-            t.orders.insert(
-                o.id,
-                Order::restore(OrderParts {
-                    version,
-                    ..o.to_parts()
-                }),
-            );
-        }
-        t.order_events.extend(commit.events.iter().cloned());
-        Ok(())
-    }
-
-    async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
-        let mut t = self.lock();
-        let seen = t
-            .order_events
-            .iter()
-            .any(|e| e.order_id == event.order_id && e.kind == event.kind);
-        if seen {
-            return Ok(false);
-        }
-        t.order_events.push(event.clone());
-        Ok(true)
-    }
-
-    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
-        let mut events: Vec<OrderEvent> = self
-            .lock()
-            .order_events
-            .iter()
-            .filter(|e| e.order_id == order)
-            .cloned()
-            .collect();
-        events.sort_by_key(|e| (e.created_at, e.id));
-        Ok(events)
-    }
-}
-
-/// Leases within one process: enough for tests and demos on the in-memory store.
-#[async_trait]
-impl Leases for MemoryStore {
-    async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
-        let mut t = self.lock();
-        if !t.leases.insert(job.to_owned()) {
-            return Ok(None);
-        }
-        Ok(Some(Box::new(MemoryLease {
-            store: self.clone(),
-            job: job.to_owned(),
-        })))
-    }
-}
-
-struct MemoryLease {
-    store: MemoryStore,
-    job: String,
-}
-
-impl Lease for MemoryLease {}
-
-impl Drop for MemoryLease {
-    fn drop(&mut self) {
-        self.store.lock().leases.remove(&self.job);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use orderpay_domain::contract::Store;
+    use orderpay_domain::payment::PaymentRepository;
 
     impl Store for MemoryStore {
         fn customers(&self) -> Arc<dyn CustomerRepository> {

@@ -2,6 +2,8 @@
 //! An event's effect is one statement: the event id inserted (its primary key makes a repeat
 //! fail), the payment and the order updated only at the version they were read at.
 
+mod commit;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -13,15 +15,16 @@ use uuid::Uuid;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{Order, OrderEvent, OrderId};
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey,
-    PaymentProvider, PaymentRepository, PaymentStatus,
+    CheckoutSession, EventCommit, EventSubject, Payment, PaymentId, PaymentKey, PaymentProvider,
+    PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::store::StoreError;
 
+use self::commit::CommitStatement;
 use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::orders::{ItemRow, Key, OrderRow, assemble, flag_names, load_one};
+use crate::orders::{ItemRow, Key, OrderRow, assemble, load_one};
 use crate::schema::{order_events, order_items, orders, payments, processed_events};
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -141,168 +144,6 @@ async fn open_payment_of(
         .first(conn)
         .await
         .optional()
-}
-
-/// A provider event's effect in one statement:
-///
-/// ```sql
-/// WITH seen AS (INSERT INTO processed_events …),            -- the event id, if any
-///      p AS (UPDATE payments … WHERE id = $ AND version = $ RETURNING id),
-///      o AS (UPDATE orders … WHERE id = $ AND version = $ RETURNING id),
-///      e AS (INSERT INTO order_events … FROM unnest(…))     -- the history rows
-/// SELECT CASE WHEN <p and o each changed the rows they were given>
-///             THEN 0 ELSE orderpay_version_conflict() END
-/// ```
-///
-/// A repeated event id fails the insert (`processed_events_pkey`); a row that is not at the
-/// version it was read at makes the final SELECT call `orderpay_version_conflict()`, whose
-/// error (SQLSTATE 40001) rolls the whole statement back. A missing payment or order binds
-/// NULL ids, which update nothing and are expected to. The text never varies, so the
-/// connection prepares it once.
-#[derive(diesel::query_builder::QueryId)]
-struct CommitStatement {
-    event_id: Option<String>,
-    payment_id: Option<Uuid>,
-    payment_version: Option<i32>,
-    payment_status: Option<String>,
-    session_id: Option<String>,
-    session_url: Option<String>,
-    session_expires_at: Option<DateTime<Utc>>,
-    provider_payment_id: Option<String>,
-    amount_received: Option<i64>,
-    payment_refunded: Option<i64>,
-    payment_updated_at: Option<DateTime<Utc>>,
-    order_id: Option<Uuid>,
-    order_version: Option<i32>,
-    order_status: Option<String>,
-    order_flags: Option<Vec<String>>,
-    order_refunded: Option<i64>,
-    order_updated_at: Option<DateTime<Utc>>,
-    expected_payments: i64,
-    expected_orders: i64,
-    events: EventColumns,
-}
-
-/// History rows as one array per column, to unnest.
-#[derive(Default)]
-struct EventColumns {
-    ids: Vec<Uuid>,
-    order_ids: Vec<Uuid>,
-    types: Vec<String>,
-    payment_ids: Vec<Option<Uuid>>,
-    amounts: Vec<Option<i64>>,
-    reasons: Vec<Option<String>>,
-    created_at: Vec<DateTime<Utc>>,
-}
-
-impl CommitStatement {
-    fn of(commit: &EventCommit) -> Self {
-        let payment = commit.payment.as_ref().map(PaymentRow::from);
-        let order = commit.order.as_ref();
-        let mut events = EventColumns::default();
-        for e in &commit.events {
-            events.ids.push(e.id.as_uuid());
-            events.order_ids.push(e.order_id.as_uuid());
-            events.types.push(e.kind.as_str().to_owned());
-            events.payment_ids.push(e.payment_id.map(|p| p.as_uuid()));
-            events.amounts.push(e.amount.map(Amount::minor_units));
-            events.reasons.push(e.reason.clone());
-            events.created_at.push(e.created_at);
-        }
-        Self {
-            event_id: commit.event_id.clone(),
-            expected_payments: i64::from(payment.is_some()),
-            expected_orders: i64::from(order.is_some()),
-            payment_id: payment.as_ref().map(|p| p.id),
-            payment_version: payment.as_ref().map(|p| p.version),
-            payment_status: payment.as_ref().map(|p| p.status.clone()),
-            session_id: payment.as_ref().and_then(|p| p.session_id.clone()),
-            session_url: payment.as_ref().and_then(|p| p.session_url.clone()),
-            session_expires_at: payment.as_ref().and_then(|p| p.session_expires_at),
-            provider_payment_id: payment.as_ref().and_then(|p| p.provider_payment_id.clone()),
-            amount_received: payment.as_ref().map(|p| p.amount_received),
-            payment_refunded: payment.as_ref().map(|p| p.amount_refunded),
-            payment_updated_at: payment.as_ref().map(|p| p.updated_at),
-            order_id: order.map(|o| o.id.as_uuid()),
-            order_version: order.map(|o| o.version()),
-            order_status: order.map(|o| o.status().as_str().to_owned()),
-            order_flags: order.map(flag_names),
-            order_refunded: order.map(|o| o.amount_refunded().minor_units()),
-            order_updated_at: order.map(|o| o.updated_at),
-            events,
-        }
-    }
-}
-
-impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
-        type Id = diesel::sql_types::Uuid;
-        out.push_sql("WITH seen AS (INSERT INTO processed_events (id) SELECT e FROM (SELECT ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.event_id)?;
-        out.push_sql(
-            "::text AS e) AS event WHERE e IS NOT NULL), \
-             p AS (UPDATE payments SET status = ",
-        );
-        out.push_bind_param::<Nullable<Text>, _>(&self.payment_status)?;
-        out.push_sql(", session_id = ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.session_id)?;
-        out.push_sql(", session_url = ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.session_url)?;
-        out.push_sql(", session_expires_at = ");
-        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.session_expires_at)?;
-        out.push_sql(", provider_payment_id = ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.provider_payment_id)?;
-        out.push_sql(", amount_received = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.amount_received)?;
-        out.push_sql(", amount_refunded = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.payment_refunded)?;
-        out.push_sql(", updated_at = ");
-        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.payment_updated_at)?;
-        out.push_sql(", version = version + 1 WHERE id = ");
-        out.push_bind_param::<Nullable<Id>, _>(&self.payment_id)?;
-        out.push_sql(" AND version = ");
-        out.push_bind_param::<Nullable<Integer>, _>(&self.payment_version)?;
-        out.push_sql(" RETURNING id), o AS (UPDATE orders SET status = ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.order_status)?;
-        out.push_sql(", flags = ");
-        out.push_bind_param::<Nullable<Array<Text>>, _>(&self.order_flags)?;
-        out.push_sql(", amount_refunded = ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.order_refunded)?;
-        out.push_sql(", updated_at = ");
-        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.order_updated_at)?;
-        out.push_sql(", version = version + 1 WHERE id = ");
-        out.push_bind_param::<Nullable<Id>, _>(&self.order_id)?;
-        out.push_sql(" AND version = ");
-        out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
-        out.push_sql(
-            " RETURNING id), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
-             amount, reason, created_at) SELECT * FROM unnest(",
-        );
-        let e = &self.events;
-        out.push_bind_param::<Array<Id>, _>(&e.ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Id>, _>(&e.order_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Text>, _>(&e.types)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Id>>, _>(&e.payment_ids)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<BigInt>>, _>(&e.amounts)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Nullable<Text>>, _>(&e.reasons)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Timestamptz>, _>(&e.created_at)?;
-        out.push_sql(")) SELECT CASE WHEN (SELECT count(*) FROM p) = ");
-        out.push_bind_param::<BigInt, _>(&self.expected_payments)?;
-        out.push_sql(" AND (SELECT count(*) FROM o) = ");
-        out.push_bind_param::<BigInt, _>(&self.expected_orders)?;
-        out.push_sql(" THEN 0 ELSE orderpay_version_conflict() END");
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -545,36 +386,5 @@ impl PaymentRepository for PgStore {
                 .collect()
         })
         .await
-    }
-}
-
-/// A lease held as a PostgreSQL session-level advisory lock on a connection of its own, taken
-/// out of the pool: no transaction is open while it is held, and closing the connection (when
-/// the lease drops, or the process dies) releases it.
-struct AdvisoryLease {
-    _conn: AsyncPgConnection,
-}
-
-impl Lease for AdvisoryLease {}
-
-#[async_trait]
-impl Leases for PgStore {
-    async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
-        #[derive(QueryableByName)]
-        struct Acquired {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            acquired: bool,
-        }
-        let mut conn = self.detached_conn().await?;
-        let acquired: Acquired = diesel::sql_query(
-            "SELECT pg_try_advisory_lock(hashtextextended('orderpay:' || $1, 0)) AS acquired",
-        )
-        .bind::<diesel::sql_types::Text, _>(job)
-        .get_result(&mut conn)
-        .await
-        .map_err(store_error)?;
-        Ok(acquired
-            .acquired
-            .then(|| Box::new(AdvisoryLease { _conn: conn }) as Box<dyn Lease>))
     }
 }

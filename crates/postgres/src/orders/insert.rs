@@ -1,0 +1,191 @@
+//! Creating an order in one statement: the order, its items unnested from arrays and its
+//! history row as data-modifying CTEs, with its customer found or made by phone when asked.
+
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use diesel::pg::Pg;
+use uuid::Uuid;
+
+use orderpay_domain::order::{Order, OrderEvent};
+
+use super::{OrderRow, rows_of};
+use crate::customers::CustomerRow;
+
+/// An order, its items (as arrays, to unnest) and its `created` history row, ready to bind.
+pub(super) struct NewOrderRows {
+    row: OrderRow,
+    positions: Vec<i16>,
+    names: Vec<String>,
+    quantities: Vec<i32>,
+    unit_amounts: Vec<i64>,
+    amounts: Vec<i64>,
+    event_id: Uuid,
+    event_type: &'static str,
+    event_at: DateTime<Utc>,
+}
+
+/// Where the new order's customer id comes from.
+enum CustomerOf {
+    /// The order's own `customer_id`, bound.
+    Bound,
+    /// The `c` CTE's one row (found or made by phone).
+    Cte,
+}
+
+impl NewOrderRows {
+    pub(super) fn of(order: &Order, created: &OrderEvent) -> Self {
+        let (row, items) = rows_of(order);
+        Self {
+            row,
+            positions: items.iter().map(|i| i.position).collect(),
+            names: items.iter().map(|i| i.name.clone()).collect(),
+            quantities: items.iter().map(|i| i.quantity).collect(),
+            unit_amounts: items.iter().map(|i| i.unit_amount).collect(),
+            amounts: items.iter().map(|i| i.amount).collect(),
+            event_id: created.id.as_uuid(),
+            event_type: created.kind.as_str(),
+            event_at: created.created_at,
+        }
+    }
+
+    /// `o AS (INSERT INTO orders …), i AS (INSERT INTO order_items …), e AS (INSERT INTO
+    /// order_events …)`: the CTEs that write the order, to follow a `WITH`.
+    fn walk_ctes<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        customer: CustomerOf,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
+        let r = &self.row;
+        out.push_sql(
+            "o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amount, \
+             status, metadata, created_at, updated_at, pay_token, flags, amount_refunded, \
+             version) SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.reference)?;
+        out.push_sql(", ");
+        match customer {
+            CustomerOf::Bound => {
+                out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.customer_id)?
+            }
+            CustomerOf::Cte => out.push_sql("(SELECT id FROM c)"),
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.currency)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.total_amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&r.metadata)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&r.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&r.pay_token)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&r.flags)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&r.amount_refunded)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&r.version)?;
+        out.push_sql(
+            "), i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, \
+             amount) SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", * FROM unnest(");
+        out.push_bind_param::<Array<SmallInt>, _>(&self.positions)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.names)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Integer>, _>(&self.quantities)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.unit_amounts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.amounts)?;
+        out.push_sql(
+            ")), e AS (INSERT INTO order_events (id, order_id, type, created_at) VALUES (",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.event_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
+        out.push_sql("))");
+        Ok(())
+    }
+}
+
+/// The order for a known customer id, its items and its `created` history row in one
+/// statement. A query type of its own (rather than `sql_query`, which diesel never caches)
+/// so the connection prepares it once and then only binds and executes.
+#[derive(diesel::query_builder::QueryId)]
+pub(super) struct InsertOrder(pub(super) NewOrderRows);
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        self.0.walk_ctes(&mut out, CustomerOf::Bound)?;
+        out.push_sql(" SELECT 1");
+        Ok(())
+    }
+}
+
+/// The customer with a phone number, found or made, then its order as `InsertOrder` does,
+/// in one statement that returns the customer's id. Found first (no write for a known
+/// phone); made with `ON CONFLICT … DO UPDATE` so that a concurrent insert of the same phone,
+/// which this statement's snapshot cannot see, still yields that row (it waits for the other
+/// writer and returns the winner's id) instead of failing or returning nothing.
+#[derive(diesel::query_builder::QueryId)]
+pub(super) struct InsertOrderForPhone {
+    pub(super) customer: CustomerRow,
+    pub(super) order: NewOrderRows,
+}
+
+impl diesel::query_builder::Query for InsertOrderForPhone {
+    type SqlType = diesel::sql_types::Uuid;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text, Timestamptz};
+        let c = &self.customer;
+        out.push_sql("WITH found AS (SELECT id FROM customers WHERE phone = ");
+        out.push_bind_param::<Text, _>(&c.phone)?;
+        out.push_sql(
+            "), made AS (INSERT INTO customers (id, phone, name, email, created_at, updated_at) \
+             SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&c.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.phone)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&c.email)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&c.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&c.updated_at)?;
+        out.push_sql(
+            " WHERE NOT EXISTS (SELECT 1 FROM found) \
+             ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id), \
+             c AS (SELECT id FROM found UNION ALL SELECT id FROM made), ",
+        );
+        self.order.walk_ctes(&mut out, CustomerOf::Cte)?;
+        out.push_sql(" SELECT id FROM c");
+        Ok(())
+    }
+}
