@@ -21,7 +21,7 @@ use orderpay_domain::payment::{
 };
 
 /// How far a signature's timestamp may be from now, in seconds, in either direction.
-pub const TOLERANCE_SECONDS: i64 = 300;
+pub const TOLERANCE_SECONDS: u64 = 300;
 
 /// Stripe's webhook endpoint secrets (`whsec_...`), newest first while rotating.
 pub struct StripeWebhooks {
@@ -73,7 +73,8 @@ impl StripeWebhooks {
         if signatures.is_empty() {
             return Err(bad("no v1 signature"));
         }
-        if (now.timestamp() - timestamp).abs() > TOLERANCE_SECONDS {
+        // `abs_diff`: no overflow, however far from now a forged timestamp is.
+        if now.timestamp().abs_diff(timestamp) > TOLERANCE_SECONDS {
             return Err(bad("timestamp outside the tolerance"));
         }
         let mut signed = timestamp.to_string().into_bytes();
@@ -332,6 +333,23 @@ mod tests {
         assert!(hooks().verify(BODY, Some(&header), at(1_000_301)).is_err());
         assert!(hooks().verify(BODY, Some(&header), at(999_700)).is_ok());
         assert!(hooks().verify(BODY, Some(&header), at(999_699)).is_err());
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_i64_fail_without_overflowing() {
+        for t in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let header = signature_header(SECRET, BODY, t);
+            for now in [0, 1_000_000, 200_000_000_000] {
+                let now = Utc.timestamp_opt(now, 0).unwrap();
+                assert!(
+                    matches!(
+                        hooks().verify(BODY, Some(&header), now),
+                        Err(EventFeedError::BadSignature(_))
+                    ),
+                    "t={t}"
+                );
+            }
+        }
     }
 
     #[test]
