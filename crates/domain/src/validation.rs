@@ -107,7 +107,65 @@ pub(crate) fn bounded_text(input: &str, max: usize) -> Result<String, String> {
     if trimmed.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
+    if let Some(c) = hidden_character(trimmed) {
+        return Err(format!(
+            "must not contain invisible formatting characters (U+{:04X})",
+            u32::from(c)
+        ));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Unicode's format characters (category Cf) and line/paragraph separators: invisible, and
+/// able to reorder or hide what a customer reads (U+202E turns `Tea` into `aeT`).
+const HIDDEN: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+const ZERO_WIDTH_JOINER: char = '\u{200D}';
+const BLACK_FLAG: char = '\u{1F3F4}';
+const CANCEL_TAG: char = '\u{E007F}';
+
+/// The first invisible formatting character in `text`, if any. Emoji sequences keep working:
+/// the zero-width joiner (👩‍💻) is allowed, and tag characters only in a flag sequence that
+/// starts with 🏴 and ends with the cancel tag (🏴󠁧󠁢󠁳󠁣󠁴󠁿), so they cannot carry hidden text.
+pub fn hidden_character(text: &str) -> Option<char> {
+    let mut in_flag = false;
+    for c in text.chars() {
+        let tag = ('\u{E0020}'..=CANCEL_TAG).contains(&c);
+        if c == ZERO_WIDTH_JOINER || (tag && in_flag) {
+            if c == CANCEL_TAG {
+                in_flag = false;
+            }
+            continue;
+        }
+        in_flag = c == BLACK_FLAG;
+        let code = u32::from(c);
+        if HIDDEN.iter().any(|&(lo, hi)| (lo..=hi).contains(&code)) {
+            return Some(c);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -145,5 +203,34 @@ mod tests {
         assert!(bounded_text("   ", 10).is_err());
         assert!(bounded_text("abcdefghijk", 10).is_err());
         assert!(bounded_text("a\u{0}b", 10).is_err());
+    }
+
+    #[test]
+    fn invisible_formatting_is_refused_and_emoji_sequences_kept() {
+        for hidden in [
+            "Tea\u{202E}gnp.exe",
+            "Te\u{200B}a",
+            "\u{2066}Tea\u{2069}",
+            "Tea\u{FEFF}",
+            "Tea\u{00AD}",
+            "Tea\u{2028}cake",
+            "Tea\u{E0041}\u{E0042}",
+            "\u{1F3F4}\u{E0067}\u{E007F}\u{E0041}",
+        ] {
+            let refused = bounded_text(hidden, 100).unwrap_err();
+            assert!(refused.contains("invisible"), "{hidden:?}: {refused}");
+        }
+        for kept in [
+            "Tea",
+            "Chá com açúcar",
+            "👩\u{200D}💻 support",
+            "👨\u{200D}👩\u{200D}👧 family box",
+            "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} shortbread",
+            "❤\u{FE0F} mug",
+            "مرحبا",
+            "שלום",
+        ] {
+            assert_eq!(bounded_text(kept, 100).as_deref(), Ok(kept), "{kept:?}");
+        }
     }
 }
