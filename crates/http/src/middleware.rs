@@ -42,10 +42,16 @@ pub async fn request_context(
     let id = request_id(&req);
     // Load balancers probe these every few seconds: keep them out of the info log.
     let probe = matches!(req.path(), "/healthz" | "/readyz");
+    // The route's pattern (`/pay/{token}`), never the path: paths carry pay tokens and
+    // sandbox session ids, which would let a log reader pay or decline for a customer.
+    let route = req
+        .resource_map()
+        .match_pattern(req.path())
+        .unwrap_or_else(|| "(no route)".to_owned());
     let span = tracing::info_span!(
         "http_request",
         method = %req.method(),
-        path = %req.path(),
+        route = %route,
         request_id = %id,
         status = tracing::field::Empty,
         api_key_id = tracing::field::Empty,
@@ -178,9 +184,12 @@ pub async fn require_api_key(
     };
     tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
     req.extensions_mut().insert(key);
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_boxed_body)
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    // API answers carry personal data (phones, emails, orders): no cache may keep them.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use actix_web::body::to_bytes;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
 use actix_web::middleware::from_fn;
 use actix_web::{App, test, web};
 use chrono::{DateTime, Utc};
@@ -231,4 +232,100 @@ async fn webhooks_verify_apply_once_and_ask_again_for_unknown_payments() {
     let unknown = json!({"id": "evt_2", "payment_id": uuid::Uuid::now_v7(), "order_id": id});
     let (status, _, _) = call(&app, deliver("good", unknown)).await;
     assert_eq!(status, 503);
+}
+
+/// The answer's status and headers.
+async fn headers_of<S>(app: &S, request: test::TestRequest) -> (StatusCode, HeaderMap)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let response = test::call_service(app, request.to_request()).await;
+    (response.status(), response.headers().clone())
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .map_or("", |v| v.to_str().unwrap_or_default())
+}
+
+#[actix_web::test]
+async fn every_page_a_customer_sees_carries_protective_headers() {
+    let w = world().await;
+    let app = app!(w);
+    let (_, link) = order_and_link(&app, &w.key).await;
+    let pay = link["url"].as_str().unwrap().strip_prefix(BASE).unwrap();
+    let (_, _, checkout) = call(&app, test::TestRequest::get().uri(pay)).await;
+    let checkout = checkout.unwrap().strip_prefix(BASE).unwrap().to_owned();
+    for page in [
+        checkout.clone(),
+        format!("{pay}/done"),
+        "/pay/not-a-token".to_owned(),
+    ] {
+        let (status, headers) = headers_of(&app, test::TestRequest::get().uri(&page)).await;
+        assert!(
+            header(&headers, "content-type").starts_with("text/html"),
+            "{page}: {status}"
+        );
+        let csp = header(&headers, "content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "style-src 'sha256-",
+        ] {
+            assert!(csp.contains(directive), "{page}: {csp}");
+        }
+        assert_eq!(header(&headers, "referrer-policy"), "no-referrer", "{page}");
+        assert_eq!(header(&headers, "x-content-type-options"), "nosniff");
+        assert_eq!(header(&headers, "cache-control"), "no-store");
+    }
+    // API answers hold personal data: never cached.
+    let (status, headers) = headers_of(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/customers?phone=%2B14155550100")
+            .insert_header(("authorization", format!("Bearer {}", w.key))),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "cache-control"), "no-store");
+}
+
+#[actix_web::test]
+async fn invisible_formatting_in_names_is_refused_and_emoji_kept() {
+    let w = world().await;
+    let app = app!(w);
+    let auth = ("authorization", format!("Bearer {}", w.key));
+    let order = |item: &str, customer: &str| {
+        test::TestRequest::post()
+            .uri("/v1/orders")
+            .insert_header(auth.clone())
+            .set_json(
+                json!({"customer": {"phone": "+14155550111", "name": customer},
+                             "currency": "eur",
+                             "items": [{"name": item, "quantity": 1, "unit_amount": 600}]}),
+            )
+    };
+    let (status, problem, _) = call(&app, order("Tea\u{202E}gnp.exe", "Ada\u{200B}")).await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["customer.name", "items[0].name"], "{problem}");
+    let (_, list, _) = call(
+        &app,
+        test::TestRequest::get()
+            .uri("/v1/orders")
+            .insert_header(auth.clone()),
+    )
+    .await;
+    assert_eq!(list["data"], json!([]), "nothing was stored");
+
+    let (status, created, _) = call(&app, order("👩\u{200D}💻 sticker", "Ada")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["items"][0]["name"], "👩\u{200D}💻 sticker");
 }

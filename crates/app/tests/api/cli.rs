@@ -393,6 +393,27 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
     .await
     .unwrap();
     assert_eq!(order.status(), 201);
+    // The customer's pay link and the sandbox's checkout: their paths are capabilities.
+    let order_id = order.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = send(
+        reqwest::Method::POST,
+        &format!("/v1/orders/{order_id}/payment-link"),
+        None,
+    )
+    .await
+    .unwrap()
+    .json::<serde_json::Value>()
+    .await
+    .unwrap();
+    let pay_url = link["url"].as_str().unwrap().to_owned();
+    let checkout = crate::helpers::redirect_of(&pay_url).await;
+    let page = client.get(&checkout).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{checkout}");
+    let token = pay_url.rsplit('/').next().unwrap().to_owned();
+    let session = checkout.rsplit('/').next().unwrap().to_owned();
     let refused = client
         .get(format!("{base}/v1/customers"))
         .bearer_auth(format!("{key}x"))
@@ -416,6 +437,8 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
         "not-an-email-0199",
         secret_part,
         "hunter2pw",
+        &token,
+        &session,
     ] {
         assert!(
             !text.contains(secret),
