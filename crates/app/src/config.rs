@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use orderpay_domain::phone::PhoneRegion;
-use orderpay_postgres::{ConnectOptions, PoolOptions};
+use orderpay_postgres::{ConnectOptions, PoolOptions, TlsMode};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/orderpay";
 
@@ -65,6 +65,13 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// `PAYMENT_PROVIDER`, when set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProviderChoice {
+    Stripe,
+    Sandbox,
+}
+
 pub struct StripeConfig {
     pub secret_key: SecretString,
     pub webhook_secrets: Vec<SecretString>,
@@ -94,6 +101,11 @@ impl Reader<'_> {
             None => default,
             Some(raw) => match parse(&raw) {
                 Ok(v) => v,
+                // A URL may hold a token or a password, a key is a secret: never echoed.
+                Err(why) if may_hold_a_secret(name) => {
+                    self.problems.push(format!("{name}: {why}"));
+                    default
+                }
                 Err(why) => {
                     self.problems.push(format!("{name}={raw:?}: {why}"));
                     default
@@ -112,6 +124,45 @@ impl Reader<'_> {
             _ => Err(format!("must be a whole number of at least {floor}")),
         })
     }
+}
+
+/// Whether a variable's value may hold a secret (a key, or a URL with a password or token),
+/// so that an error about it must not repeat the value.
+fn may_hold_a_secret(name: &str) -> bool {
+    ["_URL", "_KEY", "_SECRET", "_BASE", "_TOKEN"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// An absolute `http(s)` URL without a trailing slash; in production only `https`.
+fn base_url(raw: &str, production: bool) -> Result<String, String> {
+    match raw.split_once("://") {
+        Some(("https", rest)) if !rest.is_empty() => Ok(raw.trim_end_matches('/').to_owned()),
+        Some(("http", rest)) if !rest.is_empty() && !production => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        Some(("http", _)) => Err("must be an https URL in production".into()),
+        _ => Err("must be an absolute http(s) URL".into()),
+    }
+}
+
+/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`): only a
+/// developer can open pages there.
+fn is_loopback(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Config {
@@ -164,13 +215,33 @@ impl Config {
         let shutdown_drain = Duration::from_millis(r.number("SHUTDOWN_DRAIN_MS", 2000u64, 0));
         let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, boolean);
         let pool_per_worker = r.parse("DATABASE_POOL_PER_WORKER", true, boolean);
-        let database = match ConnectOptions::parse(&database_url) {
+        // With the opt-out, a URL that names no sslmode is encrypted all the same (`require`):
+        // never the plaintext fallback of libpq's default `prefer`.
+        let default_mode = if production && allow_unverified_tls {
+            TlsMode::Require
+        } else {
+            TlsMode::Prefer
+        };
+        let database = match ConnectOptions::parse_with_default_mode(&database_url, default_mode) {
             Ok(options) => Some(options.with_connect_timeout(pool.connect_timeout)),
             Err(e) => {
                 r.problems.push(format!("DATABASE_URL: {e:#}"));
                 None
             }
         };
+        if production
+            && allow_unverified_tls
+            && let Some(options) = &database
+            && matches!(options.tls_mode(), TlsMode::Disable | TlsMode::Prefer)
+            && !options.is_local_socket()
+        {
+            r.problems.push(format!(
+                "DATABASE_URL: sslmode={} may talk to the database in plaintext; \
+                 DATABASE_ALLOW_UNVERIFIED_TLS only relaxes the certificate check, so use \
+                 sslmode=require (or leave sslmode out) or a verifying mode",
+                options.tls_mode().as_str()
+            ));
+        }
         if production
             && !allow_unverified_tls
             && let Some(options) = &database
@@ -194,18 +265,10 @@ impl Config {
             .get("HTTP_WORKERS")
             .map(|_| r.number("HTTP_WORKERS", 1usize, 1));
         let public_base_url = r.parse("PUBLIC_BASE_URL", None, |raw| {
-            if raw.starts_with("http://") || raw.starts_with("https://") {
-                Ok(Some(raw.trim_end_matches('/').to_string()))
-            } else {
-                Err("must be an absolute http(s) URL".into())
-            }
+            base_url(raw, production).map(Some)
         });
         let customer_directory_url = r.parse("CUSTOMER_DIRECTORY_URL", None, |raw| {
-            if raw.starts_with("http://") || raw.starts_with("https://") {
-                Ok(Some(raw.to_string()))
-            } else {
-                Err("must be an absolute http(s) URL".into())
-            }
+            base_url(raw, false).map(|_| Some(raw.to_owned()))
         });
         let stripe_key = r.get("STRIPE_SECRET_KEY");
         let webhook_secrets: Vec<SecretString> = r
@@ -221,38 +284,75 @@ impl Config {
         let api_base = r.parse(
             "STRIPE_API_BASE",
             "https://api.stripe.com".to_string(),
-            |raw| {
-                if raw.starts_with("http://") || raw.starts_with("https://") {
-                    Ok(raw.trim_end_matches('/').to_string())
-                } else {
-                    Err("must be an absolute http(s) URL".into())
-                }
-            },
+            |raw| base_url(raw, production),
         );
-        let stripe = match stripe_key {
-            Some(key) => {
-                if webhook_secrets.is_empty() {
-                    r.problems.push(
-                        "STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (the endpoint's \
-                         signing secret, whsec_...; several, comma-separated, while rotating)"
-                            .into(),
-                    );
-                }
-                Some(StripeConfig {
-                    secret_key: SecretString::from(key),
-                    webhook_secrets,
-                    api_base,
-                })
+        let provider = r.parse("PAYMENT_PROVIDER", None, |raw| {
+            match raw.to_ascii_lowercase().as_str() {
+                "stripe" => Ok(Some(ProviderChoice::Stripe)),
+                "sandbox" => Ok(Some(ProviderChoice::Sandbox)),
+                _ => Err("must be stripe or sandbox".into()),
             }
-            None if production => {
+        });
+        let stripe = match (stripe_key, provider) {
+            (Some(_), Some(ProviderChoice::Sandbox)) => {
                 r.problems.push(
-                    "STRIPE_SECRET_KEY: required when APP_ENV=production (without it orderpay \
-                     uses its sandbox, which takes no money)"
+                    "PAYMENT_PROVIDER: sandbox, but STRIPE_SECRET_KEY is set; remove one of them"
                         .into(),
                 );
                 None
             }
-            None => None,
+            (None, Some(ProviderChoice::Sandbox)) if production => {
+                r.problems.push(
+                    "PAYMENT_PROVIDER: the sandbox takes no money and is refused when \
+                     APP_ENV=production"
+                        .into(),
+                );
+                None
+            }
+            (None, Some(ProviderChoice::Sandbox)) => None,
+            (None, Some(ProviderChoice::Stripe)) => {
+                r.problems
+                    .push("STRIPE_SECRET_KEY: required with PAYMENT_PROVIDER=stripe".into());
+                None
+            }
+            // The sandbox by omission only where nobody but the developer can reach it.
+            (None, None) if !production && public_base_url.as_deref().is_none_or(is_loopback) => {
+                None
+            }
+            (None, None) if !production => {
+                r.problems.push(
+                    "STRIPE_SECRET_KEY: not set, and PUBLIC_BASE_URL is not a loopback address, \
+                     so customers could reach the sandbox, which marks orders paid with no \
+                     money; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or \
+                     PAYMENT_PROVIDER=sandbox to run the sandbox on purpose"
+                        .into(),
+                );
+                None
+            }
+            (stripe_key, _) => match stripe_key {
+                Some(key) => {
+                    if webhook_secrets.is_empty() {
+                        r.problems.push(
+                        "STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (the endpoint's \
+                         signing secret, whsec_...; several, comma-separated, while rotating)"
+                            .into(),
+                    );
+                    }
+                    Some(StripeConfig {
+                        secret_key: SecretString::from(key),
+                        webhook_secrets,
+                        api_base,
+                    })
+                }
+                None => {
+                    r.problems.push(
+                        "STRIPE_SECRET_KEY: required when APP_ENV=production (without it orderpay \
+                     would use its sandbox, which takes no money)"
+                            .into(),
+                    );
+                    None
+                }
+            },
         };
         let checkout_minutes = r.parse("CHECKOUT_EXPIRY_MINUTES", 60u64, |raw| {
             match raw.parse::<u64>() {
@@ -482,8 +582,26 @@ mod tests {
                 vars[4],
                 ("DATABASE_ALLOW_UNVERIFIED_TLS", "true"),
             ];
-            assert!(config(&opted_out).is_ok(), "{mode} with the opt-out");
+            // The opt-out relaxes the certificate check, never encryption itself.
+            match (mode, config(&opted_out)) {
+                ("require", Ok(_)) => {}
+                ("disable" | "prefer", Err(problems)) => {
+                    assert!(problems[0].contains("plaintext"), "{mode}: {problems:?}");
+                }
+                (_, other) => panic!("{mode} with the opt-out: {:?}", other.err()),
+            }
         }
+        // With the opt-out and no sslmode at all (a Render internal URL), TLS is required.
+        let internal = config(&[
+            base[0],
+            base[1],
+            base[2],
+            base[3],
+            ("DATABASE_URL", "postgres://u@dpg-internal/orderpay"),
+            ("DATABASE_ALLOW_UNVERIFIED_TLS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(internal.database.tls_mode(), TlsMode::Require);
         let verified = [
             base[0],
             base[1],
@@ -514,5 +632,121 @@ mod tests {
     fn the_database_password_is_not_in_debug_output() {
         let c = config(&[("DATABASE_URL", "postgres://u:hunter2@db/orderpay")]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    const PRODUCTION: [(&str, &str); 5] = [
+        ("APP_ENV", "production"),
+        ("PUBLIC_BASE_URL", "https://pay.example.com"),
+        (
+            "DATABASE_URL",
+            "postgres://u@db.example.com/orderpay?sslmode=verify-full",
+        ),
+        STRIPE[0],
+        STRIPE[1],
+    ];
+
+    fn problem_about<'a>(problems: &'a [String], name: &str) -> &'a str {
+        problems
+            .iter()
+            .find(|p| p.starts_with(name))
+            .unwrap_or_else(|| panic!("nothing about {name} in {problems:?}"))
+    }
+
+    #[test]
+    fn the_sandbox_is_asked_for_by_name_or_implied_only_on_loopback() {
+        // No configuration at all, or a loopback address: the sandbox, as the quick start needs.
+        for base in [
+            None,
+            Some("http://localhost:8080"),
+            Some("http://127.0.0.1:9"),
+            Some("http://[::1]:80/"),
+        ] {
+            let vars: Vec<(&str, &str)> =
+                base.map(|b| ("PUBLIC_BASE_URL", b)).into_iter().collect();
+            assert!(config(&vars).unwrap().stripe.is_none(), "{base:?}");
+        }
+        // Reachable by others and no keys: refused, saying why.
+        for base in [
+            "http://shop.example.com",
+            "https://pay.example.com",
+            "http://localhost.evil.com",
+            "http://10.0.0.5:8080",
+        ] {
+            let problems = config(&[("PUBLIC_BASE_URL", base)]).unwrap_err();
+            let problem = problem_about(&problems, "STRIPE_SECRET_KEY");
+            assert!(problem.contains("PAYMENT_PROVIDER=sandbox"), "{problem}");
+        }
+        // Asked for by name: served anywhere but production.
+        let named = config(&[
+            ("PUBLIC_BASE_URL", "https://demo.example.com"),
+            ("PAYMENT_PROVIDER", "sandbox"),
+        ])
+        .unwrap();
+        assert!(named.stripe.is_none());
+        let mut production = PRODUCTION[..3].to_vec();
+        production.push(("PAYMENT_PROVIDER", "sandbox"));
+        let problems = config(&production).unwrap_err();
+        problem_about(&problems, "PAYMENT_PROVIDER");
+        // Contradictions are refused.
+        let both = config(&[("PAYMENT_PROVIDER", "sandbox"), STRIPE[0], STRIPE[1]]).unwrap_err();
+        problem_about(&both, "PAYMENT_PROVIDER");
+        let stripe_without_key = config(&[("PAYMENT_PROVIDER", "stripe")]).unwrap_err();
+        problem_about(&stripe_without_key, "STRIPE_SECRET_KEY");
+        assert!(
+            config(&[("PAYMENT_PROVIDER", "stripe"), STRIPE[0], STRIPE[1]])
+                .unwrap()
+                .stripe
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn production_urls_must_be_https() {
+        assert!(config(&PRODUCTION).is_ok());
+        for (name, url) in [
+            ("PUBLIC_BASE_URL", "http://pay.example.com"),
+            ("STRIPE_API_BASE", "http://api.stripe.example"),
+        ] {
+            let mut vars = PRODUCTION.to_vec();
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, url));
+            let problems = config(&vars).unwrap_err();
+            assert!(
+                problem_about(&problems, name).contains("https"),
+                "{problems:?}"
+            );
+            // Development keeps plain http for local fakes.
+            assert!(
+                config(&[(name, url), ("PAYMENT_PROVIDER", "sandbox")]).is_ok()
+                    || name == "STRIPE_API_BASE"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_setting_never_echoes_a_secret() {
+        let problems = config(&[
+            (
+                "CUSTOMER_DIRECTORY_URL",
+                "ftp://dir.example.com/?token=tok_s3cr3t",
+            ),
+            ("STRIPE_API_BASE", "stripe.example/sk_live_s3cr3t"),
+            ("PUBLIC_BASE_URL", "pay.example.com/?k=s3cr3t"),
+            ("PORT", "eighty"),
+        ])
+        .unwrap_err();
+        for name in [
+            "CUSTOMER_DIRECTORY_URL",
+            "STRIPE_API_BASE",
+            "PUBLIC_BASE_URL",
+        ] {
+            problem_about(&problems, name);
+        }
+        let all = problems.join("\n");
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(
+            all.contains("\"eighty\""),
+            "harmless values are still shown: {all}"
+        );
     }
 }

@@ -54,6 +54,14 @@ impl ConnectOptions {
     /// # Errors
     /// A message that names what is wrong and never contains the password.
     pub fn parse(url: &str) -> anyhow::Result<Self> {
+        Self::parse_with_default_mode(url, TlsMode::Prefer)
+    }
+
+    /// As [`ConnectOptions::parse`], with `default` as the `sslmode` when the URL sets none.
+    ///
+    /// # Errors
+    /// As [`ConnectOptions::parse`].
+    pub fn parse_with_default_mode(url: &str, default: TlsMode) -> anyhow::Result<Self> {
         let (rest, tls_params) = take_tls_params(url);
         let config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             anyhow!("DATABASE_URL is not a valid PostgreSQL URL or connection string: {e}")
@@ -61,7 +69,7 @@ impl ConnectOptions {
         if config.get_dbname().is_none() {
             return Err(anyhow!("DATABASE_URL names no database"));
         }
-        let mut tls_mode = TlsMode::Prefer;
+        let mut tls_mode = default;
         let mut root_cert = None;
         for (key, value) in tls_params {
             match key {
@@ -474,6 +482,14 @@ mod tests {
             TlsMode::Prefer
         );
         assert!(ConnectOptions::parse("postgres://localhost/x?sslmode=bogus").is_err());
+        let required =
+            ConnectOptions::parse_with_default_mode("postgres://localhost/x", TlsMode::Require);
+        assert_eq!(required.unwrap().tls_mode(), TlsMode::Require);
+        let explicit = ConnectOptions::parse_with_default_mode(
+            "postgres://localhost/x?sslmode=prefer",
+            TlsMode::Require,
+        );
+        assert_eq!(explicit.unwrap().tls_mode(), TlsMode::Prefer);
         assert!(ConnectOptions::parse("postgres://localhost").is_err());
     }
 

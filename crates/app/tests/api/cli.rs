@@ -530,3 +530,19 @@ fn stop_waiting(mut child: std::process::Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// An image deployed without Stripe keys at a public address would serve a Pay button that
+/// takes no money: `serve` refuses to start, saying why and how to ask for the sandbox.
+#[test]
+fn serve_without_stripe_keys_at_a_public_address_refuses_to_start() {
+    let output = orderpay("postgres://postgres@127.0.0.1:1/orderpay")
+        .env("PUBLIC_BASE_URL", "https://shop.example.com")
+        .arg("serve")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("STRIPE_SECRET_KEY"), "{stderr}");
+    assert!(stderr.contains("PAYMENT_PROVIDER=sandbox"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
+}
