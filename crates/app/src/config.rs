@@ -45,6 +45,8 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     /// How long a checkout session stays open.
     pub checkout_ttl: Duration,
+    /// How long after its creation an event for an unknown payment is asked for again.
+    pub unknown_payment_grace: Duration,
     /// How long a verified API key is trusted from memory (the bound on revocation).
     pub api_key_cache_ttl: Duration,
     /// How often `serve` reconciles stuck payments with the provider; `None` is off.
@@ -356,13 +358,18 @@ impl Config {
         };
         let checkout_minutes = r.parse("CHECKOUT_EXPIRY_MINUTES", 60u64, |raw| {
             match raw.parse::<u64>() {
-                Ok(m) if (30..=1440).contains(&m) => Ok(m),
+                Ok(m) if (35..=1440).contains(&m) => Ok(m),
                 _ => Err(
-                    "must be a whole number of minutes from 30 to 1440 (Stripe's bounds)".into(),
+                    "must be a whole number of minutes from 35 to 1440 (Stripe keeps a \
+                          session 30 minutes to 24 hours; the 5 minutes over its minimum are \
+                          the time a waiting payment can still be opened)"
+                        .into(),
                 ),
             }
         });
         let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
+        let unknown_payment_grace =
+            Duration::from_secs(r.number("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS", 3600u64, 0));
         let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
         let reconcile_seconds = r.number("RECONCILE_INTERVAL_SECONDS", 300u64, 0);
         let reconcile_interval =
@@ -400,6 +407,7 @@ impl Config {
                 public_base_url,
                 stripe,
                 checkout_ttl,
+                unknown_payment_grace,
                 reconcile_interval,
                 api_key_cache_ttl,
                 customer_directory_url,

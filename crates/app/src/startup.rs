@@ -66,12 +66,13 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         None => None,
     };
     let customers = CustomerService::new(Arc::new(store.clone()), directory, clock.clone());
+    let (gateway, webhooks) = provider(config, base_url)?;
     let orders = OrderService::new(
         Arc::new(store.clone()),
         Arc::new(RandomReferences),
+        gateway.clone(),
         clock.clone(),
     );
-    let (gateway, webhooks) = provider(config, base_url)?;
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
     if sandbox {
         tracing::warn!(
@@ -88,6 +89,8 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             public_base_url: base_url.to_owned(),
             checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
                 .context("CHECKOUT_EXPIRY_MINUTES")?,
+            unknown_payment_grace: chrono::TimeDelta::from_std(config.unknown_payment_grace)
+                .context("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS")?,
         },
     );
     let probe = store.clone();

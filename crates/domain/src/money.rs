@@ -52,6 +52,14 @@ impl Currency {
         })
     }
 
+    /// Every currency orderpay accepts.
+    pub fn all() -> impl Iterator<Item = Currency> {
+        [ZERO_DECIMAL, TWO_DECIMAL, THREE_DECIMAL, FOUR_DECIMAL]
+            .into_iter()
+            .flatten()
+            .filter_map(|code| Self::parse(code).ok())
+    }
+
     /// A currency read back from the store: three lower-case letters is what the schema
     /// guarantees and all that is checked, so a code dropped from the tables above later keeps
     /// old orders readable (its exponent is then taken to be 2, the common case).
@@ -102,6 +110,7 @@ pub enum AmountError {
 
 impl Amount {
     pub const ZERO: Amount = Amount(0);
+    pub const MAX: Amount = Amount(i64::MAX);
 
     pub fn new(minor_units: i64) -> Result<Self, AmountError> {
         if minor_units < 0 {

@@ -85,7 +85,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
                 .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
                 .service(web::resource("/orders/{id}/events").get(payments::events))
-                .service(web::resource("/orders/{id}/refunds").post(payments::refund)),
+                .service(web::resource("/orders/{id}/refunds").post(payments::refund))
+                .service(web::resource("/orders/{id}/clear-flags").post(payments::clear_flags)),
         )
         .service(
             web::resource("/webhooks/stripe")

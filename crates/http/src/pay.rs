@@ -70,6 +70,22 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
                 order_summary(&order)
             ),
         ),
+        Ok(CheckoutOutcome::NeedsAttention(order)) => page(
+            StatusCode::OK,
+            "Payment on hold",
+            &format!(
+                "{}<p>This order needs the seller's attention before it can be paid. Contact the seller.</p>",
+                order_summary(&order)
+            ),
+        ),
+        Ok(CheckoutOutcome::NotChargeable(order, _)) => page(
+            StatusCode::OK,
+            "Cannot be paid online",
+            &format!(
+                "{}<p>This order cannot be paid online as it stands. Contact the seller.</p>",
+                order_summary(&order)
+            ),
+        ),
         Err(PayLinkError::NotFound) => not_found(),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "opening a pay link failed");

@@ -4,6 +4,7 @@ use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
 use orderpay_domain::money::Amount;
+use orderpay_domain::order::OrderFlag;
 use orderpay_domain::payment::{RefundInput, RefundReason};
 use orderpay_domain::validation::Violations;
 
@@ -49,6 +50,42 @@ pub async fn refund(
         .payments
         .refund(id, RefundInput { amount, reason })
         .await?;
+    Ok(HttpResponse::Ok().json(OrderView::from(&order)))
+}
+
+/// `POST /v1/orders/{id}/clear-flags` `{"flags"?: ["amount_mismatch", ...]}`: a person dealt
+/// with what the flags say; all of them when none are named.
+pub async fn clear_flags(
+    state: Data<AppState>,
+    req: HttpRequest,
+    id: Path<String>,
+    body: Bytes,
+) -> Result<HttpResponse, Problem> {
+    let id = order_id(&id)?;
+    let object = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        json_object(&req, &body)?
+    };
+    let mut v = Violations::new();
+    let mut f = Fields::new(&object, "", &["flags"], &mut v);
+    let listed = f.value("flags").map(|_| f.array("flags"));
+    let mut flags = Vec::new();
+    if let Some(Some(items)) = listed {
+        for (i, item) in items.iter().enumerate() {
+            let flag = item
+                .as_str()
+                .ok_or_else(|| "must be a string".to_owned())
+                .and_then(OrderFlag::parse);
+            if let Some(flag) = v.check(format!("flags[{i}]"), flag) {
+                flags.push(flag);
+            }
+        }
+    }
+    if !v.is_empty() {
+        return Err(Problem::validation(&v));
+    }
+    let order = state.payments.clear_flags(id, &flags).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 

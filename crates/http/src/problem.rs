@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 use orderpay_domain::api_key::ApiKeyError;
 use orderpay_domain::customer::CustomerError;
 use orderpay_domain::order::{OrderError, OrderStatus};
-use orderpay_domain::payment::{CancelError, PayLinkError, RefundError};
+use orderpay_domain::payment::{
+    CancelError, ChargeRefusal, ClearFlagsError, PayLinkError, RefundError,
+};
 use orderpay_domain::store::StoreError;
 use orderpay_domain::validation::Violations;
 
@@ -33,6 +35,10 @@ pub enum Code {
     OrderAlreadyCancelled,
     OrderCancelled,
     OrderNotPaid,
+    OrderFlagged,
+    PaymentProcessing,
+    CurrencyNotSupportedByProvider,
+    AmountBelowProviderMinimum,
     DirectoryUnavailable,
     PaymentProviderRefused,
     PaymentProviderUnavailable,
@@ -56,6 +62,10 @@ impl Code {
             Self::OrderAlreadyCancelled => "order_already_cancelled",
             Self::OrderCancelled => "order_cancelled",
             Self::OrderNotPaid => "order_not_paid",
+            Self::OrderFlagged => "order_flagged",
+            Self::PaymentProcessing => "payment_processing",
+            Self::CurrencyNotSupportedByProvider => "currency_not_supported_by_provider",
+            Self::AmountBelowProviderMinimum => "amount_below_provider_minimum",
             Self::PaymentProviderRefused => "payment_provider_refused",
             Self::DirectoryUnavailable => "directory_unavailable",
             Self::PaymentProviderUnavailable => "payment_provider_unavailable",
@@ -70,7 +80,9 @@ impl Code {
             Self::MalformedJson => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::ValidationFailed
+            | Self::CurrencyNotSupportedByProvider
+            | Self::AmountBelowProviderMinimum => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -78,7 +90,9 @@ impl Code {
             | Self::OrderAlreadyPaid
             | Self::OrderAlreadyCancelled
             | Self::OrderCancelled
-            | Self::OrderNotPaid => StatusCode::CONFLICT,
+            | Self::OrderNotPaid
+            | Self::OrderFlagged
+            | Self::PaymentProcessing => StatusCode::CONFLICT,
             Self::DirectoryUnavailable
             | Self::PaymentProviderUnavailable
             | Self::PaymentProviderRefused => StatusCode::BAD_GATEWAY,
@@ -102,6 +116,14 @@ impl Code {
             Self::OrderAlreadyCancelled => "The order is already cancelled",
             Self::OrderCancelled => "The order is cancelled",
             Self::OrderNotPaid => "The order has no payment to refund",
+            Self::OrderFlagged => "The order is flagged and needs a person's attention",
+            Self::PaymentProcessing => "A payment for the order is on its way",
+            Self::CurrencyNotSupportedByProvider => {
+                "The payment provider does not take this currency"
+            }
+            Self::AmountBelowProviderMinimum => {
+                "The order total is under the payment provider's minimum"
+            }
             Self::PaymentProviderRefused => "The payment provider refused the request",
             Self::DirectoryUnavailable => "The customer directory is unavailable",
             Self::PaymentProviderUnavailable => "The payment provider is unavailable",
@@ -298,6 +320,7 @@ impl From<OrderError> for Problem {
             OrderError::NotFound => Self::not_found("order"),
             OrderError::CustomerNotFound => Self::field("customer_id", "no customer has this id"),
             OrderError::CursorNotFound => Self::field("starting_after", "no order has this id"),
+            OrderError::Invalid(v) => Self::validation(&v),
             OrderError::IllegalTransition(t) => {
                 let code = if t.from == OrderStatus::Cancelled {
                     Code::OrderAlreadyCancelled
@@ -330,6 +353,16 @@ impl From<PayLinkError> for Problem {
                 Code::OrderCancelled,
                 "the order is cancelled; it cannot be paid",
             ),
+            PayLinkError::Flagged(flags) => Self::new(
+                Code::OrderFlagged,
+                "the order is flagged; no new payment opens until a person clears its flags \
+                 (POST /v1/orders/{id}/clear-flags)",
+            )
+            .with(
+                "flags",
+                flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+            ),
+            PayLinkError::NotChargeable(refusal) => Self::not_chargeable(refusal),
             PayLinkError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
             PayLinkError::Unexpected(cause) => Self::unexpected(&cause),
         }
@@ -337,6 +370,24 @@ impl From<PayLinkError> for Problem {
 }
 
 impl Problem {
+    fn not_chargeable(refusal: ChargeRefusal) -> Self {
+        match refusal {
+            ChargeRefusal::CurrencyNotSupported(currency) => Self::new(
+                Code::CurrencyNotSupportedByProvider,
+                format!("the payment provider does not charge in {currency}"),
+            )
+            .with("currency", currency.code()),
+            ChargeRefusal::BelowMinimum { minimum, currency } => Self::new(
+                Code::AmountBelowProviderMinimum,
+                format!(
+                    "the payment provider charges at least {minimum} minor units of {currency}"
+                ),
+            )
+            .with("minimum_amount", minimum.minor_units())
+            .with("currency", currency.code()),
+        }
+    }
+
     fn provider_unavailable(cause: &anyhow::Error) -> Self {
         tracing::warn!(error = %format!("{cause:#}"), "payment provider failed");
         Self::new(
@@ -360,6 +411,11 @@ impl From<CancelError> for Problem {
                 "the order is cancelled; only a pending_payment order can be cancelled",
             )
             .with("order_status", OrderStatus::Cancelled.as_str()),
+            CancelError::PaymentProcessing => Self::new(
+                Code::PaymentProcessing,
+                "a payment for this order is processing (a bank debit, say); wait for its \
+                 outcome, then cancel or refund",
+            ),
             CancelError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
             CancelError::Unexpected(cause) => Self::unexpected(&cause),
         }
@@ -385,6 +441,15 @@ impl From<RefundError> for Problem {
                 Self::new(Code::PaymentProviderRefused, why)
             }
             RefundError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
+impl From<ClearFlagsError> for Problem {
+    fn from(e: ClearFlagsError) -> Self {
+        match e {
+            ClearFlagsError::NotFound => Self::not_found("order"),
+            ClearFlagsError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }

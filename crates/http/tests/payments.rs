@@ -70,16 +70,23 @@ async fn world() -> World {
     let store = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let customers = CustomerService::new(store.clone(), None, clock.clone());
-    let orders = OrderService::new(store.clone(), Arc::new(RandomReferences), clock.clone());
+    let gateway = Arc::new(SandboxGateway::new(BASE));
+    let orders = OrderService::new(
+        store.clone(),
+        Arc::new(RandomReferences),
+        gateway.clone(),
+        clock.clone(),
+    );
     let payments = PaymentService::new(
         store.clone(),
         orders.clone(),
         store.clone(),
-        Arc::new(SandboxGateway::new(BASE)),
+        gateway,
         clock.clone(),
         PaymentSettings {
             public_base_url: BASE.into(),
             checkout_ttl: chrono::TimeDelta::hours(1),
+            unknown_payment_grace: chrono::TimeDelta::hours(1),
         },
     );
     let api_keys = ApiKeyService::new(store.clone(), clock);

@@ -32,6 +32,8 @@ struct Tables {
     orders: HashMap<OrderId, Order>,
     api_keys: Vec<ApiKey>,
     payments: HashMap<PaymentId, Payment>,
+    /// When reconciliation last looked at a payment.
+    checked: HashMap<PaymentId, chrono::DateTime<chrono::Utc>>,
     processed_events: HashSet<String>,
     order_events: Vec<OrderEvent>,
     leases: HashSet<String>,

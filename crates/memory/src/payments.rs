@@ -121,8 +121,8 @@ impl PaymentRepository for MemoryStore {
         stale_before: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Payment>, StoreError> {
-        let mut stuck: Vec<Payment> = self
-            .lock()
+        let mut t = self.lock();
+        let mut stuck: Vec<Payment> = t
             .payments
             .values()
             .filter(|p| match p.status {
@@ -132,8 +132,13 @@ impl PaymentRepository for MemoryStore {
             })
             .cloned()
             .collect();
-        stuck.sort_by_key(|p| (p.created_at, p.id));
+        // Never looked at (`None`) sorts first.
+        stuck.sort_by_key(|p| (t.checked.get(&p.id).copied(), p.created_at, p.id));
         stuck.truncate(usize::try_from(limit).unwrap_or(0));
+        for p in &stuck {
+            t.checked.insert(p.id, now);
+        }
+        stuck.sort_by_key(|p| (p.created_at, p.id));
         Ok(stuck)
     }
 

@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 
+use orderpay_domain::money::Currency;
 use orderpay_domain::payment::{
-    CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundRequest,
-    RefundResult, SessionState,
+    ChargeLimits, CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider,
+    RefundRequest, RefundResult, SessionState,
 };
 
 pub struct SandboxGateway {
@@ -25,6 +26,11 @@ impl SandboxGateway {
 impl PaymentGateway for SandboxGateway {
     fn provider(&self) -> PaymentProvider {
         PaymentProvider::Sandbox
+    }
+
+    /// Any currency orderpay accepts, any amount: the sandbox moves no money.
+    fn limits(&self, _currency: Currency) -> ChargeLimits {
+        ChargeLimits::ANY
     }
 
     /// The session id follows from the payment, as a provider's idempotency key would make

@@ -81,6 +81,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        checked_at -> Nullable<Timestamptz>,
     }
 }
 

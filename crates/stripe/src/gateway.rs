@@ -17,10 +17,12 @@ use stripe_client_core::StripeRequest;
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_shared::{CheckoutSessionMode, CheckoutSessionPaymentStatus, CheckoutSessionStatus};
 
-use orderpay_domain::money::Amount;
+use crate::units;
+
+use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::payment::{
-    CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider, RefundReason,
-    RefundRequest, RefundResult, SessionState,
+    ChargeLimits, CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider,
+    RefundReason, RefundRequest, RefundResult, SessionState,
 };
 
 /// The Stripe API version this build speaks (async-stripe sends it on every request), and
@@ -75,19 +77,22 @@ pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSessi
     let order = &request.order;
     let currency = stripe_types::Currency::from_str(order.currency().code())
         .map_err(|_| GatewayError::Rejected(format!("currency {}", order.currency())))?;
-    let items: Vec<CreateCheckoutSessionLineItems> = order
+    let items = order
         .items()
         .iter()
         .map(|item| {
             let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
             price.product_data = Some(ProductData::new(item.name.as_str()));
-            price.unit_amount = Some(item.unit_amount.minor_units());
+            price.unit_amount = Some(
+                units::to_stripe(item.unit_amount, order.currency())
+                    .map_err(GatewayError::Rejected)?,
+            );
             let mut line = CreateCheckoutSessionLineItems::new();
             line.price_data = Some(price);
             line.quantity = Some(u64::from(item.quantity.get()));
-            line
+            Ok(line)
         })
-        .collect();
+        .collect::<Result<Vec<CreateCheckoutSessionLineItems>, GatewayError>>()?;
     let metadata = HashMap::from([
         ("order_id".to_owned(), order.id.to_string()),
         ("payment_id".to_owned(), request.payment.id.to_string()),
@@ -110,6 +115,10 @@ pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSessi
 impl PaymentGateway for StripeGateway {
     fn provider(&self) -> PaymentProvider {
         PaymentProvider::Stripe
+    }
+
+    fn limits(&self, currency: Currency) -> ChargeLimits {
+        units::limits(currency)
     }
 
     async fn open_checkout(
@@ -149,6 +158,7 @@ impl PaymentGateway for StripeGateway {
             .send(&self.client)
             .await
             .map_err(gateway_error)?;
+        let currency = session.currency.map(|c| c.to_string()).unwrap_or_default();
         Ok(match session.status {
             Some(CheckoutSessionStatus::Complete) => SessionState::Complete {
                 paid: matches!(
@@ -156,8 +166,8 @@ impl PaymentGateway for StripeGateway {
                     CheckoutSessionPaymentStatus::Paid
                         | CheckoutSessionPaymentStatus::NoPaymentRequired
                 ),
-                amount: session.amount_total.unwrap_or(0),
-                currency: session.currency.map(|c| c.to_string()).unwrap_or_default(),
+                amount: units::from_stripe(session.amount_total.unwrap_or(0), &currency),
+                currency,
                 provider_payment_id: session.payment_intent.map(|pi| pi.id().as_str().to_owned()),
             },
             Some(CheckoutSessionStatus::Expired) => SessionState::Expired,
@@ -168,7 +178,10 @@ impl PaymentGateway for StripeGateway {
     async fn refund(&self, request: &RefundRequest) -> Result<RefundResult, GatewayError> {
         let mut create = CreateRefund::new()
             .payment_intent(request.provider_payment_id.clone())
-            .amount(request.amount.minor_units());
+            .amount(
+                units::to_stripe(request.amount, request.currency)
+                    .map_err(GatewayError::Rejected)?,
+            );
         if let Some(reason) = request.reason {
             create = create.reason(match reason {
                 RefundReason::Duplicate => CreateRefundReason::Duplicate,
@@ -184,8 +197,11 @@ impl PaymentGateway for StripeGateway {
             .map_err(gateway_error)?;
         Ok(RefundResult {
             id: refund.id.as_str().to_owned(),
-            amount: Amount::new(refund.amount)
-                .map_err(|_| GatewayError::Rejected("Stripe refunded a negative amount".into()))?,
+            amount: Amount::new(units::from_stripe(
+                refund.amount,
+                &refund.currency.to_string(),
+            ))
+            .map_err(|_| GatewayError::Rejected("Stripe refunded a negative amount".into()))?,
         })
     }
 }

@@ -16,6 +16,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use orderpay_domain::order::OrderId;
+
+use crate::units;
 use orderpay_domain::payment::{
     EventFeed, EventFeedError, PaymentEventKind, PaymentId, ProviderEvent, SessionRef,
 };
@@ -168,6 +170,8 @@ struct RawCharge {
     #[serde(default)]
     payment_intent: Option<Expandable>,
     amount_refunded: i64,
+    #[serde(default)]
+    currency: String,
 }
 
 #[derive(Deserialize)]
@@ -217,7 +221,7 @@ pub fn translate(payload: &[u8]) -> Result<Option<ProviderEvent>, EventFeedError
             let charge: RawCharge = serde_json::from_value(event.data.object).map_err(malformed)?;
             charge.payment_intent.map(|pi| PaymentEventKind::Refunded {
                 provider_payment_id: pi.id(),
-                refunded_total: charge.amount_refunded,
+                refunded_total: units::from_stripe(charge.amount_refunded, &charge.currency),
             })
         }
         "charge.dispute.created" => {
@@ -264,8 +268,8 @@ fn session_event(
         payment_id,
         order_id,
     };
-    let amount = session.amount_total.unwrap_or(0);
     let currency = session.currency.unwrap_or_default();
+    let amount = units::from_stripe(session.amount_total.unwrap_or(0), &currency);
     let provider_payment_id = session.payment_intent.map(Expandable::id);
     Ok(Some(match kind {
         "checkout.session.completed" => PaymentEventKind::SessionCompleted {

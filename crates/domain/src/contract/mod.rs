@@ -118,6 +118,7 @@ macro_rules! repository_contract_tests {
             payments::a_stale_order_rolls_back_the_payment_and_the_event_id,
             payments::an_event_subject_is_the_payment_its_order_and_whether_seen,
             payments::stuck_payments_are_the_lapsed_and_the_stale_oldest_first,
+            payments::stuck_payments_are_taken_in_turn,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

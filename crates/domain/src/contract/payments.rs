@@ -280,6 +280,46 @@ pub async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dy
     assert_eq!(repo.stuck(at(7200), at(7200), 1).await.unwrap().len(), 1);
 }
 
+/// Payments that stay stuck (processing for days) never starve the others: each call takes
+/// those looked at least recently, so every stuck payment comes up within
+/// `ceil(stuck / limit)` calls.
+pub async fn stuck_payments_are_taken_in_turn(store: &dyn Store) {
+    let repo = store.payments();
+    let mut mine = Vec::new();
+    for (line, reference) in [(60, "PAY0-00T1"), (61, "PAY0-00T2"), (62, "PAY0-00T3")] {
+        let (_, p) = world(store, line, reference).await;
+        let (p, _) = repo.open_or_get(&p).await.unwrap();
+        mine.push(p.id);
+    }
+    let take = |seconds: i64| {
+        let repo = repo.clone();
+        let mine = mine.clone();
+        async move {
+            repo.stuck(at(seconds), at(7200), 2)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.id)
+                .filter(|id| mine.contains(id))
+                .collect::<Vec<_>>()
+        }
+    };
+    let first = take(7200).await;
+    assert_eq!(first.len(), 2, "{first:?}");
+    let second = take(7300).await;
+    let left_out = mine.iter().find(|id| !first.contains(id)).unwrap();
+    assert!(
+        second.contains(left_out),
+        "the one never looked at is taken first: {first:?} {second:?}"
+    );
+    let third = take(7400).await;
+    let waited_longest = first.iter().find(|id| !second.contains(id)).unwrap();
+    assert!(
+        third.contains(waited_longest),
+        "then the one looked at longest ago: {first:?} {second:?} {third:?}"
+    );
+}
+
 pub async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) {
     let (o, _) = world(store, 45, "PAY0-0006").await;
     let repo = store.payments();

@@ -21,10 +21,12 @@ pub enum OrderEventType {
     PartiallyRefunded,
     Refunded,
     Flagged,
+    /// A person cleared a flag (`reason` names it).
+    FlagCleared,
 }
 
 impl OrderEventType {
-    pub const ALL: [OrderEventType; 10] = [
+    pub const ALL: [OrderEventType; 11] = [
         Self::Created,
         Self::PaymentLinkCreated,
         Self::SessionOpened,
@@ -35,6 +37,7 @@ impl OrderEventType {
         Self::PartiallyRefunded,
         Self::Refunded,
         Self::Flagged,
+        Self::FlagCleared,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl OrderEventType {
             Self::PartiallyRefunded => "order.partially_refunded",
             Self::Refunded => "order.refunded",
             Self::Flagged => "order.flagged",
+            Self::FlagCleared => "order.flag_cleared",
         }
     }
 

@@ -326,7 +326,16 @@ impl Order {
         self.version
     }
 
-    /// Adds `flag`; returns whether it is new (flags are never cleared here).
+    /// Removes `flag`, a person having dealt with it; returns whether it was set.
+    pub fn clear_flag(&mut self, flag: OrderFlag, now: DateTime<Utc>) -> bool {
+        let removed = self.flags.remove(&flag);
+        if removed {
+            self.updated_at = now;
+        }
+        removed
+    }
+
+    /// Adds `flag`; returns whether it is new.
     pub fn flag(&mut self, flag: OrderFlag, now: DateTime<Utc>) -> bool {
         let added = self.flags.insert(flag);
         if added {

@@ -8,7 +8,9 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::pagination::{Page, PageRequest};
+use crate::payment::PaymentGateway;
 use crate::store::{StoreError, UniqueKey};
+use crate::validation::Violations;
 
 /// How many references to draw before giving up. With 32^8 possible references a second
 /// collision in a row means something other than chance is wrong.
@@ -22,6 +24,9 @@ pub enum OrderError {
     CustomerNotFound,
     #[error("no order matches `starting_after`")]
     CursorNotFound,
+    /// Fields the payment provider could not charge as given.
+    #[error("{0}")]
+    Invalid(Violations),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
     #[error(transparent)]
@@ -39,6 +44,8 @@ impl From<StoreError> for OrderError {
 pub struct OrderService {
     orders: Arc<dyn OrderRepository>,
     references: Arc<dyn ReferenceGenerator>,
+    /// The payment provider, asked what amounts it can express.
+    provider: Arc<dyn PaymentGateway>,
     clock: Arc<dyn Clock>,
 }
 
@@ -46,13 +53,41 @@ impl OrderService {
     pub fn new(
         orders: Arc<dyn OrderRepository>,
         references: Arc<dyn ReferenceGenerator>,
+        provider: Arc<dyn PaymentGateway>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             orders,
             references,
+            provider,
             clock,
         }
+    }
+
+    /// Every amount of `new` the provider cannot express, by field: refused now, not when a
+    /// customer opens the pay link. (A currency it does not take at all is refused when the
+    /// pay link is asked for, where the rest of what it cannot charge is.)
+    fn check_expressible(&self, new: &NewOrder) -> Result<(), OrderError> {
+        let limits = self.provider.limits(new.currency);
+        if !limits.supported {
+            return Ok(());
+        }
+        let mut v = Violations::new();
+        for (i, item) in new.items.iter().enumerate() {
+            if let Err(why) = limits.expressible(item.unit_amount, new.currency) {
+                v.add(format!("items[{i}].unit_amount"), why);
+            }
+        }
+        if new.total > limits.maximum {
+            v.add(
+                "items",
+                format!(
+                    "the order total must be at most {} minor units with this payment provider",
+                    limits.maximum
+                ),
+            );
+        }
+        v.finish(|| ()).map_err(OrderError::Invalid)
     }
 
     /// Creates an order for an existing customer, or for a phone number whose customer is
@@ -61,9 +96,11 @@ impl OrderService {
     /// first, the order goes to that customer. The reference is drawn again on a collision.
     ///
     /// # Errors
-    /// `CustomerNotFound` when `customer_id` names no customer.
+    /// `Invalid` for amounts the payment provider cannot express; `CustomerNotFound` when
+    /// `customer_id` names no customer.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+        self.check_expressible(&new)?;
         let (customer_id, new_customer) = match &new.customer {
             OrderCustomer::Id(id) => (*id, None),
             OrderCustomer::FindOrCreate(customer) => {
@@ -179,6 +216,7 @@ mod tests {
         LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
         OrderParts, OrderStatus,
     };
+    use crate::payment::MockPaymentGateway;
     use chrono::Utc;
     use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -200,10 +238,20 @@ mod tests {
         Arc::new(generator)
     }
 
+    /// A provider that can charge any amount.
+    fn any_amount() -> Arc<dyn PaymentGateway> {
+        let mut gateway = MockPaymentGateway::new();
+        gateway
+            .expect_limits()
+            .returning(|_| crate::payment::ChargeLimits::ANY);
+        Arc::new(gateway)
+    }
+
     fn service(orders: MockOrderRepository) -> OrderService {
         OrderService::new(
             Arc::new(orders),
             references(&["AAAA-AAAA", "BBBB-BBBB"]),
+            any_amount(),
             clock(),
         )
     }
@@ -255,6 +303,32 @@ mod tests {
             .returning(|_, _| Ok(()));
         let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "AAAA-AAAA");
+    }
+
+    #[tokio::test]
+    async fn amounts_the_provider_cannot_express_are_refused_by_field_and_nothing_stored() {
+        let mut orders = MockOrderRepository::new();
+        orders.expect_insert().never();
+        orders.expect_insert_with_customer().never();
+        let mut gateway = MockPaymentGateway::new();
+        gateway
+            .expect_limits()
+            .returning(|_| crate::payment::ChargeLimits {
+                step: 100,
+                maximum: crate::money::Amount::new(800).unwrap(),
+                ..crate::payment::ChargeLimits::ANY
+            });
+        let service = OrderService::new(
+            Arc::new(orders),
+            references(&["AAAA-AAAA"]),
+            Arc::new(gateway),
+            clock(),
+        );
+        let Err(OrderError::Invalid(v)) = service.create(by_id()).await else {
+            panic!("450 is not a multiple of 100, and 900 is over 800");
+        };
+        let fields: Vec<&str> = v.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["items[0].unit_amount", "items"]);
     }
 
     #[tokio::test]

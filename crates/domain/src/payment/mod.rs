@@ -3,12 +3,14 @@
 //! once. An order becomes `paid` only in the transaction that records its payment.
 
 mod events;
+mod limits;
 mod models;
 mod ports;
 mod rules;
 mod service;
 
 pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
+pub use limits::{ChargeLimits, ChargeRefusal};
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
     CheckoutRequest, EventCommit, EventFeed, EventFeedError, EventSubject, GatewayError, Lease,
@@ -19,6 +21,6 @@ pub use ports::{
 pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentRepository};
 pub use rules::{Decision, decide};
 pub use service::{
-    Applied, ApplyError, CancelError, CheckoutOutcome, PayLink, PayLinkError, PaymentService,
-    PaymentSettings, Reconciled, RefundError, RefundInput,
+    Applied, ApplyError, CancelError, CheckoutOutcome, ClearFlagsError, PayLink, PayLinkError,
+    PaymentService, PaymentSettings, Reconciled, RefundError, RefundInput,
 };

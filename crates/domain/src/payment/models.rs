@@ -88,6 +88,11 @@ pub struct CheckoutSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The shortest a provider keeps a checkout session open (Stripe's lower bound).
+pub const MIN_SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
+/// Time allowed between deciding a session's deadline and the provider receiving it.
+const CALL_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
 /// One attempt to pay one order, for exactly the order's amount and currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
@@ -138,6 +143,31 @@ impl Payment {
                 .session
                 .as_ref()
                 .is_some_and(|s| s.expires_at > now + chrono::TimeDelta::minutes(1))
+    }
+
+    /// When a session opened for this payment closes: `ttl` after the payment's own start,
+    /// so every attempt to open it sends the provider the same request (a provider refuses an
+    /// idempotency key reused with other parameters).
+    pub fn session_deadline(&self, ttl: chrono::TimeDelta) -> DateTime<Utc> {
+        self.created_at + ttl
+    }
+
+    /// Whether a session can still be opened for this pending payment at `now`: its deadline
+    /// must leave the provider's shortest session (Stripe: 30 minutes) and a margin for the
+    /// call. A payment too old for that is closed and another started.
+    pub fn can_open_session(&self, now: DateTime<Utc>, ttl: chrono::TimeDelta) -> bool {
+        self.status == PaymentStatus::Pending
+            && self.session_deadline(ttl) >= now + MIN_SESSION_LIFETIME + CALL_MARGIN
+    }
+
+    /// Whether its open session is in its last minute, or past it: too late to send a
+    /// customer to.
+    pub fn session_ending(&self, now: DateTime<Utc>) -> bool {
+        self.status == PaymentStatus::Open
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.expires_at <= now + chrono::TimeDelta::minutes(1))
     }
 
     /// Whether its session's time is up, though no event said so yet.

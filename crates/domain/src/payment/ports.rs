@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{CheckoutSession, Payment, PaymentId, PaymentProvider};
-use crate::money::Amount;
+use super::{ChargeLimits, CheckoutSession, Payment, PaymentId, PaymentProvider};
+use crate::money::{Amount, Currency};
 use crate::order::{Order, OrderEvent, OrderId};
 use crate::store::StoreError;
 
@@ -57,6 +57,7 @@ impl RefundReason {
 pub struct RefundRequest {
     pub provider_payment_id: String,
     pub amount: Amount,
+    pub currency: Currency,
     pub reason: Option<RefundReason>,
     /// The same for a retry of the same refund, so the provider makes it once.
     pub idempotency_key: String,
@@ -85,6 +86,11 @@ pub enum GatewayError {
 #[async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     fn provider(&self) -> PaymentProvider;
+
+    /// What this provider can charge in `currency` (in ISO minor units): asked when an order
+    /// is created (amounts it cannot express) and when its pay link is (currencies it does
+    /// not take, totals under its minimum), so a customer never meets a dead checkout.
+    fn limits(&self, currency: Currency) -> ChargeLimits;
 
     /// Opens a checkout session for `request`, idempotently by its key.
     ///
@@ -236,7 +242,10 @@ pub trait PaymentRepository: Send + Sync + 'static {
 
     /// Payments that should have moved on by `now` and did not (an event lost or late): open
     /// past their session's expiry, pending (no session) or processing since before
-    /// `stale_before`. Oldest first, at most `limit`.
+    /// `stale_before`. At most `limit`, chosen among those looked at least recently (never
+    /// before first, then oldest first), recorded as looked at `now`, and returned oldest
+    /// first: so each stuck payment is taken within `ceil(stuck / limit)` calls, however many
+    /// stay stuck (a bank debit can stay processing for days). Atomic.
     async fn stuck(
         &self,
         now: DateTime<Utc>,

@@ -321,24 +321,40 @@ impl PaymentRepository for PgStore {
         limit: i64,
     ) -> Result<Vec<Payment>, StoreError> {
         self.with_conn(async |conn| {
-            payments::table
+            let stuck = diesel::alias!(payments as stuck);
+            let batch = stuck
                 .filter(
-                    payments::status
+                    stuck
+                        .field(payments::status)
                         .eq("open")
-                        .and(payments::session_expires_at.lt(now))
-                        .or(payments::status
+                        .and(stuck.field(payments::session_expires_at).lt(now))
+                        .or(stuck
+                            .field(payments::status)
                             .eq_any(["pending", "processing"])
-                            .and(payments::updated_at.lt(stale_before))),
+                            .and(stuck.field(payments::updated_at).lt(stale_before))),
                 )
-                .order((payments::created_at.asc(), payments::id.asc()))
+                .order((
+                    stuck.field(payments::checked_at).asc().nulls_first(),
+                    stuck.field(payments::created_at).asc(),
+                    stuck.field(payments::id).asc(),
+                ))
                 .limit(limit)
-                .select(PaymentRow::as_select())
-                .load(conn)
+                .select(stuck.field(payments::id));
+            // One statement: the batch is chosen and marked together.
+            diesel::update(payments::table.filter(payments::id.eq_any(batch)))
+                .set(payments::checked_at.eq(now))
+                .returning(PaymentRow::as_returning())
+                .get_results(conn)
                 .await
                 .map_err(store_error)?
                 .into_iter()
                 .map(Payment::try_from)
-                .collect()
+                .collect::<Result<Vec<_>, _>>()
+                // RETURNING keeps no order: oldest first, as the port promises.
+                .map(|mut batch| {
+                    batch.sort_by_key(|p| (p.created_at, p.id));
+                    batch
+                })
         })
         .await
     }

@@ -13,6 +13,10 @@ pub enum CancelError {
     AlreadyPaid(OrderStatus),
     #[error("the order is already cancelled")]
     AlreadyCancelled,
+    /// The customer paid with a delayed method (a bank debit) whose money is on its way:
+    /// cancelling now would only leave that money to be refunded.
+    #[error("a payment for the order is processing")]
+    PaymentProcessing,
     /// The open checkout session could not be closed at the provider, so the order stays
     /// payable rather than risk money arriving for a cancelled order.
     #[error("the payment provider is unavailable")]
@@ -46,8 +50,9 @@ impl PaymentService {
     /// the same (the customer paid in the same instant) is recorded and the order flagged.
     ///
     /// # Errors
-    /// `AlreadyPaid` / `AlreadyCancelled`; `ProviderUnavailable` when the session could not be
-    /// closed (the order is left as it was).
+    /// `AlreadyPaid` / `AlreadyCancelled`; `PaymentProcessing` while a delayed payment is on
+    /// its way; `ProviderUnavailable` when the session could not be closed (the order is left
+    /// as it was).
     #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn cancel(&self, id: OrderId) -> Result<Order, CancelError> {
         let order = self.order_service.get(id).await?;
@@ -56,7 +61,14 @@ impl PaymentService {
             .status()
             .apply(StatusEvent::Cancel)
             .map_err(|illegal| CancelError::from(OrderError::from(illegal)))?;
-        if let Some(payment) = self.payments.latest_for_order(id).await?
+        let latest = self.payments.latest_for_order(id).await?;
+        if latest
+            .as_ref()
+            .is_some_and(|p| p.status == PaymentStatus::Processing)
+        {
+            return Err(CancelError::PaymentProcessing);
+        }
+        if let Some(payment) = latest
             && payment.status == PaymentStatus::Open
             && let Some(session) = &payment.session
         {

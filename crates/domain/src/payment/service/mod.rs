@@ -2,11 +2,13 @@
 //! refunds, reconciliation and the sandbox's buttons live in the files beside this one.
 
 mod cancel;
+mod flags;
 mod reconcile;
 mod refund;
 mod sandbox;
 
 pub use cancel::CancelError;
+pub use flags::ClearFlagsError;
 pub use reconcile::Reconciled;
 pub use refund::{RefundError, RefundInput};
 
@@ -16,13 +18,13 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    CheckoutRequest, EventCommit, EventSubject, GatewayError, Payment, PaymentGateway, PaymentKey,
-    PaymentRepository, PaymentStatus, ProviderEvent, decide,
+    ChargeRefusal, CheckoutRequest, EventCommit, EventSubject, GatewayError, Payment,
+    PaymentGateway, PaymentKey, PaymentRepository, PaymentStatus, ProviderEvent, decide,
 };
 use crate::clock::Clock;
 use crate::order::{
-    Order, OrderEvent, OrderEventType, OrderId, OrderRepository, OrderService, OrderStatus,
-    PayToken,
+    Order, OrderEvent, OrderEventType, OrderFlag, OrderId, OrderRepository, OrderService,
+    OrderStatus, PayToken,
 };
 use crate::store::{StoreError, UniqueKey};
 
@@ -33,8 +35,13 @@ const CONFLICT_RETRIES: usize = 8;
 pub struct PaymentSettings {
     /// The service's public address: pay links and the pages a customer lands on.
     pub public_base_url: String,
-    /// How long a checkout session stays open (Stripe: 30 minutes to 24 hours).
+    /// How long a checkout session stays open (Stripe: 30 minutes to 24 hours), counted from
+    /// its payment's start.
     pub checkout_ttl: TimeDelta,
+    /// How long after an event's creation a missing payment may still be a race (the event
+    /// outran the write that made it): the provider is asked to deliver it again until then,
+    /// and the event is ignored, with a warning, after.
+    pub unknown_payment_grace: TimeDelta,
 }
 
 /// An order's pay link and the payment it will open.
@@ -52,6 +59,13 @@ pub enum PayLinkError {
     AlreadyPaid,
     #[error("the order is cancelled")]
     Cancelled,
+    /// A person must look at the order first (a payment did not match it, say): no new
+    /// checkout opens until its flags are cleared.
+    #[error("the order is flagged and needs attention")]
+    Flagged(Vec<OrderFlag>),
+    /// The provider cannot charge this order (its currency, or a total under its minimum).
+    #[error(transparent)]
+    NotChargeable(ChargeRefusal),
     #[error("the payment provider is unavailable")]
     ProviderUnavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -74,6 +88,10 @@ pub enum CheckoutOutcome {
     Cancelled(Order),
     /// Paid with a delayed method; the money is on its way.
     Processing(Order),
+    /// Flagged: the seller must look at it before it can be paid.
+    NeedsAttention(Order),
+    /// The provider cannot charge it (currency, minimum): the seller must change the order.
+    NotChargeable(Order, ChargeRefusal),
 }
 
 /// What applying a provider event did.
@@ -150,6 +168,8 @@ impl PaymentService {
             .await?
             .ok_or(PayLinkError::NotFound)?;
         payable(&order)?;
+        self.chargeable(&order)
+            .map_err(PayLinkError::NotChargeable)?;
         let payment = self.open_payment(&order).await?;
         let now = self.clock.now();
         self.payments
@@ -179,10 +199,14 @@ impl PaymentService {
             .find_by_pay_token(token)
             .await?
             .ok_or(PayLinkError::NotFound)?;
-        match order.status() {
-            OrderStatus::PendingPayment => {}
-            OrderStatus::Cancelled => return Ok(CheckoutOutcome::Cancelled(order)),
-            _ => return Ok(CheckoutOutcome::Paid(order)),
+        match payable(&order) {
+            Ok(()) => {}
+            Err(PayLinkError::Cancelled) => return Ok(CheckoutOutcome::Cancelled(order)),
+            Err(PayLinkError::Flagged(_)) => return Ok(CheckoutOutcome::NeedsAttention(order)),
+            Err(_) => return Ok(CheckoutOutcome::Paid(order)),
+        }
+        if let Err(refusal) = self.chargeable(&order) {
+            return Ok(CheckoutOutcome::NotChargeable(order, refusal));
         }
         let payment = self.open_payment(&order).await?;
         let now = self.clock.now();
@@ -199,7 +223,8 @@ impl PaymentService {
         let request = CheckoutRequest {
             success_url: format!("{}/done", self.pay_url(order.pay_token())),
             cancel_url: self.pay_url(order.pay_token()),
-            expires_at: now + self.settings.checkout_ttl,
+            // The same bytes under the same key, however often and late this is retried.
+            expires_at: payment.session_deadline(self.settings.checkout_ttl),
             idempotency_key: format!("orderpay-checkout-{}", payment.id),
             order,
             payment,
@@ -225,15 +250,37 @@ impl PaymentService {
         Ok(CheckoutOutcome::Redirect(url))
     }
 
-    /// The order's open payment: the one there is, or a new one. A session whose time is up
-    /// (its expiry event not yet arrived) is closed first, so a new attempt can be made.
+    /// Whether the provider can charge `order` at all.
+    fn chargeable(&self, order: &Order) -> Result<(), ChargeRefusal> {
+        self.gateway
+            .limits(order.currency())
+            .chargeable(order.total(), order.currency())
+    }
+
+    /// The order's open payment: the one there is, or a new one. One that can no longer lead
+    /// a customer to a checkout is closed first, so a new attempt can be made: a session in
+    /// its last minute (closed at the provider too, since it could still take money) or past
+    /// it, and a pending payment too old to open a session whose deadline is its own.
     async fn open_payment(&self, order: &Order) -> Result<Payment, PayLinkError> {
         for _ in 0..CONFLICT_RETRIES {
             let now = self.clock.now();
             let fresh = Payment::start(order, self.gateway.provider(), now);
             let (payment, _) = self.payments.open_or_get(&fresh).await?;
-            if !payment.session_lapsed(now) {
+            let stale_pending = payment.status == PaymentStatus::Pending
+                && !payment.can_open_session(now, self.settings.checkout_ttl);
+            if !payment.session_ending(now) && !stale_pending {
                 return Ok(payment);
+            }
+            if let Some(session) = &payment.session
+                && !payment.session_lapsed(now)
+            {
+                match self.gateway.expire_checkout(&session.id).await {
+                    // Closed now, or already (expired, or completed: its event tells the rest).
+                    Ok(()) | Err(GatewayError::Rejected(_)) => {}
+                    Err(GatewayError::Unavailable(cause)) => {
+                        return Err(PayLinkError::ProviderUnavailable(cause));
+                    }
+                }
             }
             // Closed now, or by someone else meanwhile: either way, look again.
             self.expire_locally(&payment).await?;
@@ -261,6 +308,20 @@ impl PaymentService {
         for _ in 0..CONFLICT_RETRIES {
             let Some(subject) = self.payments.event_subject(&event.id, &key).await? else {
                 return match key {
+                    // Young enough to be a race with the write that made the payment: ask
+                    // for it again. Older, it is another deployment's on the same account.
+                    PaymentKey::Id(id)
+                        if self.clock.now() - event.created
+                            > self.settings.unknown_payment_grace =>
+                    {
+                        tracing::warn!(
+                            event_id = %event.id,
+                            payment_id = %id,
+                            "event for a payment not known here, past the grace period: ignored \
+                             (another deployment on the same provider account?)"
+                        );
+                        Ok(Applied::Ignored)
+                    }
                     PaymentKey::Id(id) => Err(ApplyError::UnknownPayment(id.to_string())),
                     PaymentKey::Provider(_) => {
                         tracing::warn!("event for a payment orderpay did not make: ignored");
@@ -355,6 +416,9 @@ impl PaymentService {
 
 fn payable(order: &Order) -> Result<(), PayLinkError> {
     match order.status() {
+        OrderStatus::PendingPayment if !order.flags().is_empty() => Err(PayLinkError::Flagged(
+            order.flags().iter().copied().collect(),
+        )),
         OrderStatus::PendingPayment => Ok(()),
         OrderStatus::Cancelled => Err(PayLinkError::Cancelled),
         OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => {

@@ -84,6 +84,7 @@ impl PaymentService {
         let request = RefundRequest {
             provider_payment_id: provider_payment_id.clone(),
             amount,
+            currency: payment.currency,
             reason: input.reason,
             // The same refund asked again on the same state is the same refund.
             idempotency_key: format!(

@@ -4,13 +4,15 @@ use super::*;
 use crate::SystemClock;
 use crate::customer::CustomerId;
 use crate::money::Amount;
+use crate::order::OrderFlag;
 use crate::order::OrderId;
 use crate::order::{
     LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
     OrderReference, StatusEvent,
 };
 use crate::payment::{
-    MockPaymentGateway, MockPaymentRepository, PaymentEventKind, PaymentProvider, SessionRef,
+    ChargeLimits, ChargeRefusal, MockPaymentGateway, MockPaymentRepository, PaymentEventKind,
+    PaymentProvider, SessionRef,
 };
 use crate::store::UniqueKey;
 use anyhow::anyhow;
@@ -37,27 +39,33 @@ fn pending_order() -> Order {
     )
 }
 
+/// The service over these mocks; a gateway with no `limits` expectation of its own can
+/// charge anything.
 fn service(
     orders: MockOrderRepository,
     payments: MockPaymentRepository,
-    gateway: MockPaymentGateway,
+    mut gateway: MockPaymentGateway,
 ) -> PaymentService {
+    gateway.expect_limits().returning(|_| ChargeLimits::ANY);
     let orders: Arc<dyn OrderRepository> = Arc::new(orders);
+    let gateway: Arc<dyn PaymentGateway> = Arc::new(gateway);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let order_service = OrderService::new(
         orders.clone(),
         Arc::new(MockReferenceGenerator::new()),
+        gateway.clone(),
         clock.clone(),
     );
     PaymentService::new(
         orders,
         order_service,
         Arc::new(payments),
-        Arc::new(gateway),
+        gateway,
         clock,
         PaymentSettings {
             public_base_url: "https://pay.example.com".into(),
             checkout_ttl: TimeDelta::hours(1),
+            unknown_payment_grace: TimeDelta::hours(1),
         },
     )
 }
@@ -294,4 +302,202 @@ async fn a_refund_over_what_is_left_never_reaches_the_provider() {
         matches!(err, RefundError::ExceedsRemaining { remaining } if remaining.minor_units() == 300),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_payment_is_ignored_once_past_the_grace_period() {
+    let order = pending_order();
+    let payment = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_event_subject().returning(|_, _| Ok(None));
+    payments.expect_commit().never();
+    let mut old = completed(&payment);
+    old.created = chrono::Utc::now() - TimeDelta::hours(1) - TimeDelta::minutes(1);
+    assert_eq!(apply(payments, &old).await.unwrap(), Applied::Ignored);
+}
+
+/// A pending order of 9.00 usd whose store holds `payment` as its open payment.
+fn checkout_world(order: &Order, payment: Payment) -> (MockOrderRepository, MockPaymentRepository) {
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(o.clone())));
+    let o = order.clone();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_open_or_get()
+        .returning(move |_| Ok((payment.clone(), false)));
+    (orders, payments)
+}
+
+#[tokio::test]
+async fn a_retried_checkout_sends_the_same_expiry_however_late_it_comes() {
+    let order = pending_order();
+    // Made 20 minutes ago (the pay link was asked for then); opened only now.
+    let started = chrono::Utc::now() - TimeDelta::minutes(20);
+    let payment = Payment::start(&order, PaymentProvider::Stripe, started);
+    let (orders, mut payments) = checkout_world(&order, payment.clone());
+    payments.expect_record_session().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway
+        .expect_provider()
+        .return_const(PaymentProvider::Stripe);
+    let id = payment.id;
+    gateway
+        .expect_open_checkout()
+        .withf(move |r| {
+            r.expires_at == started + TimeDelta::hours(1)
+                && r.idempotency_key == format!("orderpay-checkout-{id}")
+        })
+        .times(2)
+        .returning(|_| Err(GatewayError::Unavailable(anyhow!("the answer was lost"))));
+    let service = service(orders, payments, gateway);
+    for _ in 0..2 {
+        let token = order.pay_token().clone();
+        assert!(service.checkout(&token).await.is_err());
+    }
+}
+
+#[tokio::test]
+async fn a_pending_payment_too_old_for_its_own_deadline_is_closed_and_another_started() {
+    let order = pending_order();
+    // Its deadline (start + 1 h) is 20 minutes away: too close for a 30-minute session.
+    let old = Payment::start(
+        &order,
+        PaymentProvider::Stripe,
+        chrono::Utc::now() - TimeDelta::minutes(40),
+    );
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    let mut calls = 0;
+    let stale = old.clone();
+    payments.expect_open_or_get().returning(move |fresh| {
+        calls += 1;
+        Ok(if calls == 1 {
+            (stale.clone(), false)
+        } else {
+            (fresh.clone(), true)
+        })
+    });
+    let old_id = old.id;
+    payments
+        .expect_commit()
+        .withf(move |c| {
+            c.payment
+                .as_ref()
+                .is_some_and(|p| p.id == old_id && p.status == PaymentStatus::Expired)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    payments
+        .expect_record_session()
+        .returning(|_, session, _| Err(StoreError::Unavailable(anyhow!("{}", session.id))));
+    let mut gateway = MockPaymentGateway::new();
+    gateway
+        .expect_provider()
+        .return_const(PaymentProvider::Stripe);
+    gateway.expect_expire_checkout().never();
+    gateway
+        .expect_open_checkout()
+        .withf(move |r| {
+            r.payment.id != old_id && r.expires_at > chrono::Utc::now() + TimeDelta::minutes(59)
+        })
+        .times(1)
+        .returning(|r| {
+            Ok(crate::payment::CheckoutSession {
+                id: "cs_new".into(),
+                url: "https://checkout.example/cs_new".into(),
+                expires_at: r.expires_at,
+            })
+        });
+    let token = order.pay_token().clone();
+    // The store's failure at the end is only there to stop the flow after the call.
+    assert!(
+        service(orders, payments, gateway)
+            .checkout(&token)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_flagged_order_opens_no_checkout_until_cleared() {
+    let mut order = pending_order();
+    order.flag(OrderFlag::AmountMismatch, chrono::Utc::now());
+    let token = order.pay_token().clone();
+    let (orders, mut payments) = checkout_world(
+        &order,
+        Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now()),
+    );
+    payments.checkpoint();
+    payments.expect_open_or_get().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_open_checkout().never();
+    let service = service(orders, payments, gateway);
+    let err = service.pay_link(order.id).await.unwrap_err();
+    assert!(
+        matches!(&err, PayLinkError::Flagged(flags) if flags == &[OrderFlag::AmountMismatch]),
+        "{err:?}"
+    );
+    let outcome = service.checkout(&token).await.unwrap();
+    assert!(
+        matches!(outcome, CheckoutOutcome::NeedsAttention(_)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_total_the_provider_cannot_charge_is_refused_when_the_link_is_asked_for() {
+    let order = pending_order();
+    let (orders, mut payments) = checkout_world(
+        &order,
+        Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now()),
+    );
+    payments.checkpoint();
+    payments.expect_open_or_get().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_limits().returning(|_| ChargeLimits {
+        minimum: Some(Amount::new(1000).unwrap()),
+        ..ChargeLimits::ANY
+    });
+    gateway.expect_open_checkout().never();
+    let err = service(orders, payments, gateway)
+        .pay_link(order.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PayLinkError::NotChargeable(ChargeRefusal::BelowMinimum { minimum, .. }) if minimum.minor_units() == 1000),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_is_refused_while_a_delayed_payment_is_processing() {
+    let order = pending_order();
+    let mut processing = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    processing.status = PaymentStatus::Processing;
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    orders.expect_update_status().never();
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_latest_for_order()
+        .returning(move |_| Ok(Some(processing.clone())));
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_expire_checkout().never();
+    let err = service(orders, payments, gateway)
+        .cancel(OrderId::generate())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CancelError::PaymentProcessing), "{err:?}");
 }
