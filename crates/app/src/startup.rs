@@ -84,6 +84,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         orders.clone(),
         Arc::new(store.clone()),
         gateway,
+        Arc::new(store.clone()),
         clock.clone(),
         PaymentSettings {
             public_base_url: base_url.to_owned(),
@@ -145,14 +146,14 @@ const STRIPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Reconciles stuck payments with the provider every `every`, for as long as the process runs.
 /// Replicas may all run it: one at a time does the work (an advisory lock).
-fn spawn_reconciliation(payments: PaymentService, store: PgStore, every: std::time::Duration) {
+fn spawn_reconciliation(payments: PaymentService, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is now: let the service settle first
         loop {
             ticks.tick().await;
-            match payments.reconcile(&store).await {
+            match payments.reconcile().await {
                 Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
                     examined = done.examined,
                     changed = done.changed,
@@ -170,7 +171,7 @@ fn spawn_reconciliation(payments: PaymentService, store: PgStore, every: std::ti
 pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
     let store = store(config)?;
     let state = state(config, &store, &config.base_url_for(config.port))?;
-    Ok(state.payments.reconcile(&store).await?)
+    Ok(state.payments.reconcile().await?)
 }
 
 /// The service, bound and ready to run.
@@ -198,7 +199,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = state(config, &store, &config.base_url_for(port))?;
         if let Some(every) = config.reconcile_interval {
-            spawn_reconciliation(state.payments.clone(), store.clone(), every);
+            spawn_reconciliation(state.payments.clone(), every);
         }
         let shutting_down = state.shutting_down.clone();
         let server = orderpay_http::server(

@@ -37,6 +37,7 @@ pub enum Code {
     OrderNotPaid,
     OrderFlagged,
     PaymentProcessing,
+    RefundInProgress,
     CurrencyNotSupportedByProvider,
     AmountBelowProviderMinimum,
     DirectoryUnavailable,
@@ -64,6 +65,7 @@ impl Code {
             Self::OrderNotPaid => "order_not_paid",
             Self::OrderFlagged => "order_flagged",
             Self::PaymentProcessing => "payment_processing",
+            Self::RefundInProgress => "refund_in_progress",
             Self::CurrencyNotSupportedByProvider => "currency_not_supported_by_provider",
             Self::AmountBelowProviderMinimum => "amount_below_provider_minimum",
             Self::PaymentProviderRefused => "payment_provider_refused",
@@ -92,7 +94,8 @@ impl Code {
             | Self::OrderCancelled
             | Self::OrderNotPaid
             | Self::OrderFlagged
-            | Self::PaymentProcessing => StatusCode::CONFLICT,
+            | Self::PaymentProcessing
+            | Self::RefundInProgress => StatusCode::CONFLICT,
             Self::DirectoryUnavailable
             | Self::PaymentProviderUnavailable
             | Self::PaymentProviderRefused => StatusCode::BAD_GATEWAY,
@@ -118,6 +121,7 @@ impl Code {
             Self::OrderNotPaid => "The order has no payment to refund",
             Self::OrderFlagged => "The order is flagged and needs a person's attention",
             Self::PaymentProcessing => "A payment for the order is on its way",
+            Self::RefundInProgress => "Another refund of the order is in progress",
             Self::CurrencyNotSupportedByProvider => {
                 "The payment provider does not take this currency"
             }
@@ -434,6 +438,10 @@ impl From<RefundError> for Problem {
             RefundError::ExceedsRemaining { remaining } => Self::field(
                 "amount",
                 format!("must be between 1 and {remaining}, what is left to refund"),
+            ),
+            RefundError::InProgress => Self::new(
+                Code::RefundInProgress,
+                "another refund of this order is still being made; retry in a moment",
             ),
             RefundError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
             RefundError::ProviderRejected(why) => {

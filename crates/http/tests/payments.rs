@@ -82,6 +82,7 @@ async fn world() -> World {
         orders.clone(),
         store.clone(),
         gateway,
+        store.clone(),
         clock.clone(),
         PaymentSettings {
             public_base_url: BASE.into(),

@@ -230,6 +230,23 @@ impl Leases for MemoryStore {
             job: job.to_owned(),
         })))
     }
+
+    async fn acquire(
+        &self,
+        job: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(lease) = self.try_acquire(job).await? {
+                return Ok(Some(lease));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 struct MemoryLease {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use orderpay_domain::payment::{Lease, Leases};
 use orderpay_domain::store::StoreError;
@@ -38,5 +38,36 @@ impl Leases for PgStore {
         Ok(acquired
             .acquired
             .then(|| Box::new(AdvisoryLease { _conn: conn }) as Box<dyn Lease>))
+    }
+
+    /// Waits in PostgreSQL (`lock_timeout` on a connection of the lease's own, whose statement
+    /// deadline is lifted for the wait); `55P03` when the wait is over.
+    async fn acquire(
+        &self,
+        job: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        let mut conn = self.detached_conn().await?;
+        let ms = wait.as_millis().max(1);
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}; SET lock_timeout = {ms}",
+            ms + 1000
+        ))
+        .await
+        .map_err(store_error)?;
+        let locked =
+            diesel::sql_query("SELECT pg_advisory_lock(hashtextextended('orderpay:' || $1, 0))")
+                .bind::<diesel::sql_types::Text, _>(job)
+                .execute(&mut conn)
+                .await;
+        match locked {
+            Ok(_) => Ok(Some(Box::new(AdvisoryLease { _conn: conn }))),
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("lock timeout") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
 }

@@ -43,6 +43,14 @@ pub enum RefundReason {
 }
 
 impl RefundReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate",
+            Self::Fraudulent => "fraudulent",
+            Self::RequestedByCustomer => "requested_by_customer",
+        }
+    }
+
     pub fn parse(input: &str) -> Result<Self, String> {
         match input {
             "duplicate" => Ok(Self::Duplicate),
@@ -130,6 +138,14 @@ pub trait Leases: Send + Sync + 'static {
     /// The lease on `job` when no other process holds it, else `None`. No transaction is held
     /// while it is.
     async fn try_acquire(&self, job: &str) -> Result<Option<Box<dyn Lease>>, StoreError>;
+
+    /// The lease on `job`, waiting up to `wait` while another process holds it; `None` when
+    /// it is still held then. No transaction is held while waiting or holding.
+    async fn acquire(
+        &self,
+        job: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<Box<dyn Lease>>, StoreError>;
 }
 
 /// Why a delivery to the webhook endpoint was refused.

@@ -4,6 +4,7 @@
 //! mismatches, delayed payments, disputes), `refunds`.
 
 mod checkout;
+mod money;
 mod refunds;
 mod webhooks;
 

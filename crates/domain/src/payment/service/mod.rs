@@ -18,7 +18,7 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    ChargeRefusal, CheckoutRequest, EventCommit, EventSubject, GatewayError, Payment,
+    ChargeRefusal, CheckoutRequest, EventCommit, EventSubject, GatewayError, Leases, Payment,
     PaymentGateway, PaymentKey, PaymentRepository, PaymentStatus, ProviderEvent, decide,
 };
 use crate::clock::Clock;
@@ -128,6 +128,8 @@ pub struct PaymentService {
     order_service: OrderService,
     payments: Arc<dyn PaymentRepository>,
     gateway: Arc<dyn PaymentGateway>,
+    /// One process at a time per job, across replicas: reconciliation, a payment's refunds.
+    leases: Arc<dyn Leases>,
     clock: Arc<dyn Clock>,
     settings: PaymentSettings,
 }
@@ -138,6 +140,7 @@ impl PaymentService {
         order_service: OrderService,
         payments: Arc<dyn PaymentRepository>,
         gateway: Arc<dyn PaymentGateway>,
+        leases: Arc<dyn Leases>,
         clock: Arc<dyn Clock>,
         settings: PaymentSettings,
     ) -> Self {
@@ -146,6 +149,7 @@ impl PaymentService {
             order_service,
             payments,
             gateway,
+            leases,
             clock,
             settings,
         }

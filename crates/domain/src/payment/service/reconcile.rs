@@ -1,7 +1,7 @@
 //! Reconciliation: asking the provider about payments whose events never came.
 
 use super::{Applied, ApplyError, PaymentService};
-use crate::payment::{Leases, PaymentEventKind, ProviderEvent, SessionRef, SessionState};
+use crate::payment::{PaymentEventKind, ProviderEvent, SessionRef, SessionState};
 
 /// What a reconciliation run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,8 +23,8 @@ impl PaymentService {
     /// # Errors
     /// When the store fails; a payment the provider cannot tell about now is skipped.
     #[tracing::instrument(skip_all)]
-    pub async fn reconcile(&self, leases: &dyn Leases) -> Result<Reconciled, ApplyError> {
-        let Some(_lease) = leases.try_acquire("reconcile").await? else {
+    pub async fn reconcile(&self) -> Result<Reconciled, ApplyError> {
+        let Some(_lease) = self.leases.try_acquire("reconcile").await? else {
             return Ok(Reconciled::default());
         };
         let now = self.clock.now();

@@ -6,7 +6,8 @@ use super::{ApplyError, PaymentService};
 use crate::money::Amount;
 use crate::order::{Order, OrderId, OrderStatus};
 use crate::payment::{
-    GatewayError, PaymentEventKind, PaymentStatus, ProviderEvent, RefundReason, RefundRequest,
+    GatewayError, Payment, PaymentEventKind, PaymentStatus, ProviderEvent, RefundReason,
+    RefundRequest,
 };
 use crate::store::StoreError;
 
@@ -30,6 +31,9 @@ pub enum RefundError {
     ProviderUnavailable(#[source] anyhow::Error),
     #[error("the payment provider refused the refund: {0}")]
     ProviderRejected(String),
+    /// Another refund of the same payment is being made and did not finish in time.
+    #[error("another refund of this order is in progress")]
+    InProgress,
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
@@ -40,16 +44,12 @@ impl From<StoreError> for RefundError {
     }
 }
 
+/// How long a refund waits for another refund of the same payment to finish.
+const REFUND_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl PaymentService {
-    /// Refunds `input.amount` (by default all that is left) of the order's payment, through
-    /// the provider with an idempotency key, and applies the result through the same path as
-    /// the provider's refund event: whichever of the two comes first applies it, once.
-    ///
-    /// # Errors
-    /// `NotPaid`, `ExceedsRemaining`, or the provider's `ProviderUnavailable` /
-    /// `ProviderRejected`.
-    #[tracing::instrument(skip_all, fields(order_id = %id))]
-    pub async fn refund(&self, id: OrderId, input: RefundInput) -> Result<Order, RefundError> {
+    /// The paid order and its succeeded payment, or why there is nothing to refund.
+    async fn refundable(&self, id: OrderId) -> Result<(Order, Payment), RefundError> {
         let order = self
             .orders
             .find_by_id(id)
@@ -61,14 +61,38 @@ impl PaymentService {
         ) {
             return Err(RefundError::NotPaid(order.status()));
         }
-        let payment = self
-            .payments
-            .latest_for_order(id)
+        match self.payments.latest_for_order(id).await? {
+            Some(p) if p.status == PaymentStatus::Succeeded && p.provider_payment_id.is_some() => {
+                Ok((order, p))
+            }
+            _ => Err(RefundError::NotPaid(order.status())),
+        }
+    }
+
+    /// Refunds `input.amount` (by default all that is left) of the order's payment, through
+    /// the provider with an idempotency key, and applies the result through the same path as
+    /// the provider's refund event: whichever of the two comes first applies it, once.
+    ///
+    /// Refunds of one payment run one at a time, across replicas (a lease), so each starts
+    /// from the total the one before recorded and the totals add up. The provider's key is
+    /// the request's own (payment, amount, reason): the same refund asked again, after a
+    /// timeout say, reaches the provider as the same request and refunds once.
+    ///
+    /// # Errors
+    /// `NotPaid`, `ExceedsRemaining`, `InProgress` (another refund of the payment did not
+    /// finish within `REFUND_WAIT`), or the provider's `ProviderUnavailable` /
+    /// `ProviderRejected`.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn refund(&self, id: OrderId, input: RefundInput) -> Result<Order, RefundError> {
+        let (_, payment) = self.refundable(id).await?;
+        let _lease = self
+            .leases
+            .acquire(&format!("refund:{}", payment.id), REFUND_WAIT)
             .await?
-            .filter(|p| p.status == PaymentStatus::Succeeded);
-        let (Some(payment), Some(provider_payment_id)) =
-            (payment.clone(), payment.and_then(|p| p.provider_payment_id))
-        else {
+            .ok_or(RefundError::InProgress)?;
+        // Read again under the lease: a refund that ran meanwhile is counted.
+        let (order, payment) = self.refundable(id).await?;
+        let Some(provider_payment_id) = payment.provider_payment_id.clone() else {
             return Err(RefundError::NotPaid(order.status()));
         };
         // Refunded beyond what was received cannot happen; if a provider ever said so, nothing
@@ -86,10 +110,13 @@ impl PaymentService {
             amount,
             currency: payment.currency,
             reason: input.reason,
-            // The same refund asked again on the same state is the same refund.
+            // The same refund asked again is the same request at the provider (which keeps
+            // keys 24 hours), whatever was refunded since.
             idempotency_key: format!(
                 "orderpay-refund-{}-{}-{}",
-                payment.id, payment.amount_refunded, amount
+                payment.id,
+                amount,
+                input.reason.map_or("none", RefundReason::as_str)
             ),
         };
         let refund = self.gateway.refund(&request).await.map_err(|e| match e {

@@ -5,6 +5,10 @@ use crate::SystemClock;
 use crate::customer::CustomerId;
 use crate::money::Amount;
 use crate::order::OrderFlag;
+use crate::payment::{Lease, MockLeases};
+
+struct HeldLease;
+impl Lease for HeldLease {}
 use crate::order::OrderId;
 use crate::order::{
     LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
@@ -47,6 +51,10 @@ fn service(
     mut gateway: MockPaymentGateway,
 ) -> PaymentService {
     gateway.expect_limits().returning(|_| ChargeLimits::ANY);
+    let mut leases = MockLeases::new();
+    leases
+        .expect_acquire()
+        .returning(|_, _| Ok(Some(Box::new(HeldLease))));
     let orders: Arc<dyn OrderRepository> = Arc::new(orders);
     let gateway: Arc<dyn PaymentGateway> = Arc::new(gateway);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -61,6 +69,7 @@ fn service(
         order_service,
         Arc::new(payments),
         gateway,
+        Arc::new(leases),
         clock,
         PaymentSettings {
             public_base_url: "https://pay.example.com".into(),
