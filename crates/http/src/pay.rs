@@ -1,13 +1,13 @@
 //! What a customer opens: the pay link (`/pay/{token}`), the page after paying, and the
 //! sandbox provider's checkout page with its Pay and Decline buttons.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
+use actix_web::{HttpRequest, HttpResponse};
 
 use orderpay_domain::order::PayToken;
-use orderpay_domain::payment::{CheckoutOutcome, PayLinkError, PaymentStatus};
+use orderpay_domain::payment::{CheckoutOutcome, PayLinkError, PaymentStatus, SandboxOutcome};
 
 use crate::AppState;
 use crate::pages::{escape, order_summary, page};
@@ -152,20 +152,66 @@ pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> H
     }
 }
 
+/// `scheme://host[:port]` of an absolute URL, as browsers write the `Origin` header.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    url.get(..scheme.len() + 3 + host_end)
+}
+
+/// Whether a browser sent this POST from the service's own pages: its `Origin` (or, where a
+/// browser withholds it, its `Referer`, or `Sec-Fetch-Site`) is `PUBLIC_BASE_URL`'s. Another
+/// site's form, or a request with none of them, is refused: a page elsewhere must not be
+/// able to press Pay for a customer.
+fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let Some(own) = origin_of(public_base_url) else {
+        return false;
+    };
+    match header("origin") {
+        // `null` is what a page with `Referrer-Policy: no-referrer` sends on its own forms.
+        Some(origin) if origin != "null" => origin.eq_ignore_ascii_case(own),
+        _ => match header("referer") {
+            Some(referer) => origin_of(referer).is_some_and(|o| o.eq_ignore_ascii_case(own)),
+            None => header("sec-fetch-site") == Some("same-origin"),
+        },
+    }
+}
+
 /// `POST /sandbox/checkout/{session}/pay` and `.../decline`: the customer's choice, applied as
-/// the provider's event would be, through the same domain path.
-pub async fn sandbox_decide(state: Data<AppState>, path: Path<(String, String)>) -> HttpResponse {
+/// the provider's event would be, through the same domain path. Refused from other sites
+/// (403), and for a session that no longer takes a choice (409).
+pub async fn sandbox_decide(
+    state: Data<AppState>,
+    req: HttpRequest,
+    path: Path<(String, String)>,
+) -> HttpResponse {
     let (session_id, choice) = path.into_inner();
     let pay = match choice.as_str() {
         "pay" => true,
         "decline" => false,
         _ => return not_found(),
     };
+    if !from_own_pages(&req, state.payments.public_base_url()) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "<p>This button can only be pressed on the checkout page itself.</p>",
+        );
+    }
     match state.payments.sandbox_choice(&session_id, pay).await {
-        Ok(Some(order)) => {
+        Ok(Some(SandboxOutcome::Applied(order))) => {
             let link = state.payments.pay_url(order.pay_token());
             see_other(&if pay { format!("{link}/done") } else { link })
         }
+        Ok(Some(SandboxOutcome::NotOpen(order))) => page(
+            StatusCode::CONFLICT,
+            "This checkout is closed",
+            &format!(
+                "{}<p>This checkout no longer takes payment. Open the payment link again.</p>",
+                order_summary(&order)
+            ),
+        ),
         Ok(None) => not_found(),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "applying a sandbox choice failed");

@@ -191,7 +191,9 @@ async fn the_pay_link_redirects_to_the_sandbox_and_pay_pays() {
 
     let (status, _, done) = call(
         &app,
-        test::TestRequest::post().uri(&format!("{checkout}/pay")),
+        test::TestRequest::post()
+            .uri(&format!("{checkout}/pay"))
+            .insert_header(("origin", BASE)),
     )
     .await;
     assert_eq!(status, 303);
@@ -336,4 +338,83 @@ async fn invisible_formatting_in_names_is_refused_and_emoji_kept() {
     let (status, created, _) = call(&app, order("👩\u{200D}💻 sticker", "Ada")).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["items"][0]["name"], "👩\u{200D}💻 sticker");
+}
+
+#[actix_web::test]
+async fn sandbox_buttons_refuse_other_sites_and_closed_sessions() {
+    let w = world().await;
+    let app = app!(w);
+    let auth = ("authorization", format!("Bearer {}", w.key));
+    let status_of = |id: String| {
+        let state = w.state.clone();
+        async move {
+            let id = orderpay_domain::order::OrderId::from_uuid(id.parse().unwrap());
+            state.orders.get(id).await.unwrap().status().as_str()
+        }
+    };
+    let (id, link) = order_and_link(&app, &w.key).await;
+    let pay = link["url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(BASE)
+        .unwrap()
+        .to_owned();
+    let (_, _, checkout) = call(&app, test::TestRequest::get().uri(&pay)).await;
+    let checkout = checkout.unwrap().strip_prefix(BASE).unwrap().to_owned();
+    let press = |choice: &str, headers: &[(&'static str, &'static str)]| {
+        let mut request = test::TestRequest::post().uri(&format!("{checkout}/{choice}"));
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        request
+    };
+
+    // Another site's form, or no sign of where it came from: refused, nothing changes.
+    for headers in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null"), ("referer", "https://evil.example/page")],
+        vec![("origin", "null"), ("sec-fetch-site", "cross-site")],
+        vec![],
+    ] {
+        let (status, _, _) = call(&app, press("pay", &headers)).await;
+        assert_eq!(status, 403, "{headers:?}");
+    }
+    assert_eq!(status_of(id.clone()).await, "pending_payment");
+
+    // Declined on the page itself (a no-referrer page's form sends `Origin: null`)...
+    let (status, _, _) = call(
+        &app,
+        press(
+            "decline",
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        ),
+    )
+    .await;
+    assert_eq!(status, 303);
+    // ...the failed session takes no further choice: Pay there is 409 and pays nothing.
+    let (status, _, _) = call(&app, press("pay", &[("origin", BASE)])).await;
+    assert_eq!(status, 409);
+    assert_eq!(status_of(id.clone()).await, "pending_payment");
+
+    // A cancelled order's session takes no choice either.
+    let (_, _, checkout2) = call(&app, test::TestRequest::get().uri(&pay)).await;
+    let checkout2 = checkout2.unwrap().strip_prefix(BASE).unwrap().to_owned();
+    assert_ne!(checkout2, checkout, "a new attempt");
+    let (status, _, _) = call(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("/v1/orders/{id}/cancel"))
+            .insert_header(auth),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = call(
+        &app,
+        test::TestRequest::post()
+            .uri(&format!("{checkout2}/pay"))
+            .insert_header(("referer", "http://localhost:8080/sandbox/checkout/x")),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(status_of(id).await, "cancelled");
 }

@@ -149,6 +149,13 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         source.contains("Mint tea") && source.contains("9.00 USD"),
         "{source}"
     );
+    // The inline stylesheet is allowed by its hash in the page's Content-Security-Policy.
+    let pay_button = page.find(Locator::Css("button.pay")).await.unwrap();
+    assert_eq!(
+        pay_button.css_value("background-color").await.unwrap(),
+        "rgba(26, 127, 55, 1)",
+        "the page's style applies under its CSP"
+    );
     press(page, "button.pay").await;
     let done = leave(page, &checkout).await;
     assert_eq!(done.as_str(), format!("{link}/done"));

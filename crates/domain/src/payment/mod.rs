@@ -22,5 +22,5 @@ pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentReposi
 pub use rules::{Decision, decide};
 pub use service::{
     Applied, ApplyError, CancelError, CheckoutOutcome, ClearFlagsError, PayLink, PayLinkError,
-    PaymentService, PaymentSettings, Reconciled, RefundError, RefundInput,
+    PaymentService, PaymentSettings, Reconciled, RefundError, RefundInput, SandboxOutcome,
 };

@@ -285,3 +285,32 @@ async fn a_delayed_payment_that_fails_leaves_the_order_payable_and_a_dispute_fla
         "ignored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_for_an_order_cancelled_meanwhile_is_recorded_and_flagged() {
+    let stripe = fake_stripe().await;
+    let app = stripe_app(&stripe).await;
+    let (id, payment) = order_with_payment(&app, "+14155550171").await;
+    let cancelled = app
+        .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    // The customer paid in the same instant: Stripe's completion arrives after the cancel.
+    let completed = session_event(
+        "evt_late",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({}),
+    );
+    assert_eq!(deliver(&app.address, &completed).await.status(), 200);
+    let after = app.order(&id).await;
+    assert_eq!(after["status"], "cancelled", "never silently re-opened");
+    assert_eq!(after["flags"], json!(["needs_refund"]));
+    assert_eq!(
+        after["payment"]["status"], "succeeded",
+        "the money is on record"
+    );
+    let types = app.event_types(&id).await;
+    assert_eq!(types.last().unwrap(), "order.flagged");
+}

@@ -11,6 +11,7 @@ pub use cancel::CancelError;
 pub use flags::ClearFlagsError;
 pub use reconcile::Reconciled;
 pub use refund::{RefundError, RefundInput};
+pub use sandbox::SandboxOutcome;
 
 use std::sync::Arc;
 
@@ -153,6 +154,11 @@ impl PaymentService {
             clock,
             settings,
         }
+    }
+
+    /// The service's public address, as configured.
+    pub fn public_base_url(&self) -> &str {
+        &self.settings.public_base_url
     }
 
     pub fn pay_url(&self, token: &PayToken) -> String {
