@@ -510,3 +510,83 @@ async fn cancel_is_refused_while_a_delayed_payment_is_processing() {
         .unwrap_err();
     assert!(matches!(err, CancelError::PaymentProcessing), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attempt_made() {
+    let order = pending_order();
+    let mut ending = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    ending.status = PaymentStatus::Open;
+    ending.session = Some(crate::payment::CheckoutSession {
+        id: "cs_ending".into(),
+        url: "https://checkout.example/cs_ending".into(),
+        expires_at: chrono::Utc::now() + TimeDelta::seconds(30),
+    });
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    let mut calls = 0;
+    let stored = ending.clone();
+    payments.expect_open_or_get().returning(move |fresh| {
+        calls += 1;
+        Ok(if calls == 1 {
+            (stored.clone(), false)
+        } else {
+            (fresh.clone(), true)
+        })
+    });
+    let ending_id = ending.id;
+    payments
+        .expect_commit()
+        .withf(move |c| {
+            c.payment
+                .as_ref()
+                .is_some_and(|p| p.id == ending_id && p.status == PaymentStatus::Expired)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    payments
+        .expect_record_session()
+        .returning(|id, session, _| {
+            let mut p = Payment::start(
+                &pending_order(),
+                PaymentProvider::Stripe,
+                chrono::Utc::now(),
+            );
+            p.id = id;
+            p.status = PaymentStatus::Open;
+            p.session = Some(session.clone());
+            Ok(p)
+        });
+    let mut gateway = MockPaymentGateway::new();
+    gateway
+        .expect_provider()
+        .return_const(PaymentProvider::Stripe);
+    gateway
+        .expect_expire_checkout()
+        .withf(|id| id == "cs_ending")
+        .times(1)
+        .returning(|_| Ok(()));
+    gateway
+        .expect_open_checkout()
+        .withf(move |r| r.payment.id != ending_id)
+        .times(1)
+        .returning(|r| {
+            Ok(crate::payment::CheckoutSession {
+                id: "cs_next".into(),
+                url: "https://checkout.example/cs_next".into(),
+                expires_at: r.expires_at,
+            })
+        });
+    let token = order.pay_token().clone();
+    let outcome = service(orders, payments, gateway)
+        .checkout(&token)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, CheckoutOutcome::Redirect(url) if url.ends_with("cs_next")),
+        "{outcome:?}"
+    );
+}
