@@ -757,4 +757,23 @@ mod tests {
             "harmless values are still shown: {all}"
         );
     }
+
+    /// The compose file's PostgreSQL trusts every connection: it must not be published on
+    /// the machine's public interfaces.
+    #[test]
+    fn compose_publishes_postgres_on_loopback_only() {
+        let compose = include_str!("../../../docker-compose.yml");
+        let published: Vec<&str> = compose
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("- \"") && l.contains(":5432"))
+            .collect();
+        assert!(
+            !published.is_empty(),
+            "no PostgreSQL port in docker-compose.yml"
+        );
+        for line in published {
+            assert!(line.starts_with("- \"127.0.0.1:"), "{line}");
+        }
+    }
 }

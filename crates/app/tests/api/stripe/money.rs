@@ -187,6 +187,60 @@ async fn isk_and_mga_reach_stripe_in_its_units_and_their_payments_come_back_in_i
     let flagged = app.order(id).await;
     assert_eq!(flagged["status"], "pending_payment");
     assert_eq!(flagged["flags"], json!(["amount_mismatch"]));
+    // Flagged: no second checkout (and no second charge) until a person clears the flag.
+    let refused = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await;
+    let problem = assert_problem(refused, 409, "order_flagged").await;
+    assert_eq!(problem["flags"], json!(["amount_mismatch"]));
+    let page = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(page.status(), 200, "a page saying so, not a checkout");
+    assert!(page.text().await.unwrap().contains("on hold"));
+    let bad = app
+        .post(
+            &format!("/v1/orders/{id}/clear-flags"),
+            &json!({"flags": ["nonsense"]}),
+        )
+        .await;
+    let problem = assert_problem(bad, 422, "validation_failed").await;
+    assert_eq!(crate::helpers::fields(&problem), ["flags[0]"]);
+    let cleared = app
+        .post(
+            &format!("/v1/orders/{id}/clear-flags"),
+            &json!({"flags": ["amount_mismatch"]}),
+        )
+        .await;
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(cleared.json::<Value>().await.unwrap()["flags"], json!([]));
+    assert_eq!(
+        app.event_types(id).await.last().unwrap(),
+        "order.flag_cleared"
+    );
+    let again = app
+        .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
+        .await;
+    assert_eq!(again.status(), 200, "payable again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_is_409_while_a_delayed_payment_is_processing() {
+    let stripe = stripe_like(false).await;
+    let app = stripe_app(&stripe).await;
+    let (id, payment) = order_with_payment(&app, "+14155550171").await;
+    let completed = session_event(
+        "evt_debit",
+        "checkout.session.completed",
+        &id,
+        &payment,
+        json!({"payment_status": "unpaid"}),
+    );
+    assert_eq!(deliver(&app.address, &completed).await.status(), 200);
+    assert_eq!(app.order(&id).await["payment"]["status"], "processing");
+    let cancel = app
+        .post(&format!("/v1/orders/{id}/cancel"), &json!({}))
+        .await;
+    assert_problem(cancel, 409, "payment_processing").await;
+    assert_eq!(app.order(&id).await["status"], "pending_payment");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
