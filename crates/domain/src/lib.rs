@@ -9,6 +9,7 @@ mod id;
 pub mod api_key;
 pub mod clock;
 pub mod customer;
+pub mod idempotency;
 pub mod money;
 pub mod order;
 pub mod pagination;

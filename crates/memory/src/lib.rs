@@ -3,6 +3,7 @@
 //! database's transactions and foreign keys hold across repositories. [`SandboxGateway`] is
 //! the payment provider that takes no money, for development without a Stripe account.
 
+mod idempotency;
 mod payments;
 mod sandbox;
 
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
 use orderpay_domain::customer::{Customer, CustomerChanges, CustomerId, CustomerRepository};
+use orderpay_domain::idempotency::{Completion, IdempotencyKey};
 use orderpay_domain::order::{
     Order, OrderEvent, OrderFilter, OrderId, OrderParts, OrderReference, OrderRepository,
     OrderStatus, PayToken,
@@ -27,11 +29,12 @@ use orderpay_domain::store::{StoreError, UniqueKey};
 use orderpay_domain::{Page, PageRequest};
 
 #[derive(Default)]
-struct Tables {
+pub(crate) struct Tables {
     customers: HashMap<CustomerId, Customer>,
     orders: HashMap<OrderId, Order>,
     api_keys: Vec<ApiKey>,
     payments: HashMap<PaymentId, Payment>,
+    idempotency: HashMap<IdempotencyKey, idempotency::KeyRow>,
     /// When reconciliation last looked at a payment.
     checked: HashMap<PaymentId, chrono::DateTime<chrono::Utc>>,
     processed_events: HashSet<String>,
@@ -136,7 +139,12 @@ impl CustomerRepository for MemoryStore {
 
 #[async_trait]
 impl OrderRepository for MemoryStore {
-    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
+    async fn insert<'a>(
+        &self,
+        order: &Order,
+        created: &OrderEvent,
+        answer: Option<&'a Completion>,
+    ) -> Result<(), StoreError> {
         let mut t = self.lock();
         if !t.customers.contains_key(&order.customer_id) {
             return Err(StoreError::MissingReference);
@@ -149,14 +157,18 @@ impl OrderRepository for MemoryStore {
         }
         t.orders.insert(order.id, order.clone());
         t.order_events.push(created.clone());
+        if let Some(answer) = answer {
+            idempotency::complete_in(&mut t, answer);
+        }
         Ok(())
     }
 
-    async fn insert_with_customer(
+    async fn insert_with_customer<'a>(
         &self,
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
+        answer: Option<&'a Completion>,
     ) -> Result<CustomerId, StoreError> {
         let mut t = self.lock();
         let existing = t
@@ -175,6 +187,14 @@ impl OrderRepository for MemoryStore {
         stored.customer_id = customer_id;
         t.orders.insert(order.id, stored);
         t.order_events.push(created.clone());
+        if let Some(answer) = answer {
+            let mut answer = answer.clone();
+            answer.response.body = answer
+                .response
+                .body
+                .replace(&customer.id.to_string(), &customer_id.to_string());
+            idempotency::complete_in(&mut t, &answer);
+        }
         Ok(customer_id)
     }
 
@@ -291,6 +311,7 @@ impl ApiKeyRepository for MemoryStore {
 mod tests {
     use super::*;
     use orderpay_domain::contract::Store;
+    use orderpay_domain::idempotency::IdempotencyStore;
     use orderpay_domain::payment::PaymentRepository;
 
     impl Store for MemoryStore {
@@ -304,6 +325,9 @@ mod tests {
             Arc::new(self.clone())
         }
         fn payments(&self) -> Arc<dyn PaymentRepository> {
+            Arc::new(self.clone())
+        }
+        fn idempotency(&self) -> Arc<dyn IdempotencyStore> {
             Arc::new(self.clone())
         }
     }

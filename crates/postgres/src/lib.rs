@@ -10,6 +10,7 @@ mod customers;
 pub mod database;
 mod errors;
 mod events;
+mod idempotency;
 mod leases;
 mod orders;
 mod payments;

@@ -23,6 +23,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (api_key_id, key) {
+        api_key_id -> Uuid,
+        key -> Text,
+        fingerprint -> Bytea,
+        created_at -> Timestamptz,
+        response_status -> Nullable<Int2>,
+        response_type -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     order_events (id) {
         id -> Uuid,
         order_id -> Uuid,
@@ -101,6 +113,7 @@ diesel::joinable!(payments -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     customers,
+    idempotency_keys,
     order_events,
     order_items,
     orders,

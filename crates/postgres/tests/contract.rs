@@ -23,6 +23,9 @@ impl Store for Fresh {
     fn payments(&self) -> Arc<dyn orderpay_domain::payment::PaymentRepository> {
         Arc::new(self.0.store.clone())
     }
+    fn idempotency(&self) -> Arc<dyn orderpay_domain::idempotency::IdempotencyStore> {
+        Arc::new(self.0.store.clone())
+    }
 }
 
 orderpay_domain::repository_contract_tests!(Fresh(TestDatabase::new().await));

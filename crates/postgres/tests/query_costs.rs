@@ -16,7 +16,7 @@ async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
     db.store.insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
     let before = db.store.queries_executed();
-    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o))
+    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o), None)
         .await
         .unwrap();
     assert_eq!(
@@ -63,6 +63,7 @@ async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
         &db.store,
         &newer,
         &orderpay_domain::contract::created(&newer),
+        None,
     )
     .await
     .unwrap();
@@ -98,6 +99,7 @@ async fn an_order_for_a_customer_by_phone_costs_one_query_found_or_made() {
             &newcomer,
             &first,
             &orderpay_domain::contract::created(&first),
+            None,
         )
         .await
         .unwrap();
@@ -113,6 +115,7 @@ async fn an_order_for_a_customer_by_phone_costs_one_query_found_or_made() {
             &again,
             &second,
             &orderpay_domain::contract::created(&second),
+            None,
         )
         .await
         .unwrap();
@@ -128,7 +131,7 @@ async fn applying_a_provider_event_costs_one_read_round_trip_and_one_write_state
     let c = customer(3, 0);
     db.store.insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9X3", 1);
-    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o))
+    OrderRepository::insert(&db.store, &o, &orderpay_domain::contract::created(&o), None)
         .await
         .unwrap();
     let (p, _) = db
@@ -218,7 +221,7 @@ async fn concurrent_first_orders_for_one_phone_share_one_customer() {
                     let reference = format!("RACE-{round}{i:03}");
                     let o = order(c.id, &reference, i64::from(i));
                     let created = orderpay_domain::contract::created(&o);
-                    store.insert_with_customer(&c, &o, &created).await
+                    store.insert_with_customer(&c, &o, &created, None).await
                 })
             })
             .collect();
@@ -281,7 +284,7 @@ async fn hot_statements_are_prepared_once_per_connection() {
     let mut references = Vec::new();
     for (i, reference) in ["AAAA-0001", "AAAA-0002", "AAAA-0003"].iter().enumerate() {
         let o = order(c.id, reference, i as i64);
-        OrderRepository::insert(&store, &o, &orderpay_domain::contract::created(&o))
+        OrderRepository::insert(&store, &o, &orderpay_domain::contract::created(&o), None)
             .await
             .unwrap();
         references.push(o.reference);

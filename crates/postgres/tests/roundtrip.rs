@@ -70,6 +70,7 @@ async fn round_trip_order(store: &TestDatabase, order: &Order) {
         &store.store,
         order,
         &orderpay_domain::contract::created(order),
+        None,
     )
     .await
     .unwrap();

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod customers;
+pub mod idempotency;
 pub mod orders;
 pub mod payments;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::api_key::ApiKeyRepository;
 use crate::customer::{Customer, CustomerId, CustomerInput, CustomerRepository};
+use crate::idempotency::IdempotencyStore;
 use crate::order::{
     LineItemInput, Order, OrderCustomerInput, OrderEvent, OrderEventType, OrderInput,
     OrderReference, OrderRepository,
@@ -28,6 +30,7 @@ pub trait Store: Send + Sync {
     fn orders(&self) -> Arc<dyn OrderRepository>;
     fn api_keys(&self) -> Arc<dyn ApiKeyRepository>;
     fn payments(&self) -> Arc<dyn PaymentRepository>;
+    fn idempotency(&self) -> Arc<dyn IdempotencyStore>;
 }
 
 /// A fixed instant `seconds` after a base time, so tests control ordering.
@@ -119,6 +122,12 @@ macro_rules! repository_contract_tests {
             payments::an_event_subject_is_the_payment_its_order_and_whether_seen,
             payments::stuck_payments_are_the_lapsed_and_the_stale_oldest_first,
             payments::stuck_payments_are_taken_in_turn,
+            idempotency::a_key_is_claimed_once_then_in_use_or_reused,
+            idempotency::an_answered_key_replays_its_answer_to_the_same_request_only,
+            idempotency::a_released_expired_or_abandoned_key_can_be_claimed_again,
+            idempotency::keys_belong_to_their_api_key_and_expire_by_purge,
+            idempotency::concurrent_claims_of_one_key_start_one,
+            idempotency::an_order_is_stored_with_its_answer,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -9,7 +9,7 @@ pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "AAAA-0001", 1);
-    store.orders().insert(&o, &created(&o)).await.unwrap();
+    store.orders().insert(&o, &created(&o), None).await.unwrap();
     let found = store.orders().find_by_id(o.id).await.unwrap();
     assert_eq!(
         found,
@@ -22,7 +22,7 @@ pub async fn found_by_reference(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
-    store.orders().insert(&o, &created(&o)).await.unwrap();
+    store.orders().insert(&o, &created(&o), None).await.unwrap();
     let r = OrderReference::parse("k7m2q9xd").unwrap();
     assert_eq!(store.orders().find_by_reference(&r).await.unwrap(), Some(o));
     let other = OrderReference::parse("K7M2-Q9XE").unwrap();
@@ -38,13 +38,13 @@ pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store
     let first = order(c.id, "AAAA-0002", 1);
     store
         .orders()
-        .insert(&first, &created(&first))
+        .insert(&first, &created(&first), None)
         .await
         .unwrap();
     let clash = order(c.id, "AAAA-0002", 2);
     let err = store
         .orders()
-        .insert(&clash, &created(&clash))
+        .insert(&clash, &created(&clash), None)
         .await
         .unwrap_err();
     assert!(
@@ -57,7 +57,11 @@ pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store
 pub async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
     let stranger = customer(9, 0);
     let o = order(stranger.id, "AAAA-0003", 1);
-    let err = store.orders().insert(&o, &created(&o)).await.unwrap_err();
+    let err = store
+        .orders()
+        .insert(&o, &created(&o), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
     assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), None);
 }
@@ -70,7 +74,7 @@ pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store)
     let b1 = order(b.id, "BBBB-0001", 2);
     let mut a2 = order(a.id, "AAAA-0002", 3);
     for o in [&a1, &b1, &a2] {
-        store.orders().insert(o, &created(o)).await.unwrap();
+        store.orders().insert(o, &created(o), None).await.unwrap();
     }
     a2.transition(StatusEvent::Cancel, at(4)).unwrap();
     store
@@ -118,7 +122,7 @@ pub async fn list_pages_with_a_cursor(store: &dyn Store) {
         .map(|i| order(c.id, &format!("CCCC-000{i}"), i64::from(i)))
         .collect();
     for o in &all {
-        store.orders().insert(o, &created(o)).await.unwrap();
+        store.orders().insert(o, &created(o), None).await.unwrap();
     }
     let limit = Limit::parse(2).unwrap();
     let filter = OrderFilter {
@@ -169,7 +173,7 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let mut o = order(c.id, "DDDD-0001", 1);
-    store.orders().insert(&o, &created(&o)).await.unwrap();
+    store.orders().insert(&o, &created(&o), None).await.unwrap();
     o.transition(StatusEvent::Cancel, at(5)).unwrap();
     store
         .orders()
@@ -202,7 +206,7 @@ pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store
     let o = order(c.id, "EEEE-0001", 1);
     let used = store
         .orders()
-        .insert_with_customer(&c, &o, &created(&o))
+        .insert_with_customer(&c, &o, &created(&o), None)
         .await
         .unwrap();
     assert_eq!(used, c.id);
@@ -219,7 +223,7 @@ pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store
     let second = order(twin.id, "EEEE-0002", 2);
     let used = store
         .orders()
-        .insert_with_customer(&twin, &second, &created(&second))
+        .insert_with_customer(&twin, &second, &created(&second), None)
         .await
         .unwrap();
     assert_eq!(used, c.id);
@@ -234,7 +238,7 @@ pub async fn a_failed_order_leaves_no_new_customer(store: &dyn Store) {
     let taken = order(c.id, "EEEE-0003", 1);
     store
         .orders()
-        .insert(&taken, &created(&taken))
+        .insert(&taken, &created(&taken), None)
         .await
         .unwrap();
 
@@ -242,7 +246,7 @@ pub async fn a_failed_order_leaves_no_new_customer(store: &dyn Store) {
     let clash = order(newcomer.id, "EEEE-0003", 2);
     let err = store
         .orders()
-        .insert_with_customer(&newcomer, &clash, &created(&clash))
+        .insert_with_customer(&newcomer, &clash, &created(&clash), None)
         .await
         .unwrap_err();
     assert!(

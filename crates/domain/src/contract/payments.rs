@@ -14,7 +14,7 @@ async fn world(store: &dyn Store, line: u16, reference: &str) -> (Order, Payment
     let c = customer(line, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, reference, 1);
-    store.orders().insert(&o, &created(&o)).await.unwrap();
+    store.orders().insert(&o, &created(&o), None).await.unwrap();
     let p = Payment::start(&o, PaymentProvider::Sandbox, at(2));
     (o, p)
 }

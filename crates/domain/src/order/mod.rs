@@ -20,5 +20,5 @@ pub use models::{
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
 pub use ports::{OrderRepository, ReferenceGenerator};
 pub use reference::{OrderReference, RandomReferences};
-pub use service::{OrderError, OrderService};
+pub use service::{OrderError, OrderService, Render};
 pub use status::{IllegalTransition, OrderStatus, StatusEvent};

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 
 use super::{Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderStatus, PayToken};
 use crate::customer::{Customer, CustomerId};
+use crate::idempotency::Completion;
 use crate::pagination::{Page, PageRequest};
 use crate::store::StoreError;
 
@@ -9,26 +10,35 @@ use crate::store::StoreError;
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OrderRepository: Send + Sync + 'static {
-    /// Stores a new order with its line items and the history entry `created`. Atomic: all
-    /// of it or nothing.
+    /// Stores a new order with its line items and the history entry `created`, and
+    /// `answer` (the response announcing it, under the client's idempotency key) when given.
+    /// Atomic: all of it or nothing.
     ///
     /// # Errors
     /// `Duplicate(OrderReference)` when the reference is taken; `MissingReference` when the
     /// customer does not exist.
-    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError>;
+    async fn insert<'a>(
+        &self,
+        order: &Order,
+        created: &OrderEvent,
+        answer: Option<&'a Completion>,
+    ) -> Result<(), StoreError>;
 
     /// Stores `customer` unless one with its phone exists, and `order` (with its items and
     /// `created`) for whichever customer that is, atomically: all of it or nothing. Of
     /// concurrent calls for one new phone, one stores its customer and every order goes to
-    /// that customer. Returns the id of the customer the order was stored for.
+    /// that customer. Returns the id of the customer the order was stored for. `answer` as for
+    /// `insert`; in its body, `customer`'s id stands for the customer's, and is replaced by
+    /// the id of the customer the order was stored for.
     ///
     /// # Errors
     /// As `insert`; nothing is stored then, not even the customer.
-    async fn insert_with_customer(
+    async fn insert_with_customer<'a>(
         &self,
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
+        answer: Option<&'a Completion>,
     ) -> Result<CustomerId, StoreError>;
 
     /// The order whose pay link carries `token`.

@@ -7,6 +7,7 @@ use super::{
     OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator, StatusEvent,
 };
 use crate::clock::Clock;
+use crate::idempotency::{Completion, IdempotencyKey, StoredResponse};
 use crate::pagination::{Page, PageRequest};
 use crate::payment::PaymentGateway;
 use crate::store::{StoreError, UniqueKey};
@@ -38,6 +39,9 @@ impl From<StoreError> for OrderError {
         Self::Unexpected(e.into())
     }
 }
+
+/// How the edge answers an order's creation, so the answer can be stored with the order.
+pub type Render<'a> = &'a (dyn Fn(&Order) -> StoredResponse + Send + Sync);
 
 /// Creating, finding and cancelling orders.
 #[derive(Clone)]
@@ -100,6 +104,21 @@ impl OrderService {
     /// `customer_id` names no customer.
     #[tracing::instrument(skip_all)]
     pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+        self.create_answered(new, None).await
+    }
+
+    /// As [`OrderService::create`], storing `answer`'s response for the order under its
+    /// idempotency key in the same atomic write as the order: a retry finds either both or
+    /// neither.
+    ///
+    /// # Errors
+    /// As [`OrderService::create`].
+    #[tracing::instrument(skip_all)]
+    pub async fn create_answered(
+        &self,
+        new: NewOrder,
+        answer: Option<(&IdempotencyKey, Render<'_>)>,
+    ) -> Result<Order, OrderError> {
         self.check_expressible(&new)?;
         let (customer_id, new_customer) = match &new.customer {
             OrderCustomer::Id(id) => (*id, None),
@@ -116,12 +135,20 @@ impl OrderService {
                 self.clock.now(),
             );
             let created = OrderEvent::new(order.id, OrderEventType::Created, order.created_at);
+            let completion = answer.map(|(key, render)| Completion {
+                key: key.clone(),
+                response: render(&order),
+            });
             let stored = match &new_customer {
-                None => self.orders.insert(&order, &created).await,
+                None => {
+                    self.orders
+                        .insert(&order, &created, completion.as_ref())
+                        .await
+                }
                 // Whoever stores this phone first, the order goes to that customer.
                 Some(customer) => self
                     .orders
-                    .insert_with_customer(customer, &order, &created)
+                    .insert_with_customer(customer, &order, &created, completion.as_ref())
                     .await
                     .map(|used| order.customer_id = used),
             };
@@ -293,14 +320,14 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .withf(|o, created| {
+            .withf(|o, created, _| {
                 created.kind == OrderEventType::Created
                     && o.status() == OrderStatus::PendingPayment
                     && o.total().minor_units() == 900
                     && o.reference.to_string() == "AAAA-AAAA"
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "AAAA-AAAA");
     }
@@ -336,14 +363,14 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .withf(|o, _| o.reference.to_string() == "AAAA-AAAA")
+            .withf(|o, _, _| o.reference.to_string() == "AAAA-AAAA")
             .times(1)
-            .returning(|_, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+            .returning(|_, _, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         orders
             .expect_insert()
-            .withf(|o, _| o.reference.to_string() == "BBBB-BBBB")
+            .withf(|o, _, _| o.reference.to_string() == "BBBB-BBBB")
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "BBBB-BBBB");
     }
@@ -354,7 +381,7 @@ mod tests {
         orders
             .expect_insert()
             .times(REFERENCE_ATTEMPTS)
-            .returning(|_, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
+            .returning(|_, _, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         let err = service(orders).create(by_id()).await.unwrap_err();
         assert!(matches!(err, OrderError::Unexpected(_)));
     }
@@ -364,7 +391,7 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .returning(|_, _| Err(StoreError::MissingReference));
+            .returning(|_, _, _| Err(StoreError::MissingReference));
         let err = service(orders).create(by_id()).await.unwrap_err();
         assert!(matches!(err, OrderError::CustomerNotFound));
     }
@@ -377,9 +404,9 @@ mod tests {
         let winner = crate::customer::CustomerId::generate();
         orders
             .expect_insert_with_customer()
-            .withf(|c, o, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
+            .withf(|c, o, _, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
             .times(1)
-            .returning(move |_, _, _| Ok(winner));
+            .returning(move |_, _, _, _| Ok(winner));
         let order = service(orders)
             .create(new_order(OrderCustomerInput::Phone(CustomerInput {
                 phone: "+14155550100".into(),

@@ -6,6 +6,7 @@ use diesel::QueryResult;
 use diesel::pg::Pg;
 use uuid::Uuid;
 
+use orderpay_domain::idempotency::Completion;
 use orderpay_domain::order::{Order, OrderEvent};
 
 use super::{OrderRow, rows_of};
@@ -25,7 +26,8 @@ pub(super) struct NewOrderRows {
 }
 
 /// Where the new order's customer id comes from.
-enum CustomerOf {
+#[derive(Clone, Copy)]
+pub(super) enum CustomerOf {
     /// The order's own `customer_id`, bound.
     Bound,
     /// The `c` CTE's one row (found or made by phone).
@@ -122,19 +124,98 @@ impl NewOrderRows {
     }
 }
 
-/// The order for a known customer id, its items and its `created` history row in one
-/// statement. A query type of its own (rather than `sql_query`, which diesel never caches)
-/// so the connection prepares it once and then only binds and executes.
+/// The answer to a client's idempotency key, written by the statement that creates the order
+/// (`k AS (UPDATE idempotency_keys …)`): the order and its answer are stored together.
 #[derive(diesel::query_builder::QueryId)]
-pub(super) struct InsertOrder(pub(super) NewOrderRows);
+pub(super) struct AnswerRow {
+    api_key_id: Uuid,
+    key: String,
+    status: i16,
+    content_type: String,
+    body: String,
+    /// The customer id the body names before the statement knows the customer's (by phone).
+    provisional: String,
+}
 
-impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
+impl AnswerRow {
+    pub(super) fn of(answer: &Completion, provisional_customer: Uuid) -> Self {
+        Self {
+            api_key_id: answer.key.api_key().as_uuid(),
+            key: answer.key.as_str().to_owned(),
+            status: i16::try_from(answer.response.status).unwrap_or(i16::MAX),
+            content_type: answer.response.content_type.clone(),
+            body: answer.response.body.clone(),
+            provisional: provisional_customer.to_string(),
+        }
+    }
+}
+
+/// The answer CTE a statement carries: none (`()`), or an [`AnswerRow`]. A type parameter, not
+/// an `Option`, so each shape of SQL is its own prepared statement.
+pub(super) trait AnswerCte {
+    fn walk_answer<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        customer: CustomerOf,
+    ) -> QueryResult<()>;
+}
+
+impl AnswerCte for () {
+    fn walk_answer<'b>(
+        &'b self,
+        _: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        _: CustomerOf,
+    ) -> QueryResult<()> {
+        Ok(())
+    }
+}
+
+impl AnswerCte for AnswerRow {
+    fn walk_answer<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        customer: CustomerOf,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{SmallInt, Text};
+        out.push_sql(", k AS (UPDATE idempotency_keys SET response_status = ");
+        out.push_bind_param::<SmallInt, _>(&self.status)?;
+        out.push_sql(", response_type = ");
+        out.push_bind_param::<Text, _>(&self.content_type)?;
+        out.push_sql(", response_body = ");
+        match customer {
+            CustomerOf::Bound => out.push_bind_param::<Text, _>(&self.body)?,
+            CustomerOf::Cte => {
+                out.push_sql("replace(");
+                out.push_bind_param::<Text, _>(&self.body)?;
+                out.push_sql(", ");
+                out.push_bind_param::<Text, _>(&self.provisional)?;
+                out.push_sql(", (SELECT id FROM c)::text)");
+            }
+        }
+        out.push_sql(" WHERE api_key_id = ");
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
+        out.push_sql(" AND key = ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// The order for a known customer id, its items and its `created` history row in one
+/// statement, with the answer to its idempotency key when `A` is one. A query type of its own
+/// (rather than `sql_query`, which diesel never caches) so the connection prepares it once and
+/// then only binds and executes.
+#[derive(diesel::query_builder::QueryId)]
+pub(super) struct InsertOrder<A>(pub(super) NewOrderRows, pub(super) A);
+
+impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrder<A> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
         out.push_sql("WITH ");
         self.0.walk_ctes(&mut out, CustomerOf::Bound)?;
+        self.1.walk_answer(&mut out, CustomerOf::Bound)?;
         out.push_sql(" SELECT 1");
         Ok(())
     }
@@ -146,16 +227,17 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrder {
 /// which this statement's snapshot cannot see, still yields that row (it waits for the other
 /// writer and returns the winner's id) instead of failing or returning nothing.
 #[derive(diesel::query_builder::QueryId)]
-pub(super) struct InsertOrderForPhone {
+pub(super) struct InsertOrderForPhone<A> {
     pub(super) customer: CustomerRow,
     pub(super) order: NewOrderRows,
+    pub(super) answer: A,
 }
 
-impl diesel::query_builder::Query for InsertOrderForPhone {
+impl<A> diesel::query_builder::Query for InsertOrderForPhone<A> {
     type SqlType = diesel::sql_types::Uuid;
 }
 
-impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone {
+impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone<A> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
@@ -185,6 +267,7 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone {
              c AS (SELECT id FROM found UNION ALL SELECT id FROM made), ",
         );
         self.order.walk_ctes(&mut out, CustomerOf::Cte)?;
+        self.answer.walk_answer(&mut out, CustomerOf::Cte)?;
         out.push_sql(" SELECT id FROM c");
         Ok(())
     }

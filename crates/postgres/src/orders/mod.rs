@@ -15,6 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
+use orderpay_domain::idempotency::Completion;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
     ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId, OrderParts,
@@ -23,7 +24,7 @@ use orderpay_domain::order::{
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
-use self::insert::{InsertOrder, InsertOrderForPhone, NewOrderRows};
+use self::insert::{AnswerRow, InsertOrder, InsertOrderForPhone, NewOrderRows};
 use crate::PgStore;
 use crate::customers::CustomerRow;
 use crate::errors::{corrupt, store_error};
@@ -247,35 +248,60 @@ order_by!(OrderByPayToken, "pay_token", diesel::sql_types::Text, str);
 impl OrderRepository for PgStore {
     /// One statement (data-modifying CTEs), atomic without BEGIN and COMMIT, and prepared
     /// once per connection: one round trip.
-    async fn insert(&self, order: &Order, created: &OrderEvent) -> Result<(), StoreError> {
-        let statement = InsertOrder(NewOrderRows::of(order, created));
+    async fn insert<'a>(
+        &self,
+        order: &Order,
+        created: &OrderEvent,
+        answer: Option<&'a Completion>,
+    ) -> Result<(), StoreError> {
+        let rows = NewOrderRows::of(order, created);
         self.with_conn(async |conn| {
-            statement
-                .execute(conn)
-                .await
-                .map(|_| ())
-                .map_err(store_error)
+            let done = match answer {
+                None => InsertOrder(rows, ()).execute(conn).await,
+                Some(answer) => {
+                    let answer = AnswerRow::of(answer, order.customer_id.as_uuid());
+                    InsertOrder(rows, answer).execute(conn).await
+                }
+            };
+            done.map(|_| ()).map_err(store_error)
         })
         .await
     }
 
     /// One statement, like `insert`: the customer found or made by phone, then the order.
-    async fn insert_with_customer(
+    async fn insert_with_customer<'a>(
         &self,
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
+        answer: Option<&'a Completion>,
     ) -> Result<CustomerId, StoreError> {
-        let statement = InsertOrderForPhone {
-            customer: CustomerRow::from(customer),
-            order: NewOrderRows::of(order, created),
-        };
+        let (customer_row, rows) = (
+            CustomerRow::from(customer),
+            NewOrderRows::of(order, created),
+        );
         self.with_conn(async |conn| {
-            statement
-                .get_result::<Uuid>(conn)
-                .await
-                .map(CustomerId::from_uuid)
-                .map_err(store_error)
+            let used = match answer {
+                None => {
+                    InsertOrderForPhone {
+                        customer: customer_row,
+                        order: rows,
+                        answer: (),
+                    }
+                    .get_result::<Uuid>(conn)
+                    .await
+                }
+                Some(answer) => {
+                    InsertOrderForPhone {
+                        customer: customer_row,
+                        order: rows,
+                        answer: AnswerRow::of(answer, customer.id.as_uuid()),
+                    }
+                    .get_result::<Uuid>(conn)
+                    .await
+                }
+            };
+            used.map(CustomerId::from_uuid).map_err(store_error)
         })
         .await
     }
