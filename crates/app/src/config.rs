@@ -47,6 +47,8 @@ pub struct Config {
     pub checkout_ttl: Duration,
     /// How long after its creation an event for an unknown payment is asked for again.
     pub unknown_payment_grace: Duration,
+    /// How long a client's idempotency key lasts.
+    pub idempotency_ttl: Duration,
     /// How long a verified API key is trusted from memory (the bound on revocation).
     pub api_key_cache_ttl: Duration,
     /// How often `serve` reconciles stuck payments with the provider; `None` is off.
@@ -368,6 +370,8 @@ impl Config {
             }
         });
         let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
+        let idempotency_ttl =
+            Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
         let unknown_payment_grace =
             Duration::from_secs(r.number("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS", 3600u64, 0));
         let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
@@ -408,6 +412,7 @@ impl Config {
                 stripe,
                 checkout_ttl,
                 unknown_payment_grace,
+                idempotency_ttl,
                 reconcile_interval,
                 api_key_cache_ttl,
                 customer_directory_url,

@@ -10,6 +10,7 @@ use anyhow::Context;
 use orderpay_directory::HttpCustomerDirectory;
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::{CustomerDirectory, CustomerService};
+use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
     EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings, Reconciled,
@@ -106,6 +107,9 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         sandbox,
         webhooks,
         api_keys: served_api_keys(config, store)?,
+        idempotency: Arc::new(store.clone()),
+        idempotency_ttl: chrono::TimeDelta::from_std(config.idempotency_ttl)
+            .context("IDEMPOTENCY_KEY_TTL_HOURS")?,
         default_region: config.default_phone_region,
         readiness,
         shutting_down: Arc::new(AtomicBool::new(false)),
@@ -167,6 +171,23 @@ fn spawn_reconciliation(payments: PaymentService, every: std::time::Duration) {
     });
 }
 
+/// Removes expired idempotency keys every hour (and once at start), for as long as the
+/// process runs. Replicas may all do it: a delete of what is expired is the same from any.
+fn spawn_idempotency_purge(store: PgStore, ttl: chrono::TimeDelta) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match IdempotencyStore::purge(&store, chrono::Utc::now() - ttl).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed expired idempotency keys"),
+                Err(e) => tracing::warn!(error = %e, "removing expired idempotency keys failed"),
+            }
+        }
+    });
+}
+
 /// Runs one reconciliation now (`orderpay reconcile`).
 pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
     let store = store(config)?;
@@ -201,6 +222,7 @@ impl Application {
         if let Some(every) = config.reconcile_interval {
             spawn_reconciliation(state.payments.clone(), every);
         }
+        spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
         let shutting_down = state.shutting_down.clone();
         let server = orderpay_http::server(
             listener,

@@ -3,6 +3,7 @@
 
 mod body;
 mod customers;
+mod idempotency;
 mod middleware;
 mod orders;
 mod pages;
@@ -25,6 +26,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 
 use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
+use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::OrderService;
 use orderpay_domain::payment::{EventFeed, PaymentService};
 use orderpay_domain::phone::PhoneRegion;
@@ -44,6 +46,10 @@ pub struct AppState {
     pub orders: OrderService,
     pub payments: PaymentService,
     pub api_keys: ApiKeyService,
+    /// Clients' idempotency keys and their answers.
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    /// How long an idempotency key lasts (`IDEMPOTENCY_KEY_TTL_HOURS`).
+    pub idempotency_ttl: chrono::TimeDelta,
     /// Whether the sandbox provider's checkout pages are served (no Stripe key configured).
     pub sandbox: bool,
     /// Stripe's signed webhook events, when Stripe is configured.
@@ -62,6 +68,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .service(
             web::scope("/v1")
+                // Outermost last: the API key first, then its idempotency keys.
+                .wrap(from_fn(idempotency::idempotent))
                 .wrap(from_fn(middleware::require_api_key))
                 .service(
                     web::resource("/customers")

@@ -4,19 +4,20 @@ use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::Value;
 
+use actix_web::http::StatusCode;
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::order::{
-    LineItemInput, MAX_ITEMS, OrderCustomerInput, OrderError, OrderFilter, OrderId, OrderInput,
-    OrderReference, OrderStatus,
+    LineItemInput, MAX_ITEMS, Order, OrderCustomerInput, OrderError, OrderFilter, OrderId,
+    OrderInput, OrderReference, OrderStatus,
 };
 use orderpay_domain::validation::Violations;
 
-use crate::AppState;
 use crate::body::{Fields, json_object, parsed};
 use crate::customers::customer_input;
 use crate::problem::Problem;
 use crate::query::Query;
 use crate::views::{ListView, OrderView};
+use crate::{AppState, idempotency};
 
 pub(crate) fn order_id(raw: &str) -> Result<OrderId, Problem> {
     uuid::Uuid::parse_str(raw)
@@ -99,8 +100,25 @@ pub async fn create(
         metadata,
     };
     let new = parsed(v, input.parse(state.default_region))?;
-    let order = state.orders.create(new).await?;
-    Ok(HttpResponse::Created().json(OrderView::from(&order)))
+    let Some(key) = idempotency::claimed_key(&req) else {
+        let order = state.orders.create(new).await?;
+        return Ok(HttpResponse::Created().json(OrderView::from(&order)));
+    };
+    // The answer is stored by the statement that stores the order: never one without the other.
+    let render = |order: &Order| {
+        idempotency::stored(
+            StatusCode::CREATED,
+            "application/json",
+            serde_json::to_string(&OrderView::from(order)).unwrap_or_default(),
+        )
+    };
+    let order = state
+        .orders
+        .create_answered(new, Some((&key, &render)))
+        .await?;
+    let mut response = HttpResponse::Created().json(OrderView::from(&order));
+    response.extensions_mut().insert(idempotency::AnswerStored);
+    Ok(response)
 }
 
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {

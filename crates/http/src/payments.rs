@@ -8,11 +8,11 @@ use orderpay_domain::order::OrderFlag;
 use orderpay_domain::payment::{RefundInput, RefundReason};
 use orderpay_domain::validation::Violations;
 
-use crate::AppState;
 use crate::body::{Fields, json_object};
 use crate::orders::order_id;
 use crate::problem::Problem;
 use crate::views::{ListView, OrderEventView, OrderView, PaymentLinkView};
+use crate::{AppState, idempotency};
 
 /// The order's pay link: the same URL every time while it awaits payment.
 pub async fn payment_link(
@@ -46,9 +46,17 @@ pub async fn refund(
     if !v.is_empty() {
         return Err(Problem::validation(&v));
     }
+    let request_key = idempotency::claimed_key(&req).map(|k| idempotency::provider_key(&k));
     let order = state
         .payments
-        .refund(id, RefundInput { amount, reason })
+        .refund(
+            id,
+            RefundInput {
+                amount,
+                reason,
+                request_key,
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

@@ -37,6 +37,8 @@ pub enum Code {
     OrderNotPaid,
     OrderFlagged,
     PaymentProcessing,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     RefundInProgress,
     CurrencyNotSupportedByProvider,
     AmountBelowProviderMinimum,
@@ -64,6 +66,8 @@ impl Code {
             Self::OrderCancelled => "order_cancelled",
             Self::OrderNotPaid => "order_not_paid",
             Self::OrderFlagged => "order_flagged",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::PaymentProcessing => "payment_processing",
             Self::RefundInProgress => "refund_in_progress",
             Self::CurrencyNotSupportedByProvider => "currency_not_supported_by_provider",
@@ -83,6 +87,7 @@ impl Code {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ValidationFailed
+            | Self::IdempotencyKeyReused
             | Self::CurrencyNotSupportedByProvider
             | Self::AmountBelowProviderMinimum => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -94,6 +99,7 @@ impl Code {
             | Self::OrderCancelled
             | Self::OrderNotPaid
             | Self::OrderFlagged
+            | Self::IdempotencyKeyInUse
             | Self::PaymentProcessing
             | Self::RefundInProgress => StatusCode::CONFLICT,
             Self::DirectoryUnavailable
@@ -120,6 +126,8 @@ impl Code {
             Self::OrderCancelled => "The order is cancelled",
             Self::OrderNotPaid => "The order has no payment to refund",
             Self::OrderFlagged => "The order is flagged and needs a person's attention",
+            Self::IdempotencyKeyInUse => "A request with this Idempotency-Key is in progress",
+            Self::IdempotencyKeyReused => "The Idempotency-Key was used for another request",
             Self::PaymentProcessing => "A payment for the order is on its way",
             Self::RefundInProgress => "Another refund of the order is in progress",
             Self::CurrencyNotSupportedByProvider => {

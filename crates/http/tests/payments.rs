@@ -97,6 +97,8 @@ async fn world() -> World {
         orders,
         payments,
         api_keys,
+        idempotency: store.clone(),
+        idempotency_ttl: chrono::TimeDelta::hours(24),
         sandbox: true,
         webhooks: Some(Arc::new(FakeFeed)),
         default_region: None,

@@ -7,6 +7,7 @@ pub mod cli;
 mod customers;
 mod health;
 mod helpers;
+mod idempotency;
 mod input;
 mod orders;
 mod outages;

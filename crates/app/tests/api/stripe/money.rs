@@ -78,12 +78,17 @@ fn refund_answer(request: &Request) -> ResponseTemplate {
 }
 
 async fn stripe_like(lose_first_checkout: bool) -> MockServer {
+    stripe_losing(lose_first_checkout, false).await
+}
+
+/// As `stripe_like`, choosing which first answer is lost: a checkout's, a refund's.
+async fn stripe_losing(checkout: bool, refund: bool) -> MockServer {
     let stripe = MockServer::start().await;
     Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path("/v1/checkout/sessions"))
         .respond_with(StripeLike {
             seen: Mutex::default(),
-            lose_first: AtomicBool::new(lose_first_checkout),
+            lose_first: AtomicBool::new(checkout),
             answer: session_answer,
         })
         .mount(&stripe)
@@ -92,7 +97,7 @@ async fn stripe_like(lose_first_checkout: bool) -> MockServer {
         .and(wiremock::matchers::path("/v1/refunds"))
         .respond_with(StripeLike {
             seen: Mutex::default(),
-            lose_first: AtomicBool::new(false),
+            lose_first: AtomicBool::new(refund),
             answer: refund_answer,
         })
         .mount(&stripe)
@@ -415,4 +420,58 @@ async fn an_event_for_an_unknown_payment_is_retried_while_young_then_ignored() {
         "ignored"
     );
     assert_eq!(app.order(&order).await["status"], "pending_payment");
+}
+
+async fn refund_with_key(app: &TestApp, id: &str, key: &str, amount: i64) -> reqwest::Response {
+    app.request(reqwest::Method::POST, &format!("/v1/orders/{id}/refunds"))
+        .header("idempotency-key", key)
+        .json(&json!({"amount": amount}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The refund keys Stripe saw, in order.
+async fn refund_keys(stripe: &MockServer) -> Vec<String> {
+    stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/refunds")
+        .map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_retried_with_its_key_after_a_lost_answer_refunds_once() {
+    let stripe = stripe_losing(false, true).await;
+    let app = stripe_app(&stripe).await;
+    let (id, _) = paid_order(&app, "+14155550181").await;
+    // Stripe refunded, its answer was lost: the client is told to retry.
+    let lost = refund_with_key(&app, &id, "refund-1", 300).await;
+    assert_problem(lost, 502, "payment_provider_unavailable").await;
+    let retried = refund_with_key(&app, &id, "refund-1", 300).await;
+    assert_eq!(retried.status(), 200);
+    let again = refund_with_key(&app, &id, "refund-1", 300).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.order(&id).await["amount_refunded"], 300);
+    let keys = refund_keys(&stripe).await;
+    assert_eq!(
+        keys.len(),
+        2,
+        "the lost one and its retry; the replay never reached Stripe"
+    );
+    assert_eq!(keys[0], keys[1], "one refund at Stripe");
+    assert!(
+        keys[0].contains("-key-"),
+        "derived from the client's key: {}",
+        keys[0]
+    );
+
+    // Two refunds of the same amount, told apart by their keys: both are made.
+    let second = refund_with_key(&app, &id, "refund-2", 300).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(app.order(&id).await["amount_refunded"], 600);
 }

@@ -16,6 +16,10 @@ use crate::store::StoreError;
 pub struct RefundInput {
     pub amount: Option<Amount>,
     pub reason: Option<RefundReason>,
+    /// Names this request across retries (derived from the client's `Idempotency-Key`): the
+    /// provider's key is then made from it, so two refunds of the same amount can be told
+    /// apart, and a retry of either is the same request at the provider.
+    pub request_key: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,12 +116,15 @@ impl PaymentService {
             reason: input.reason,
             // The same refund asked again is the same request at the provider (which keeps
             // keys 24 hours), whatever was refunded since.
-            idempotency_key: format!(
-                "orderpay-refund-{}-{}-{}",
-                payment.id,
-                amount,
-                input.reason.map_or("none", RefundReason::as_str)
-            ),
+            idempotency_key: match &input.request_key {
+                Some(request) => format!("orderpay-refund-{}-key-{request}", payment.id),
+                None => format!(
+                    "orderpay-refund-{}-{}-{}",
+                    payment.id,
+                    amount,
+                    input.reason.map_or("none", RefundReason::as_str)
+                ),
+            },
         };
         let refund = self.gateway.refund(&request).await.map_err(|e| match e {
             GatewayError::Unavailable(cause) => RefundError::ProviderUnavailable(cause),

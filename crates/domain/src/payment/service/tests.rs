@@ -303,6 +303,7 @@ async fn a_refund_over_what_is_left_never_reaches_the_provider() {
             RefundInput {
                 amount: Some(Amount::new(301).unwrap()),
                 reason: None,
+                request_key: None,
             },
         )
         .await
