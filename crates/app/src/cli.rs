@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
-use orderpay_domain::api_key::ApiKeyId;
+use orderpay_domain::api_key::{ApiKeyId, Scope};
 
 use crate::config::Config;
 use crate::startup::{self, Application};
@@ -50,6 +50,11 @@ enum ApiKeyCommand {
         /// What the key is for ("whatsapp-bot", "shop").
         #[arg(long)]
         name: String,
+        /// Restrict the key to these scopes (repeat, or separate with commas): customers:read,
+        /// customers:write, orders:read, orders:write, payments:write, refunds:write. Without
+        /// any, the key has full access.
+        #[arg(long = "scope", value_delimiter = ',', value_parser = parse_scope)]
+        scopes: Vec<Scope>,
     },
     /// List keys (never their secrets).
     List,
@@ -173,12 +178,17 @@ async fn reconcile(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_scope(raw: &str) -> Result<Scope, String> {
+    Scope::parse(raw.trim())
+}
+
 async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
     startup::prepare_database(config).await?;
     let keys = startup::api_keys(&startup::store(config)?);
     match command {
-        ApiKeyCommand::Create { name } => {
-            let created = keys.create(&name).await?;
+        ApiKeyCommand::Create { name, scopes } => {
+            let scopes = (!scopes.is_empty()).then(|| scopes.into_iter().collect());
+            let created = keys.create_restricted(&name, scopes).await?;
             eprintln!(
                 "Created API key {} ({}). It is shown this once; store it now.",
                 created.key.id, created.key.name
@@ -187,12 +197,16 @@ async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
         }
         ApiKeyCommand::List => {
             println!(
-                "{:<36}  {:<16}  {:<20}  {:<8}  NAME",
-                "ID", "PREFIX", "CREATED", "STATUS"
+                "{:<36}  {:<16}  {:<20}  {:<8}  {:<40}  NAME",
+                "ID", "PREFIX", "CREATED", "STATUS", "SCOPES"
             );
             for key in keys.list().await? {
+                let scopes = key.scopes.as_ref().map_or_else(
+                    || "all".to_owned(),
+                    |s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                );
                 println!(
-                    "{:<36}  opk_{:<12}  {:<20}  {:<8}  {}",
+                    "{:<36}  opk_{:<12}  {:<20}  {:<8}  {:<40}  {}",
                     key.id,
                     key.prefix,
                     key.created_at.format("%Y-%m-%dT%H:%M:%SZ"),
@@ -201,6 +215,7 @@ async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                     } else {
                         "active"
                     },
+                    scopes,
                     key.name
                 );
             }

@@ -13,6 +13,8 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use orderpay_domain::api_key::Scope;
+
 use crate::AppState;
 use crate::problem::{Code, PROBLEM_JSON, Problem};
 
@@ -56,6 +58,7 @@ pub async fn request_context(
         status = tracing::field::Empty,
         api_key_id = tracing::field::Empty,
     );
+    req.extensions_mut().insert(RoutePattern(route));
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
@@ -153,7 +156,30 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     ServiceResponse::new(req, Problem::new(code, detail).error_response())
 }
 
-/// Requires `Authorization: Bearer <live API key>` for everything it wraps.
+/// The pattern of the route a request matched (`/v1/orders/{id}`), once per request.
+#[derive(Debug, Clone)]
+struct RoutePattern(String);
+
+/// The scope a restricted API key needs for `method` on `route`; `None` for routes no key
+/// may be refused (an unknown route is a 404 whatever the key).
+pub(crate) fn required_scope(method: &actix_web::http::Method, route: &str) -> Option<Scope> {
+    let reads = matches!(
+        *method,
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    match route {
+        "/v1/orders/{id}/payment-link" => Some(Scope::PaymentsWrite),
+        "/v1/orders/{id}/refunds" => Some(Scope::RefundsWrite),
+        r if r.starts_with("/v1/customers") && reads => Some(Scope::CustomersRead),
+        r if r.starts_with("/v1/customers") => Some(Scope::CustomersWrite),
+        r if r.starts_with("/v1/orders") && reads => Some(Scope::OrdersRead),
+        r if r.starts_with("/v1/orders") => Some(Scope::OrdersWrite),
+        _ => None,
+    }
+}
+
+/// Requires `Authorization: Bearer <live API key>` for everything it wraps, and, for a
+/// restricted key, the scope the route needs (403 `insufficient_scope` naming it).
 pub async fn require_api_key(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -183,6 +209,20 @@ pub async fn require_api_key(
         Err(e) => return Ok(req.into_response(Problem::from(e).error_response())),
     };
     tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
+    let needed = req
+        .extensions()
+        .get::<RoutePattern>()
+        .and_then(|route| required_scope(req.method(), &route.0));
+    if let Some(scope) = needed
+        && !key.allows(scope)
+    {
+        let problem = Problem::new(
+            Code::InsufficientScope,
+            format!("this API key is restricted; this request needs the scope `{scope}`"),
+        )
+        .with("required_scope", scope.as_str());
+        return Ok(req.into_response(problem.error_response()));
+    }
     req.extensions_mut().insert(key);
     let mut response = next.call(req).await?.map_into_boxed_body();
     // API answers carry personal data (phones, emails, orders): no cache may keep them.

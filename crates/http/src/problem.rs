@@ -28,6 +28,7 @@ pub enum Code {
     PayloadTooLarge,
     ValidationFailed,
     Unauthorized,
+    InsufficientScope,
     NotFound,
     MethodNotAllowed,
     CustomerExists,
@@ -58,6 +59,7 @@ impl Code {
             Self::PayloadTooLarge => "payload_too_large",
             Self::ValidationFailed => "validation_failed",
             Self::Unauthorized => "unauthorized",
+            Self::InsufficientScope => "insufficient_scope",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CustomerExists => "customer_exists",
@@ -91,6 +93,7 @@ impl Code {
             | Self::CurrencyNotSupportedByProvider
             | Self::AmountBelowProviderMinimum => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::CustomerExists
@@ -118,6 +121,7 @@ impl Code {
             Self::PayloadTooLarge => "The request body is too large",
             Self::ValidationFailed => "The request has invalid fields",
             Self::Unauthorized => "A valid API key is required",
+            Self::InsufficientScope => "The API key may not do this",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::CustomerExists => "A customer with this phone number already exists",
@@ -240,7 +244,7 @@ impl Problem {
         }
     }
 
-    fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_string(), value.into());
         self
     }

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository, KeyHash};
+use std::collections::BTreeSet;
+
+use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository, KeyHash, Scope};
 use orderpay_domain::store::StoreError;
 
 use crate::PgStore;
@@ -22,13 +24,25 @@ struct ApiKeyRow {
     key_hash: Vec<u8>,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    scopes: Option<Vec<String>>,
 }
 
 impl TryFrom<ApiKeyRow> for ApiKey {
     type Error = StoreError;
 
     fn try_from(row: ApiKeyRow) -> Result<Self, StoreError> {
+        let scopes = row
+            .scopes
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| Scope::parse(name))
+                    .collect::<Result<BTreeSet<Scope>, _>>()
+            })
+            .transpose()
+            .map_err(|e| corrupt("API key scopes", e))?;
         Ok(ApiKey {
+            scopes,
             id: ApiKeyId::from_uuid(row.id),
             name: row.name,
             prefix: row.prefix,
@@ -49,6 +63,10 @@ impl ApiKeyRepository for PgStore {
             key_hash: key.hash.as_bytes().to_vec(),
             created_at: key.created_at,
             revoked_at: key.revoked_at,
+            scopes: key
+                .scopes
+                .as_ref()
+                .map(|s| s.iter().map(|scope| scope.as_str().to_owned()).collect()),
         };
         self.with_conn(async |conn| {
             diesel::insert_into(api_keys::table)

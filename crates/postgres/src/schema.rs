@@ -8,6 +8,7 @@ diesel::table! {
         key_hash -> Bytea,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        scopes -> Nullable<Array<Text>>,
     }
 }
 

@@ -58,3 +58,86 @@ async fn a_revoked_key_is_refused_once_the_cache_bound_has_passed() {
     // Other keys are untouched.
     assert_eq!(app.get("/v1/orders").await.status(), 200);
 }
+
+/// A key made `--scope orders:read` by the CLI reads orders and nothing more: creating an
+/// order, opening a pay link, refunding and creating a customer are 403 `insufficient_scope`,
+/// naming the scope each needs, and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_scoped_orders_read_can_only_read_orders() {
+    let app = crate::helpers::spawn_app().await;
+    let out = crate::cli::orderpay(app.db.url())
+        .args([
+            "api-key",
+            "create",
+            "--name",
+            "reader",
+            "--scope",
+            "orders:read",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let listed = crate::cli::orderpay(app.db.url())
+        .args(["api-key", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let line = listed.lines().find(|l| l.ends_with("reader")).unwrap();
+    assert!(line.contains("orders:read"), "{listed}");
+
+    let (order, _) = app.order_with_link("+14155550100", "Tea").await;
+    let as_reader = |method: reqwest::Method, path: String| {
+        app.client
+            .request(method, app.url(&path))
+            .bearer_auth(&reader)
+            .json(&serde_json::json!({}))
+            .send()
+    };
+    let read = as_reader(reqwest::Method::GET, format!("/v1/orders/{order}"))
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let list = as_reader(reqwest::Method::GET, "/v1/orders".into())
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    for (path, scope) in [
+        ("/v1/orders".to_owned(), "orders:write"),
+        (format!("/v1/orders/{order}/cancel"), "orders:write"),
+        (format!("/v1/orders/{order}/payment-link"), "payments:write"),
+        (format!("/v1/orders/{order}/refunds"), "refunds:write"),
+        ("/v1/customers".to_owned(), "customers:write"),
+    ] {
+        let refused = as_reader(reqwest::Method::POST, path.clone())
+            .await
+            .unwrap();
+        let problem = crate::helpers::assert_problem(refused, 403, "insufficient_scope").await;
+        assert_eq!(problem["required_scope"], scope, "{path}");
+    }
+    let customers = as_reader(reqwest::Method::GET, "/v1/customers".into())
+        .await
+        .unwrap();
+    crate::helpers::assert_problem(customers, 403, "insufficient_scope").await;
+    assert_eq!(app.order(&order).await["status"], "pending_payment");
+    assert_eq!(app.counts().await, (1, 1));
+
+    // A scope that does not exist is refused by the CLI, saying which exist.
+    let bad = crate::cli::orderpay(app.db.url())
+        .args([
+            "api-key",
+            "create",
+            "--name",
+            "x",
+            "--scope",
+            "orders:delete",
+        ])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("refunds:write"));
+}

@@ -70,4 +70,24 @@ async fn hot_requests_cost_one_round_trip_each() {
         "GET /v1/orders/{{id}}: the order and its latest payment, pipelined"
     );
     assert_eq!(shown["id"], order["id"]);
+
+    // With an Idempotency-Key: one statement more (the claim); the answer is written by the
+    // statement that writes the order. A retry costs the claim alone.
+    let keyed = |key: &'static str| {
+        let request = app
+            .request(reqwest::Method::POST, "/v1/orders")
+            .header("idempotency-key", key)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let (n, _) = cost(&app, keyed("warm")).await;
+    assert_eq!(n, 2, "the first idempotent POST (warming its statements)");
+    let (n, keyed_order) = cost(&app, keyed("rt-1")).await;
+    assert_eq!(
+        n, 2,
+        "POST /v1/orders with an Idempotency-Key: the claim and the order"
+    );
+    let (n, replayed) = cost(&app, keyed("rt-1")).await;
+    assert_eq!(n, 1, "its retry: the claim, which finds the answer");
+    assert_eq!(replayed, keyed_order);
 }

@@ -6,6 +6,7 @@
 
 mod service;
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -57,6 +58,62 @@ impl fmt::Debug for KeyHash {
     }
 }
 
+/// What a restricted key may do, as Stripe's restricted keys have it. A key with no scopes
+/// listed (`ApiKey::scopes` is `None`) may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    CustomersRead,
+    CustomersWrite,
+    OrdersRead,
+    /// Create, cancel, clear flags.
+    OrdersWrite,
+    /// Pay links.
+    PaymentsWrite,
+    RefundsWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 6] = [
+        Self::CustomersRead,
+        Self::CustomersWrite,
+        Self::OrdersRead,
+        Self::OrdersWrite,
+        Self::PaymentsWrite,
+        Self::RefundsWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CustomersRead => "customers:read",
+            Self::CustomersWrite => "customers:write",
+            Self::OrdersRead => "orders:read",
+            Self::OrdersWrite => "orders:write",
+            Self::PaymentsWrite => "payments:write",
+            Self::RefundsWrite => "refunds:write",
+        }
+    }
+
+    /// Parses a scope's name.
+    ///
+    /// # Errors
+    /// Names the scopes there are.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                format!("`{raw}` is not a scope; scopes are {}", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: ApiKeyId,
@@ -64,6 +121,8 @@ pub struct ApiKey {
     /// The public part of the key, shown in listings so an operator can tell keys apart.
     pub prefix: String,
     pub hash: KeyHash,
+    /// What the key may do; `None` for a key with full access.
+    pub scopes: Option<BTreeSet<Scope>>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -75,6 +134,11 @@ impl ApiKey {
 
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
+    }
+
+    /// Whether the key may do what `scope` covers.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
     }
 }
 
@@ -136,6 +200,32 @@ pub trait ApiKeyRepository: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_parse_by_name_and_a_key_without_them_may_do_everything() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Ok(scope));
+        }
+        assert!(
+            Scope::parse("orders:delete")
+                .unwrap_err()
+                .contains("orders:read")
+        );
+        let mut key = ApiKey {
+            id: ApiKeyId::generate(),
+            name: "bot".into(),
+            prefix: "p".into(),
+            hash: KeyHash::of("t"),
+            scopes: None,
+            created_at: Utc::now(),
+            revoked_at: None,
+        };
+        assert!(Scope::ALL.iter().all(|s| key.allows(*s)));
+        key.scopes = Some(BTreeSet::from([Scope::OrdersRead]));
+        assert!(key.allows(Scope::OrdersRead));
+        assert!(!key.allows(Scope::OrdersWrite));
+        assert!(!key.allows(Scope::RefundsWrite));
+    }
 
     #[test]
     fn in_alphabet_is_exactly_the_alphabet() {

@@ -1,9 +1,9 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{ApiKey, ApiKeyId, ApiKeyRepository, KeyHash, generate_token, prefix_of};
+use super::{ApiKey, ApiKeyId, ApiKeyRepository, KeyHash, Scope, generate_token, prefix_of};
 use crate::clock::Clock;
 use crate::store::{StoreError, UniqueKey};
 use crate::validation::Violations;
@@ -122,8 +122,27 @@ impl ApiKeyService {
         self
     }
 
-    /// Creates a key named `name`; its token is returned once and never stored.
+    /// Creates a key named `name` with full access; its token is returned once and never
+    /// stored.
     pub async fn create(&self, name: &str) -> Result<CreatedApiKey, ApiKeyError> {
+        self.create_restricted(name, None).await
+    }
+
+    /// Creates a key named `name` restricted to `scopes` (`None`: full access).
+    ///
+    /// # Errors
+    /// `Invalid` for a bad name, or an empty set of scopes.
+    pub async fn create_restricted(
+        &self,
+        name: &str,
+        scopes: Option<BTreeSet<Scope>>,
+    ) -> Result<CreatedApiKey, ApiKeyError> {
+        if scopes.as_ref().is_some_and(BTreeSet::is_empty) {
+            return Err(ApiKeyError::Invalid(Violations::one(
+                "scope",
+                "a restricted key needs at least one scope",
+            )));
+        }
         let name = ApiKey::parse_name(name)
             .map_err(|e| ApiKeyError::Invalid(Violations::one("name", e)))?;
         for _ in 0..MAX_PREFIX_DRAWS {
@@ -133,6 +152,7 @@ impl ApiKeyService {
                 name: name.clone(),
                 prefix,
                 hash: KeyHash::of(&token),
+                scopes: scopes.clone(),
                 created_at: self.clock.now(),
                 revoked_at: None,
             };
@@ -243,6 +263,7 @@ mod tests {
             name: "bot".into(),
             prefix: prefix.clone(),
             hash: KeyHash::of(&token),
+            scopes: None,
             created_at: chrono::Utc::now(),
             revoked_at: None,
         };

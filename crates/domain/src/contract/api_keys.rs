@@ -1,7 +1,9 @@
 //! What every `ApiKeyRepository` promises.
 
 use super::{Store, at};
-use crate::api_key::{ApiKey, ApiKeyId, KeyHash};
+use std::collections::BTreeSet;
+
+use crate::api_key::{ApiKey, ApiKeyId, KeyHash, Scope};
 use crate::store::{StoreError, UniqueKey};
 
 fn key(prefix: &str, seconds: i64) -> ApiKey {
@@ -10,6 +12,9 @@ fn key(prefix: &str, seconds: i64) -> ApiKey {
         name: format!("key {prefix}"),
         prefix: prefix.to_string(),
         hash: KeyHash::from_bytes(&[seconds as u8; 32]).unwrap(),
+        // Every other key is restricted: scopes are stored and read back as given.
+        scopes: (seconds % 2 == 0)
+            .then(|| BTreeSet::from([Scope::OrdersRead, Scope::RefundsWrite])),
         created_at: at(seconds),
         revoked_at: None,
     }
