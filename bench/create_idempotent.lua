@@ -8,17 +8,21 @@ wrk.body = '{"customer_id":"' .. os.getenv("CUSTOMER_ID") .. '","currency":"usd"
   .. '"items":[{"name":"Tea","quantity":2,"unit_amount":450},'
   .. '{"name":"Cake","quantity":1,"unit_amount":325}],"metadata":{"chat_id":"42"}}'
 
+-- Each thread's number is set (as a global of its own Lua state) by setup(), so keys from two
+-- threads never collide.
 local counter = 0
-local thread_id = 0
 local threads = 0
 
 function setup(thread)
-  thread:set("thread_id", threads)
   threads = threads + 1
+  thread:set("thread_number", threads)
 end
 
 function request()
   counter = counter + 1
-  local key = string.format("bench-%d-%d-%d", os.time(), thread_id, counter)
-  return wrk.format(nil, nil, { ["Idempotency-Key"] = key })
+  -- wrk.format takes the headers it is given instead of wrk.headers: copy them.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Idempotency-Key"] = string.format("bench-%d-%d-%d", os.time(), thread_number, counter)
+  return wrk.format(nil, nil, headers)
 end

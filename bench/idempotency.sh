@@ -33,14 +33,22 @@ for run in plain keyed; do
   [ "$run" = keyed ] && script=bench/create_idempotent.lua
   OUT[$run]=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$script" \
     "http://127.0.0.1:$PORT")
+  # Every answer must have been a 201: a refused request is not a measurement.
+  if grep -q "Non-2xx" <<<"${OUT[$run]}"; then
+    echo "$run: some answers were not 2xx:" >&2
+    echo "${OUT[$run]}" >&2
+    stop
+    exit 1
+  fi
 done
 rss=$(rss_mib)
 stop
 errors=$(psql "$SERVER/$db" -Atc "select count(*) from idempotency_keys where response_status is null")
+keys=$(psql "$SERVER/$db" -Atc "select count(*) from idempotency_keys")
 printf '\n%-28s %10s %10s %10s\n' "POST /v1/orders" "req/s" "p50" "p99"
 for run in plain keyed; do
   printf '%-28s %10s %10s %10s\n' "$run" "$(rps <<<"${OUT[$run]}")" \
     "$(pct 50 <<<"${OUT[$run]}")" "$(pct 99 <<<"${OUT[$run]}")"
 done
 echo "keyed / plain: $(percent "$(rps <<<"${OUT[keyed]}")" "$(rps <<<"${OUT[plain]}")")" \
-  "(RSS $rss MiB; keys left unanswered: $errors)"
+  "(RSS $rss MiB; $keys keys stored, $errors of them unanswered)"

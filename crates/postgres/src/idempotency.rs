@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::QueryResult;
 use diesel::sql_types::{Bool, Bytea, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
@@ -18,38 +19,81 @@ use crate::PgStore;
 use crate::errors::store_error;
 use crate::schema::idempotency_keys;
 
-/// What a claim found. `fingerprint` is `None` when another claim of the key committed while
-/// this one ran (this statement's snapshot predates it): that request is running.
-#[derive(QueryableByName)]
-struct Claimed {
-    #[diesel(sql_type = Bool)]
-    claimed: bool,
-    #[diesel(sql_type = Nullable<Bytea>)]
-    fingerprint: Option<Vec<u8>>,
-    #[diesel(sql_type = Nullable<SmallInt>)]
-    response_status: Option<i16>,
-    #[diesel(sql_type = Nullable<Text>)]
-    response_type: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    response_body: Option<String>,
+/// What a claim found: claimed, then the key's fingerprint and answer as they were. The
+/// fingerprint is `None` when another claim of the key committed while this one ran (this
+/// statement's snapshot predates it): that request is running.
+type Claimed = (
+    bool,
+    Option<Vec<u8>>,
+    Option<i16>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The claim, one statement: insert the key, or take over an expired or abandoned one, and
+/// read what is there. Its commit is asynchronous (`synchronous_commit = off`, for this
+/// statement's transaction only): losing a claim in a crash is harmless, because whatever
+/// work it guards commits synchronously after it, which makes the claim durable too; so an
+/// idempotent request waits for one WAL flush, as the same request without a key does. A
+/// query type of its own so that each connection prepares it once.
+#[derive(diesel::query_builder::QueryId)]
+struct ClaimStatement {
+    api_key_id: uuid::Uuid,
+    key: String,
+    fingerprint: Vec<u8>,
+    now: DateTime<Utc>,
+    expired_before: DateTime<Utc>,
+    abandoned_before: DateTime<Utc>,
 }
 
-const CLAIM: &str = "\
-WITH claimed AS (
-    INSERT INTO idempotency_keys AS k (api_key_id, key, fingerprint, created_at)
-    VALUES ($1, $2, $3, $4)
-    ON CONFLICT (api_key_id, key) DO UPDATE
-        SET fingerprint = EXCLUDED.fingerprint, created_at = EXCLUDED.created_at,
-            response_status = NULL, response_type = NULL, response_body = NULL
-        WHERE k.created_at < $5
-           OR (k.response_status IS NULL AND k.created_at < $6
-               AND k.fingerprint = EXCLUDED.fingerprint)
-    RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, k.fingerprint, k.response_status,
-       k.response_type, k.response_body
-FROM (SELECT 1) AS one
-LEFT JOIN idempotency_keys k ON k.api_key_id = $1 AND k.key = $2";
+impl diesel::query_builder::Query for ClaimStatement {
+    type SqlType = (
+        Bool,
+        Nullable<Bytea>,
+        Nullable<SmallInt>,
+        Nullable<Text>,
+        Nullable<Text>,
+    );
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimStatement {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)), \
+             claimed AS (INSERT INTO idempotency_keys AS k \
+             (api_key_id, key, fingerprint, created_at) VALUES (",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(&self.fingerprint)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(
+            ") ON CONFLICT (api_key_id, key) DO UPDATE \
+             SET fingerprint = EXCLUDED.fingerprint, created_at = EXCLUDED.created_at, \
+             response_status = NULL, response_type = NULL, response_body = NULL \
+             WHERE k.created_at < ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.expired_before)?;
+        out.push_sql(" OR (k.response_status IS NULL AND k.created_at < ");
+        out.push_bind_param::<Timestamptz, _>(&self.abandoned_before)?;
+        out.push_sql(
+            " AND k.fingerprint = EXCLUDED.fingerprint) RETURNING 1) \
+             SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, k.fingerprint, \
+             k.response_status, k.response_type, k.response_body \
+             FROM async LEFT JOIN idempotency_keys k ON k.api_key_id = ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
+        out.push_sql(" AND k.key = ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
@@ -60,35 +104,22 @@ impl IdempotencyStore for PgStore {
         now: DateTime<Utc>,
         expired_before: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
+        let statement = ClaimStatement {
+            api_key_id: key.api_key().as_uuid(),
+            key: key.as_str().to_owned(),
+            fingerprint: fingerprint.to_vec(),
+            now,
+            expired_before,
+            abandoned_before: now - CLAIM_LEASE,
+        };
         let found: Claimed = self
-            .with_conn(async |conn| {
-                diesel::sql_query(CLAIM)
-                    .bind::<diesel::sql_types::Uuid, _>(key.api_key().as_uuid())
-                    .bind::<Text, _>(key.as_str())
-                    .bind::<Bytea, _>(fingerprint)
-                    .bind::<Timestamptz, _>(now)
-                    .bind::<Timestamptz, _>(expired_before)
-                    .bind::<Timestamptz, _>(now - CLAIM_LEASE)
-                    .get_result(conn)
-                    .await
-                    .map_err(store_error)
-            })
+            .with_conn(async |conn| statement.get_result(conn).await.map_err(store_error))
             .await?;
         Ok(match found {
-            Claimed { claimed: true, .. } => Claim::Started,
-            Claimed {
-                fingerprint: None, ..
-            } => Claim::InUse,
-            Claimed {
-                fingerprint: Some(stored),
-                ..
-            } if stored != fingerprint => Claim::Reused,
-            Claimed {
-                response_status: Some(status),
-                response_type,
-                response_body: Some(body),
-                ..
-            } => Claim::Replay(StoredResponse {
+            (true, ..) => Claim::Started,
+            (false, None, ..) => Claim::InUse,
+            (false, Some(stored), ..) if stored != fingerprint => Claim::Reused,
+            (false, Some(_), Some(status), response_type, Some(body)) => Claim::Replay(StoredResponse {
                 status: u16::try_from(status).unwrap_or(500),
                 content_type: response_type.unwrap_or_else(|| "application/json".into()),
                 body,
