@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 
 use orderpay_domain::api_key::ApiKey;
 use orderpay_domain::idempotency::{Claim, Completion, IdempotencyKey, StoredResponse};
+use orderpay_domain::order::KeyedRequest;
 
 use crate::AppState;
 use crate::problem::{Code, Problem};
@@ -30,17 +31,46 @@ use crate::problem::{Code, Problem};
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// The key this request claimed, for handlers that store their answer with their work.
+/// The key this request claimed.
 #[derive(Debug, Clone)]
 struct Claimed(IdempotencyKey);
 
-/// Set on a response whose answer the handler already stored with its work.
+/// Set on a response whose answer the handler stored with its work.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AnswerStored;
+
+/// The routes whose handler claims the key in the very write that does the work (so an
+/// idempotent request costs no extra round trip): the middleware leaves the claim to them.
+const CLAIMED_BY_HANDLER: &[&str] = &["/v1/orders"];
 
 /// The idempotency key this request claimed, if it sent one.
 pub(crate) fn claimed_key(req: &HttpRequest) -> Option<IdempotencyKey> {
     req.extensions().get::<Claimed>().map(|c| c.0.clone())
+}
+
+/// The keyed request a handler in `CLAIMED_BY_HANDLER` claims itself, if a key was sent.
+pub(crate) fn keyed_request(req: &HttpRequest) -> Option<KeyedRequest> {
+    req.extensions().get::<KeyedRequest>().cloned()
+}
+
+/// The answer to a request whose key was found taken: the stored answer, replayed, or why
+/// the request cannot run.
+pub(crate) fn taken_answer(claim: &Claim) -> HttpResponse {
+    match claim {
+        Claim::Replay(response) => replay(response),
+        Claim::InUse => Problem::new(
+            Code::IdempotencyKeyInUse,
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )
+        .error_response(),
+        Claim::Reused => Problem::new(
+            Code::IdempotencyKeyReused,
+            "this Idempotency-Key was used for a different request (method, path or body); \
+             use a new key for a new request",
+        )
+        .error_response(),
+        Claim::Started => Problem::internal(&"a claimed key reported as taken").error_response(),
+    }
 }
 
 /// A stable name for the client's key at a provider (at most 64 characters whatever the
@@ -131,28 +161,28 @@ pub async fn idempotent(
     req.set_payload(payload.into());
 
     let now = chrono::Utc::now();
-    let claim = state
+    let expired_before = now - state.idempotency_ttl;
+    let by_handler = crate::middleware::route_of(&req)
+        .is_some_and(|route| CLAIMED_BY_HANDLER.contains(&route.as_str()));
+    if by_handler {
+        req.extensions_mut().insert(KeyedRequest {
+            key,
+            fingerprint,
+            now,
+            expired_before,
+        });
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    match state
         .idempotency
-        .claim(&key, &fingerprint, now, now - state.idempotency_ttl)
-        .await;
-    match claim {
+        .claim(&key, &fingerprint, now, expired_before)
+        .await
+    {
         Ok(Claim::Started) => {}
-        Ok(Claim::Replay(response)) => return Ok(req.into_response(replay(&response))),
-        Ok(Claim::InUse) => {
-            let problem = Problem::new(
-                Code::IdempotencyKeyInUse,
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-            );
-            return Ok(req.into_response(problem.error_response()));
-        }
-        Ok(Claim::Reused) => {
-            let problem = Problem::new(
-                Code::IdempotencyKeyReused,
-                "this Idempotency-Key was used for a different request (method, path or body); \
-                 use a new key for a new request",
-            );
-            return Ok(req.into_response(problem.error_response()));
-        }
+        Ok(taken) => return Ok(req.into_response(taken_answer(&taken))),
         Err(e) => {
             let problem = Problem::unexpected(&e.into());
             return Ok(req.into_response(problem.error_response()));

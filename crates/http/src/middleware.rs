@@ -160,6 +160,11 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
 #[derive(Debug, Clone)]
 struct RoutePattern(String);
 
+/// The pattern of the route `req` matched, as `request_context` found it.
+pub(crate) fn route_of(req: &ServiceRequest) -> Option<String> {
+    req.extensions().get::<RoutePattern>().map(|r| r.0.clone())
+}
+
 /// The scope a restricted API key needs for `method` on `route`; `None` for routes no key
 /// may be refused (an unknown route is a 404 whatever the key).
 pub(crate) fn required_scope(method: &actix_web::http::Method, route: &str) -> Option<Scope> {

@@ -100,11 +100,12 @@ pub async fn create(
         metadata,
     };
     let new = parsed(v, input.parse(state.default_region))?;
-    let Some(key) = idempotency::claimed_key(&req) else {
+    let Some(keyed) = idempotency::keyed_request(&req) else {
         let order = state.orders.create(new).await?;
         return Ok(HttpResponse::Created().json(OrderView::from(&order)));
     };
-    // The answer is stored by the statement that stores the order: never one without the other.
+    // The key is claimed, and the answer stored, by the statement that stores the order:
+    // never one without the other, and no round trip more than without a key.
     let render = |order: &Order| {
         idempotency::stored(
             StatusCode::CREATED,
@@ -112,10 +113,15 @@ pub async fn create(
             serde_json::to_string(&OrderView::from(order)).unwrap_or_default(),
         )
     };
-    let order = state
+    let order = match state
         .orders
-        .create_answered(new, Some((&key, &render)))
-        .await?;
+        .create_answered(new, Some((&keyed, &render)))
+        .await
+    {
+        Ok(order) => order,
+        Err(OrderError::KeyTaken(claim)) => return Ok(idempotency::taken_answer(&claim)),
+        Err(e) => return Err(e.into()),
+    };
     let mut response = HttpResponse::Created().json(OrderView::from(&order));
     response.extensions_mut().insert(idempotency::AnswerStored);
     Ok(response)

@@ -337,6 +337,8 @@ impl From<OrderError> for Problem {
             OrderError::CustomerNotFound => Self::field("customer_id", "no customer has this id"),
             OrderError::CursorNotFound => Self::field("starting_after", "no order has this id"),
             OrderError::Invalid(v) => Self::validation(&v),
+            // Answered by the handler (a replay is not a problem); never reaches here.
+            OrderError::KeyTaken(claim) => Self::internal(&format!("unanswered claim {claim:?}")),
             OrderError::IllegalTransition(t) => {
                 let code = if t.from == OrderStatus::Cancelled {
                     Code::OrderAlreadyCancelled

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use orderpay_domain::idempotency::{
-    CLAIM_LEASE, Claim, Completion, IdempotencyKey, IdempotencyStore, StoredResponse,
+    CLAIM_LEASE, Claim, Completion, IdempotencyKey, IdempotencyStore, KeyedAnswer, StoredResponse,
 };
 use orderpay_domain::store::StoreError;
 
@@ -18,11 +18,29 @@ pub(crate) struct KeyRow {
     response: Option<StoredResponse>,
 }
 
-/// Writes `completion`'s answer to its key, when the key is still claimed.
-pub(crate) fn complete_in(t: &mut Tables, completion: &Completion) {
-    if let Some(row) = t.idempotency.get_mut(&completion.key) {
-        row.response = Some(completion.response.clone());
-    }
+/// What `answer`'s key holds when it is taken (not expired); `None` when it is free.
+pub(crate) fn taken(t: &Tables, answer: &KeyedAnswer) -> Option<Claim> {
+    let row = t.idempotency.get(&answer.key)?;
+    (row.created_at >= answer.expired_before).then(|| {
+        Claim::of_taken(
+            Some((row.fingerprint.as_slice(), row.response.clone())),
+            &answer.fingerprint,
+        )
+    })
+}
+
+/// Stores `answer` under its key, with `body` as its answer's body.
+pub(crate) fn store_in(t: &mut Tables, answer: &KeyedAnswer, body: String) {
+    let mut response = answer.response.clone();
+    response.body = body;
+    t.idempotency.insert(
+        answer.key.clone(),
+        KeyRow {
+            fingerprint: answer.fingerprint.clone(),
+            created_at: answer.now,
+            response: Some(response),
+        },
+    );
 }
 
 #[async_trait]
@@ -58,7 +76,9 @@ impl IdempotencyStore for MemoryStore {
     }
 
     async fn complete(&self, completion: &Completion) -> Result<(), StoreError> {
-        complete_in(&mut self.lock(), completion);
+        if let Some(row) = self.lock().idempotency.get_mut(&completion.key) {
+            row.response = Some(completion.response.clone());
+        }
         Ok(())
     }
 

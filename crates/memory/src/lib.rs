@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use orderpay_domain::api_key::{ApiKey, ApiKeyId, ApiKeyRepository};
 use orderpay_domain::customer::{Customer, CustomerChanges, CustomerId, CustomerRepository};
-use orderpay_domain::idempotency::{Completion, IdempotencyKey};
+use orderpay_domain::idempotency::{IdempotencyKey, KeyedAnswer};
 use orderpay_domain::order::{
-    Order, OrderEvent, OrderFilter, OrderId, OrderParts, OrderReference, OrderRepository,
+    Inserted, Order, OrderEvent, OrderFilter, OrderId, OrderParts, OrderReference, OrderRepository,
     OrderStatus, PayToken,
 };
 use orderpay_domain::payment::{Payment, PaymentId};
@@ -143,9 +143,12 @@ impl OrderRepository for MemoryStore {
         &self,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<(), StoreError> {
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError> {
         let mut t = self.lock();
+        if let Some(claim) = answer.and_then(|a| idempotency::taken(&t, a)) {
+            return Ok(Inserted::KeyTaken(claim));
+        }
         if !t.customers.contains_key(&order.customer_id) {
             return Err(StoreError::MissingReference);
         }
@@ -158,9 +161,9 @@ impl OrderRepository for MemoryStore {
         t.orders.insert(order.id, order.clone());
         t.order_events.push(created.clone());
         if let Some(answer) = answer {
-            idempotency::complete_in(&mut t, answer);
+            idempotency::store_in(&mut t, answer, answer.response.body.clone());
         }
-        Ok(())
+        Ok(Inserted::Stored(order.customer_id))
     }
 
     async fn insert_with_customer<'a>(
@@ -168,9 +171,12 @@ impl OrderRepository for MemoryStore {
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<CustomerId, StoreError> {
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError> {
         let mut t = self.lock();
+        if let Some(claim) = answer.and_then(|a| idempotency::taken(&t, a)) {
+            return Ok(Inserted::KeyTaken(claim));
+        }
         let existing = t
             .customers
             .values()
@@ -188,14 +194,13 @@ impl OrderRepository for MemoryStore {
         t.orders.insert(order.id, stored);
         t.order_events.push(created.clone());
         if let Some(answer) = answer {
-            let mut answer = answer.clone();
-            answer.response.body = answer
+            let body = answer
                 .response
                 .body
                 .replace(&customer.id.to_string(), &customer_id.to_string());
-            idempotency::complete_in(&mut t, &answer);
+            idempotency::store_in(&mut t, answer, body);
         }
-        Ok(customer_id)
+        Ok(Inserted::Stored(customer_id))
     }
 
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {

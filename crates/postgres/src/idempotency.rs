@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use diesel::QueryResult;
+use diesel::prelude::*;
 use diesel::sql_types::{Bool, Bytea, Nullable, SmallInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
 
@@ -119,11 +119,13 @@ impl IdempotencyStore for PgStore {
             (true, ..) => Claim::Started,
             (false, None, ..) => Claim::InUse,
             (false, Some(stored), ..) if stored != fingerprint => Claim::Reused,
-            (false, Some(_), Some(status), response_type, Some(body)) => Claim::Replay(StoredResponse {
-                status: u16::try_from(status).unwrap_or(500),
-                content_type: response_type.unwrap_or_else(|| "application/json".into()),
-                body,
-            }),
+            (false, Some(_), Some(status), response_type, Some(body)) => {
+                Claim::Replay(StoredResponse {
+                    status: u16::try_from(status).unwrap_or(500),
+                    content_type: response_type.unwrap_or_else(|| "application/json".into()),
+                    body,
+                })
+            }
             _ => Claim::InUse,
         })
     }

@@ -4,6 +4,7 @@
 
 use orderpay_domain::contract::{customer, order};
 use orderpay_domain::customer::CustomerRepository;
+use orderpay_domain::order::Inserted;
 use orderpay_domain::order::{OrderReference, OrderRepository};
 use orderpay_domain::payment::PaymentRepository;
 use orderpay_postgres::testing::TestDatabase;
@@ -103,7 +104,7 @@ async fn an_order_for_a_customer_by_phone_costs_one_query_found_or_made() {
         )
         .await
         .unwrap();
-    assert_eq!(used, newcomer.id);
+    assert_eq!(used, Inserted::Stored(newcomer.id));
     assert_eq!(db.store.queries_executed() - before, 1, "a new customer");
 
     let again = customer(2, 9);
@@ -119,7 +120,11 @@ async fn an_order_for_a_customer_by_phone_costs_one_query_found_or_made() {
         )
         .await
         .unwrap();
-    assert_eq!(used, newcomer.id, "the phone's customer, found");
+    assert_eq!(
+        used,
+        Inserted::Stored(newcomer.id),
+        "the phone's customer, found"
+    );
     assert_eq!(db.store.queries_executed() - before, 1, "a known customer");
 }
 
@@ -227,7 +232,10 @@ async fn concurrent_first_orders_for_one_phone_share_one_customer() {
             .collect();
         let mut ids = std::collections::BTreeSet::new();
         for task in tasks {
-            ids.insert(task.await.unwrap().expect("every order is stored"));
+            match task.await.unwrap().expect("every order is stored") {
+                Inserted::Stored(id) => ids.insert(id),
+                taken => panic!("no key was given: {taken:?}"),
+            };
         }
         assert_eq!(ids.len(), 1, "round {round}: orders went to {ids:?}");
         let phone = customer(100 + round, 0).phone;

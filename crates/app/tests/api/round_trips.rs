@@ -71,8 +71,8 @@ async fn hot_requests_cost_one_round_trip_each() {
     );
     assert_eq!(shown["id"], order["id"]);
 
-    // With an Idempotency-Key: one statement more (the claim); the answer is written by the
-    // statement that writes the order. A retry costs the claim alone.
+    // With an Idempotency-Key: the same one statement, which claims the key and stores the
+    // answer with the order. A retry costs that statement too, which finds the answer.
     let keyed = |key: &'static str| {
         let request = app
             .request(reqwest::Method::POST, "/v1/orders")
@@ -81,13 +81,10 @@ async fn hot_requests_cost_one_round_trip_each() {
         async move { request.send().await.unwrap() }
     };
     let (n, _) = cost(&app, keyed("warm")).await;
-    assert_eq!(n, 2, "the first idempotent POST (warming its statements)");
+    assert_eq!(n, 1, "the first idempotent POST (preparing its statement)");
     let (n, keyed_order) = cost(&app, keyed("rt-1")).await;
-    assert_eq!(
-        n, 2,
-        "POST /v1/orders with an Idempotency-Key: the claim and the order"
-    );
+    assert_eq!(n, 1, "POST /v1/orders with an Idempotency-Key: one statement");
     let (n, replayed) = cost(&app, keyed("rt-1")).await;
-    assert_eq!(n, 1, "its retry: the claim, which finds the answer");
+    assert_eq!(n, 1, "its retry: one statement, which finds the answer");
     assert_eq!(replayed, keyed_order);
 }

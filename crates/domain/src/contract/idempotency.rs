@@ -6,7 +6,10 @@ use chrono::TimeDelta;
 
 use super::{Store, at, created, customer, order};
 use crate::api_key::ApiKeyId;
-use crate::idempotency::{CLAIM_LEASE, Claim, Completion, IdempotencyKey, StoredResponse};
+use crate::idempotency::{
+    CLAIM_LEASE, Claim, Completion, IdempotencyKey, KeyedAnswer, StoredResponse,
+};
+use crate::order::Inserted;
 
 fn key(api: ApiKeyId, raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(api, raw).unwrap()
@@ -126,52 +129,89 @@ pub async fn concurrent_claims_of_one_key_start_one(store: &dyn Store) {
     );
 }
 
-/// The order and its answer are written together; with a phone's customer found, the answer
-/// names that customer.
-pub async fn an_order_is_stored_with_its_answer(store: &dyn Store) {
+/// The answer to store with an order under `k`, claimed at `at(seconds)`.
+fn keyed(k: &IdempotencyKey, fingerprint: &[u8], seconds: i64, body: &str) -> KeyedAnswer {
+    KeyedAnswer {
+        key: k.clone(),
+        fingerprint: fingerprint.to_vec(),
+        now: at(seconds),
+        expired_before: at(seconds) - TimeDelta::hours(24),
+        response: answer(body),
+    }
+}
+
+/// The order claims its key and stores its answer in one write; a taken key stores nothing
+/// and says what it holds; with a phone's customer found, the answer names that customer.
+pub async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
     let api = ApiKeyId::generate();
     let c = customer(71, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "IDEM-0001", 1);
     let k = key(api, "order-1");
-    assert_eq!(claim(store, &k, b"A", 1).await, Claim::Started);
-    let first = answer(&format!(r#"{{"id":"{}"}}"#, o.id));
-    store
+    let first = keyed(&k, b"A", 1, &format!(r#"{{"id":"{}"}}"#, o.id));
+    let stored = store
         .orders()
-        .insert(
-            &o,
-            &created(&o),
-            Some(&Completion {
-                key: k.clone(),
-                response: first.clone(),
-            }),
-        )
+        .insert(&o, &created(&o), Some(&first))
         .await
         .unwrap();
-    assert_eq!(claim(store, &k, b"A", 2).await, Claim::Replay(first));
+    assert_eq!(stored, Inserted::Stored(c.id));
+    assert_eq!(
+        claim(store, &k, b"A", 2).await,
+        Claim::Replay(first.response.clone())
+    );
+
+    // The same key again, as the retry of this request and as another request: nothing new.
+    let again = order(c.id, "IDEM-0002", 3);
+    let retry = store
+        .orders()
+        .insert(&again, &created(&again), Some(&keyed(&k, b"A", 3, "{}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        retry,
+        Inserted::KeyTaken(Claim::Replay(first.response.clone()))
+    );
+    let other = store
+        .orders()
+        .insert(&again, &created(&again), Some(&keyed(&k, b"B", 3, "{}")))
+        .await
+        .unwrap();
+    assert_eq!(other, Inserted::KeyTaken(Claim::Reused));
+    assert_eq!(store.orders().find_by_id(again.id).await.unwrap(), None);
 
     // By phone, for a customer who exists: the provisional id in the answer becomes theirs.
     let twin = customer(71, 5);
-    let o2 = order(twin.id, "IDEM-0002", 6);
+    let o2 = order(twin.id, "IDEM-0003", 6);
     let k2 = key(api, "order-2");
-    assert_eq!(claim(store, &k2, b"A", 6).await, Claim::Started);
-    let provisional = answer(&format!(r#"{{"customer_id":"{}"}}"#, twin.id));
+    let provisional = keyed(&k2, b"A", 6, &format!(r#"{{"customer_id":"{}"}}"#, twin.id));
     let used = store
         .orders()
-        .insert_with_customer(
-            &twin,
-            &o2,
-            &created(&o2),
-            Some(&Completion {
-                key: k2.clone(),
-                response: provisional,
-            }),
-        )
+        .insert_with_customer(&twin, &o2, &created(&o2), Some(&provisional))
         .await
         .unwrap();
-    assert_eq!(used, c.id);
+    assert_eq!(used, Inserted::Stored(c.id));
     assert_eq!(
         claim(store, &k2, b"A", 7).await,
         Claim::Replay(answer(&format!(r#"{{"customer_id":"{}"}}"#, c.id)))
     );
+
+    // A taken key makes no customer either.
+    let stranger = customer(72, 8);
+    let o3 = order(stranger.id, "IDEM-0004", 8);
+    let taken = store
+        .orders()
+        .insert_with_customer(
+            &stranger,
+            &o3,
+            &created(&o3),
+            Some(&keyed(&k2, b"C", 8, "{}")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, Inserted::KeyTaken(Claim::Reused));
+    assert_eq!(
+        store.customers().find_by_id(stranger.id).await.unwrap(),
+        None
+    );
+    assert_eq!(store.orders().find_by_id(o3.id).await.unwrap(), None);
 }

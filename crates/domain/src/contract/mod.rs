@@ -127,7 +127,7 @@ macro_rules! repository_contract_tests {
             idempotency::a_released_expired_or_abandoned_key_can_be_claimed_again,
             idempotency::keys_belong_to_their_api_key_and_expire_by_purge,
             idempotency::concurrent_claims_of_one_key_start_one,
-            idempotency::an_order_is_stored_with_its_answer,
+            idempotency::an_order_claims_its_key_and_stores_its_answer,
         );
     };
     (@cases $fresh:expr; $($module:ident :: $case:ident),* $(,)?) => {

@@ -1,7 +1,7 @@
 //! What every `OrderRepository` promises.
 
 use super::{Store, at, cancelled, created, customer, order};
-use crate::order::{OrderFilter, OrderReference, OrderStatus, StatusEvent};
+use crate::order::{Inserted, OrderFilter, OrderReference, OrderStatus, StatusEvent};
 use crate::pagination::{Limit, PageRequest};
 use crate::store::{StoreError, UniqueKey};
 
@@ -209,7 +209,7 @@ pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store
         .insert_with_customer(&c, &o, &created(&o), None)
         .await
         .unwrap();
-    assert_eq!(used, c.id);
+    assert_eq!(used, Inserted::Stored(c.id));
     assert_eq!(
         store.customers().find_by_phone(&c.phone).await.unwrap(),
         Some(c.clone())
@@ -226,7 +226,7 @@ pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store
         .insert_with_customer(&twin, &second, &created(&second), None)
         .await
         .unwrap();
-    assert_eq!(used, c.id);
+    assert_eq!(used, Inserted::Stored(c.id));
     let stored = store.orders().find_by_id(second.id).await.unwrap().unwrap();
     assert_eq!(stored.customer_id, c.id);
     assert_eq!(store.customers().find_by_id(twin.id).await.unwrap(), None);

@@ -71,12 +71,39 @@ pub enum Claim {
     Reused,
 }
 
-/// The answer to store with the work, in the same atomic write (an order and the response
-/// that announces it: never one without the other).
+/// The answer of the request that claimed `key`, stored once its work is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     pub key: IdempotencyKey,
     pub response: StoredResponse,
+}
+
+/// A key claimed by the very write that does the work, with the answer that write stores: the
+/// work and its answer are written together, or, when the key is taken, neither (an order and
+/// the response announcing it: never one without the other, in one statement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedAnswer {
+    pub key: IdempotencyKey,
+    /// The request's fingerprint (method, path, body).
+    pub fingerprint: Vec<u8>,
+    pub now: DateTime<Utc>,
+    /// A key older than this counts as new.
+    pub expired_before: DateTime<Utc>,
+    pub response: StoredResponse,
+}
+
+impl Claim {
+    /// What a key found taken holds for a request with `fingerprint`: its answer, or why not.
+    /// `stored` is the key's fingerprint and answer as read; `None` when the claim that took
+    /// it is not visible yet (it was committed while this one ran): that request is running.
+    pub fn of_taken(stored: Option<(&[u8], Option<StoredResponse>)>, fingerprint: &[u8]) -> Self {
+        match stored {
+            None => Self::InUse,
+            Some((first, _)) if first != fingerprint => Self::Reused,
+            Some((_, Some(response))) => Self::Replay(response),
+            Some((_, None)) => Self::InUse,
+        }
+    }
 }
 
 /// Where idempotency keys and their answers are kept.

@@ -16,9 +16,9 @@ pub use input::{
 pub use models::{
     ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, PayToken, Quantity,
 };
+pub use ports::{Inserted, OrderRepository, ReferenceGenerator};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
-pub use ports::{OrderRepository, ReferenceGenerator};
 pub use reference::{OrderReference, RandomReferences};
-pub use service::{OrderError, OrderService, Render};
+pub use service::{KeyedRequest, OrderError, OrderService, Render};
 pub use status::{IllegalTransition, OrderStatus, StatusEvent};

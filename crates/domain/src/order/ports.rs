@@ -2,17 +2,27 @@ use async_trait::async_trait;
 
 use super::{Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderStatus, PayToken};
 use crate::customer::{Customer, CustomerId};
-use crate::idempotency::Completion;
+use crate::idempotency::{Claim, KeyedAnswer};
 use crate::pagination::{Page, PageRequest};
 use crate::store::StoreError;
+
+/// What inserting an order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored, for this customer.
+    Stored(CustomerId),
+    /// The idempotency key given was taken: nothing was stored; this is what it holds.
+    KeyTaken(Claim),
+}
 
 /// Where orders and their line items are kept.
 #[cfg_attr(any(test, feature = "testing"), mockall::automock)]
 #[async_trait]
 pub trait OrderRepository: Send + Sync + 'static {
-    /// Stores a new order with its line items and the history entry `created`, and
-    /// `answer` (the response announcing it, under the client's idempotency key) when given.
-    /// Atomic: all of it or nothing.
+    /// Stores a new order with its line items and the history entry `created`. With `answer`,
+    /// claims its idempotency key in the same atomic write and stores the answer with the
+    /// order; when the key is taken (not expired), stores nothing and returns what the key
+    /// holds (`Inserted::KeyTaken`). Atomic: all of it or nothing.
     ///
     /// # Errors
     /// `Duplicate(OrderReference)` when the reference is taken; `MissingReference` when the
@@ -21,15 +31,15 @@ pub trait OrderRepository: Send + Sync + 'static {
         &self,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<(), StoreError>;
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError>;
 
     /// Stores `customer` unless one with its phone exists, and `order` (with its items and
     /// `created`) for whichever customer that is, atomically: all of it or nothing. Of
     /// concurrent calls for one new phone, one stores its customer and every order goes to
-    /// that customer. Returns the id of the customer the order was stored for. `answer` as for
-    /// `insert`; in its body, `customer`'s id stands for the customer's, and is replaced by
-    /// the id of the customer the order was stored for.
+    /// that customer, whose id `Inserted::Stored` returns. `answer` as for `insert`; in its
+    /// body, `customer`'s id stands for the customer's, and is replaced by the id of the
+    /// customer the order was stored for. When the key is taken, no customer is made either.
     ///
     /// # Errors
     /// As `insert`; nothing is stored then, not even the customer.
@@ -38,8 +48,8 @@ pub trait OrderRepository: Send + Sync + 'static {
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<CustomerId, StoreError>;
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError>;
 
     /// The order whose pay link carries `token`.
     ///

@@ -2,12 +2,15 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 
+use chrono::{DateTime, Utc};
+
 use super::{
-    IllegalTransition, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType, OrderFilter,
-    OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator, StatusEvent,
+    IllegalTransition, Inserted, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType,
+    OrderFilter, OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator,
+    StatusEvent,
 };
 use crate::clock::Clock;
-use crate::idempotency::{Completion, IdempotencyKey, StoredResponse};
+use crate::idempotency::{Claim, IdempotencyKey, KeyedAnswer, StoredResponse};
 use crate::pagination::{Page, PageRequest};
 use crate::payment::PaymentGateway;
 use crate::store::{StoreError, UniqueKey};
@@ -28,6 +31,9 @@ pub enum OrderError {
     /// Fields the payment provider could not charge as given.
     #[error("{0}")]
     Invalid(Violations),
+    /// The idempotency key given was taken: nothing was stored; what it holds.
+    #[error("the idempotency key is taken")]
+    KeyTaken(Claim),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
     #[error(transparent)]
@@ -42,6 +48,17 @@ impl From<StoreError> for OrderError {
 
 /// How the edge answers an order's creation, so the answer can be stored with the order.
 pub type Render<'a> = &'a (dyn Fn(&Order) -> StoredResponse + Send + Sync);
+
+/// A request under a client's idempotency key, as the edge read it.
+#[derive(Debug, Clone)]
+pub struct KeyedRequest {
+    pub key: IdempotencyKey,
+    /// Method, path and body, hashed.
+    pub fingerprint: Vec<u8>,
+    pub now: DateTime<Utc>,
+    /// A key older than this counts as new.
+    pub expired_before: DateTime<Utc>,
+}
 
 /// Creating, finding and cancelling orders.
 #[derive(Clone)]
@@ -107,17 +124,17 @@ impl OrderService {
         self.create_answered(new, None).await
     }
 
-    /// As [`OrderService::create`], storing `answer`'s response for the order under its
-    /// idempotency key in the same atomic write as the order: a retry finds either both or
-    /// neither.
+    /// As [`OrderService::create`], claiming the client's idempotency key in the write that
+    /// stores the order, with `render`'s answer for it: a retry finds both or neither. When
+    /// the key is taken, nothing is stored and `KeyTaken` says what it holds.
     ///
     /// # Errors
-    /// As [`OrderService::create`].
+    /// As [`OrderService::create`], and `KeyTaken`.
     #[tracing::instrument(skip_all)]
     pub async fn create_answered(
         &self,
         new: NewOrder,
-        answer: Option<(&IdempotencyKey, Render<'_>)>,
+        answer: Option<(&KeyedRequest, Render<'_>)>,
     ) -> Result<Order, OrderError> {
         self.check_expressible(&new)?;
         let (customer_id, new_customer) = match &new.customer {
@@ -135,25 +152,26 @@ impl OrderService {
                 self.clock.now(),
             );
             let created = OrderEvent::new(order.id, OrderEventType::Created, order.created_at);
-            let completion = answer.map(|(key, render)| Completion {
-                key: key.clone(),
+            let answer = answer.map(|(request, render)| KeyedAnswer {
+                key: request.key.clone(),
+                fingerprint: request.fingerprint.clone(),
+                now: request.now,
+                expired_before: request.expired_before,
                 response: render(&order),
             });
             let stored = match &new_customer {
-                None => {
+                None => self.orders.insert(&order, &created, answer.as_ref()).await,
+                // Whoever stores this phone first, the order goes to that customer.
+                Some(customer) => {
                     self.orders
-                        .insert(&order, &created, completion.as_ref())
+                        .insert_with_customer(customer, &order, &created, answer.as_ref())
                         .await
                 }
-                // Whoever stores this phone first, the order goes to that customer.
-                Some(customer) => self
-                    .orders
-                    .insert_with_customer(customer, &order, &created, completion.as_ref())
-                    .await
-                    .map(|used| order.customer_id = used),
             };
             match stored {
-                Ok(()) => {
+                Ok(Inserted::KeyTaken(claim)) => return Err(OrderError::KeyTaken(claim)),
+                Ok(Inserted::Stored(customer_id)) => {
+                    order.customer_id = customer_id;
                     tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
                     return Ok(order);
                 }
@@ -327,7 +345,7 @@ mod tests {
                     && o.reference.to_string() == "AAAA-AAAA"
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id)));
         let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "AAAA-AAAA");
     }
@@ -370,7 +388,7 @@ mod tests {
             .expect_insert()
             .withf(|o, _, _| o.reference.to_string() == "BBBB-BBBB")
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id)));
         let order = service(orders).create(by_id()).await.unwrap();
         assert_eq!(order.reference.to_string(), "BBBB-BBBB");
     }
@@ -406,7 +424,7 @@ mod tests {
             .expect_insert_with_customer()
             .withf(|c, o, _, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
             .times(1)
-            .returning(move |_, _, _, _| Ok(winner));
+            .returning(move |_, _, _, _| Ok(Inserted::Stored(winner)));
         let order = service(orders)
             .create(new_order(OrderCustomerInput::Phone(CustomerInput {
                 phone: "+14155550100".into(),

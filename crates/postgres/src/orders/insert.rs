@@ -6,7 +6,7 @@ use diesel::QueryResult;
 use diesel::pg::Pg;
 use uuid::Uuid;
 
-use orderpay_domain::idempotency::Completion;
+use orderpay_domain::idempotency::KeyedAnswer;
 use orderpay_domain::order::{Order, OrderEvent};
 
 use super::{OrderRow, rows_of};
@@ -51,12 +51,19 @@ impl NewOrderRows {
     }
 
     /// `o AS (INSERT INTO orders …), i AS (INSERT INTO order_items …), e AS (INSERT INTO
-    /// order_events …)`: the CTEs that write the order, to follow a `WITH`.
+    /// order_events …)`: the CTEs that write the order, to follow a `WITH`; each only if the
+    /// `claimed` CTE claimed the idempotency key, when `gated`.
     fn walk_ctes<'b>(
         &'b self,
         out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
         customer: CustomerOf,
+        gated: bool,
     ) -> QueryResult<()> {
+        let gate = if gated {
+            " WHERE EXISTS (SELECT 1 FROM claimed)"
+        } else {
+            ""
+        };
         use diesel::sql_types::{Array, BigInt, Integer, Jsonb, SmallInt, Text, Timestamptz};
         let r = &self.row;
         out.push_sql(
@@ -94,6 +101,7 @@ impl NewOrderRows {
         out.push_bind_param::<BigInt, _>(&r.amount_refunded)?;
         out.push_sql(", ");
         out.push_bind_param::<Integer, _>(&r.version)?;
+        out.push_sql(gate);
         out.push_sql(
             "), i AS (INSERT INTO order_items (order_id, position, name, quantity, unit_amount, \
              amount) SELECT ",
@@ -109,9 +117,9 @@ impl NewOrderRows {
         out.push_bind_param::<Array<BigInt>, _>(&self.unit_amounts)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(&self.amounts)?;
-        out.push_sql(
-            ")), e AS (INSERT INTO order_events (id, order_id, type, created_at) VALUES (",
-        );
+        out.push_sql(")");
+        out.push_sql(gate);
+        out.push_sql("), e AS (INSERT INTO order_events (id, order_id, type, created_at) SELECT ");
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.event_id)?;
         out.push_sql(", ");
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&r.id)?;
@@ -119,17 +127,23 @@ impl NewOrderRows {
         out.push_bind_param::<Text, _>(&self.event_type)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
-        out.push_sql("))");
+        out.push_sql(gate);
+        out.push_sql(")");
         Ok(())
     }
 }
 
-/// The answer to a client's idempotency key, written by the statement that creates the order
-/// (`k AS (UPDATE idempotency_keys …)`): the order and its answer are stored together.
+/// A client's idempotency key claimed by the statement that creates the order, with the
+/// answer it stores: `claimed AS (INSERT INTO idempotency_keys … ON CONFLICT …)` first, then the
+/// order's CTEs only if it claimed. A taken key (not expired) stores nothing, and the statement
+/// returns what the key holds.
 #[derive(diesel::query_builder::QueryId)]
-pub(super) struct AnswerRow {
+pub(super) struct ClaimRow {
     api_key_id: Uuid,
     key: String,
+    fingerprint: Vec<u8>,
+    now: DateTime<Utc>,
+    expired_before: DateTime<Utc>,
     status: i16,
     content_type: String,
     body: String,
@@ -137,51 +151,44 @@ pub(super) struct AnswerRow {
     provisional: String,
 }
 
-impl AnswerRow {
-    pub(super) fn of(answer: &Completion, provisional_customer: Uuid) -> Self {
+impl ClaimRow {
+    pub(super) fn of(answer: &KeyedAnswer, provisional_customer: Uuid) -> Self {
         Self {
             api_key_id: answer.key.api_key().as_uuid(),
             key: answer.key.as_str().to_owned(),
+            fingerprint: answer.fingerprint.clone(),
+            now: answer.now,
+            expired_before: answer.expired_before,
             status: i16::try_from(answer.response.status).unwrap_or(i16::MAX),
             content_type: answer.response.content_type.clone(),
             body: answer.response.body.clone(),
             provisional: provisional_customer.to_string(),
         }
     }
-}
 
-/// The answer CTE a statement carries: none (`()`), or an [`AnswerRow`]. A type parameter, not
-/// an `Option`, so each shape of SQL is its own prepared statement.
-pub(super) trait AnswerCte {
-    fn walk_answer<'b>(
-        &'b self,
-        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
-        customer: CustomerOf,
-    ) -> QueryResult<()>;
-}
-
-impl AnswerCte for () {
-    fn walk_answer<'b>(
-        &'b self,
-        _: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
-        _: CustomerOf,
-    ) -> QueryResult<()> {
-        Ok(())
-    }
-}
-
-impl AnswerCte for AnswerRow {
-    fn walk_answer<'b>(
+    /// `claimed AS (…)`, to follow a `WITH` or a comma.
+    fn walk_claim<'b>(
         &'b self,
         out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
         customer: CustomerOf,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{SmallInt, Text};
-        out.push_sql(", k AS (UPDATE idempotency_keys SET response_status = ");
+        use diesel::sql_types::{Bytea, SmallInt, Text, Timestamptz};
+        out.push_sql(
+            "claimed AS (INSERT INTO idempotency_keys AS k (api_key_id, key, fingerprint, \
+             created_at, response_status, response_type, response_body) SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(&self.fingerprint)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(", ");
         out.push_bind_param::<SmallInt, _>(&self.status)?;
-        out.push_sql(", response_type = ");
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.content_type)?;
-        out.push_sql(", response_body = ");
+        out.push_sql(", ");
         match customer {
             CustomerOf::Bound => out.push_bind_param::<Text, _>(&self.body)?,
             CustomerOf::Cte => {
@@ -189,35 +196,118 @@ impl AnswerCte for AnswerRow {
                 out.push_bind_param::<Text, _>(&self.body)?;
                 out.push_sql(", ");
                 out.push_bind_param::<Text, _>(&self.provisional)?;
-                out.push_sql(", (SELECT id FROM c)::text)");
+                // No customer when the key is taken (none is made then): the row conflicts and
+                // is not written, but its constraints are checked first.
+                out.push_sql(", coalesce((SELECT id FROM c)::text, ");
+                out.push_bind_param::<Text, _>(&self.provisional)?;
+                out.push_sql("))");
             }
         }
-        out.push_sql(" WHERE api_key_id = ");
+        out.push_sql(
+            " ON CONFLICT (api_key_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             created_at = EXCLUDED.created_at, response_status = EXCLUDED.response_status, \
+             response_type = EXCLUDED.response_type, response_body = EXCLUDED.response_body \
+             WHERE k.created_at < ",
+        );
+        out.push_bind_param::<Timestamptz, _>(&self.expired_before)?;
+        out.push_sql(" RETURNING 1)");
+        Ok(())
+    }
+
+    /// The statement's result: whether it claimed, the customer, and the key as it was.
+    fn walk_result<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        customer: &'b CustomerOf,
+        bound: &'b Uuid,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        out.push_sql(" SELECT EXISTS (SELECT 1 FROM claimed), ");
+        match customer {
+            CustomerOf::Bound => out.push_bind_param::<diesel::sql_types::Uuid, _>(bound)?,
+            CustomerOf::Cte => out.push_sql("(SELECT id FROM c)"),
+        }
+        out.push_sql(
+            ", k.fingerprint, k.response_status, k.response_type, k.response_body \
+             FROM (SELECT 1) AS one LEFT JOIN idempotency_keys k ON k.api_key_id = ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
+        out.push_sql(" AND k.key = ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        Ok(())
+    }
+
+    /// ` AND NOT EXISTS (the key, unexpired)`: a taken key makes no customer either.
+    fn walk_untaken<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Text, Timestamptz};
+        out.push_sql(" AND NOT EXISTS (SELECT 1 FROM idempotency_keys WHERE api_key_id = ");
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.api_key_id)?;
         out.push_sql(" AND key = ");
         out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(" AND created_at >= ");
+        out.push_bind_param::<Timestamptz, _>(&self.expired_before)?;
         out.push_sql(")");
         Ok(())
     }
 }
 
+/// What a statement that claims a key returns: claimed, the order's customer, then the key's
+/// fingerprint and answer as they were (`NULL` when not visible: its claim is in flight).
+pub(super) type ClaimResult = (
+    bool,
+    Option<Uuid>,
+    Option<Vec<u8>>,
+    Option<i16>,
+    Option<String>,
+    Option<String>,
+);
+
+type ClaimResultSql = (
+    diesel::sql_types::Bool,
+    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
+    diesel::sql_types::Nullable<diesel::sql_types::Bytea>,
+    diesel::sql_types::Nullable<diesel::sql_types::SmallInt>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+);
+
 /// The order for a known customer id, its items and its `created` history row in one
-/// statement, with the answer to its idempotency key when `A` is one. A query type of its own
-/// (rather than `sql_query`, which diesel never caches) so the connection prepares it once and
-/// then only binds and executes.
+/// statement, claiming a client's idempotency key when `A` is a [`ClaimRow`]. A query type of
+/// its own (rather than `sql_query`, which diesel never caches) so the connection prepares it
+/// once and then only binds and executes; a type parameter, so each shape is its own statement.
 #[derive(diesel::query_builder::QueryId)]
 pub(super) struct InsertOrder<A>(pub(super) NewOrderRows, pub(super) A);
 
-impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrder<A> {
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrder<()> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
         out.push_sql("WITH ");
-        self.0.walk_ctes(&mut out, CustomerOf::Bound)?;
-        self.1.walk_answer(&mut out, CustomerOf::Bound)?;
+        self.0.walk_ctes(&mut out, CustomerOf::Bound, false)?;
         out.push_sql(" SELECT 1");
         Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for InsertOrder<ClaimRow> {
+    type SqlType = ClaimResultSql;
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrder<ClaimRow> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        self.1.walk_claim(&mut out, CustomerOf::Bound)?;
+        out.push_sql(", ");
+        self.0.walk_ctes(&mut out, CustomerOf::Bound, true)?;
+        self.1
+            .walk_result(&mut out, &CustomerOf::Bound, &self.0.row.customer_id)
     }
 }
 
@@ -230,21 +320,28 @@ impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrder<A> {
 pub(super) struct InsertOrderForPhone<A> {
     pub(super) customer: CustomerRow,
     pub(super) order: NewOrderRows,
-    pub(super) answer: A,
+    pub(super) claim: A,
 }
 
-impl<A> diesel::query_builder::Query for InsertOrderForPhone<A> {
+impl diesel::query_builder::Query for InsertOrderForPhone<()> {
     type SqlType = diesel::sql_types::Uuid;
 }
 
-impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone<A> {
-    fn walk_ast<'b>(
+impl diesel::query_builder::Query for InsertOrderForPhone<ClaimRow> {
+    type SqlType = ClaimResultSql;
+}
+
+impl<A> InsertOrderForPhone<A> {
+    /// `found AS (…), made AS (…), c AS (…)`: the customer, found or made; made only when
+    /// `untaken` adds nothing against it.
+    fn walk_customer<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+        untaken: Option<&'b ClaimRow>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Nullable, Text, Timestamptz};
         let c = &self.customer;
-        out.push_sql("WITH found AS (SELECT id FROM customers WHERE phone = ");
+        out.push_sql("found AS (SELECT id FROM customers WHERE phone = ");
         out.push_bind_param::<Text, _>(&c.phone)?;
         out.push_sql(
             "), made AS (INSERT INTO customers (id, phone, name, email, created_at, updated_at) \
@@ -261,14 +358,44 @@ impl<A: AnswerCte> diesel::query_builder::QueryFragment<Pg> for InsertOrderForPh
         out.push_bind_param::<Timestamptz, _>(&c.created_at)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&c.updated_at)?;
+        out.push_sql(" WHERE NOT EXISTS (SELECT 1 FROM found)");
+        if let Some(claim) = untaken {
+            claim.walk_untaken(out)?;
+        }
         out.push_sql(
-            " WHERE NOT EXISTS (SELECT 1 FROM found) \
-             ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id), \
-             c AS (SELECT id FROM found UNION ALL SELECT id FROM made), ",
+            " ON CONFLICT (phone) DO UPDATE SET phone = EXCLUDED.phone RETURNING id), \
+             c AS (SELECT id FROM found UNION ALL SELECT id FROM made)",
         );
-        self.order.walk_ctes(&mut out, CustomerOf::Cte)?;
-        self.answer.walk_answer(&mut out, CustomerOf::Cte)?;
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone<()> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        self.walk_customer(&mut out, None)?;
+        out.push_sql(", ");
+        self.order.walk_ctes(&mut out, CustomerOf::Cte, false)?;
         out.push_sql(" SELECT id FROM c");
         Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone<ClaimRow> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        self.walk_customer(&mut out, Some(&self.claim))?;
+        out.push_sql(", ");
+        self.claim.walk_claim(&mut out, CustomerOf::Cte)?;
+        out.push_sql(", ");
+        self.order.walk_ctes(&mut out, CustomerOf::Cte, true)?;
+        self.claim
+            .walk_result(&mut out, &CustomerOf::Cte, &self.order.row.customer_id)
     }
 }

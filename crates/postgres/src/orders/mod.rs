@@ -15,16 +15,16 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
-use orderpay_domain::idempotency::Completion;
+use orderpay_domain::idempotency::{Claim, KeyedAnswer, StoredResponse};
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
-    ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId, OrderParts,
-    OrderReference, OrderRepository, OrderStatus, PayToken, Quantity,
+    Inserted, ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId,
+    OrderParts, OrderReference, OrderRepository, OrderStatus, PayToken, Quantity,
 };
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
-use self::insert::{AnswerRow, InsertOrder, InsertOrderForPhone, NewOrderRows};
+use self::insert::{ClaimResult, ClaimRow, InsertOrder, InsertOrderForPhone, NewOrderRows};
 use crate::PgStore;
 use crate::customers::CustomerRow;
 use crate::errors::{corrupt, store_error};
@@ -244,6 +244,23 @@ order_by!(OrderById, "id", diesel::sql_types::Uuid, Uuid);
 order_by!(OrderByReference, "reference", diesel::sql_types::Text, str);
 order_by!(OrderByPayToken, "pay_token", diesel::sql_types::Text, str);
 
+/// What a statement that claims an idempotency key says: stored, or what the key holds.
+fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> Inserted {
+    let (claimed, customer, fingerprint, status, content_type, body) = result;
+    if let (true, Some(customer)) = (claimed, customer) {
+        return Inserted::Stored(CustomerId::from_uuid(customer));
+    }
+    let response = status.zip(body).map(|(status, body)| StoredResponse {
+        status: u16::try_from(status).unwrap_or(500),
+        content_type: content_type.unwrap_or_else(|| "application/json".into()),
+        body,
+    });
+    Inserted::KeyTaken(Claim::of_taken(
+        fingerprint.as_deref().map(|f| (f, response)),
+        &answer.fingerprint,
+    ))
+}
+
 #[async_trait]
 impl OrderRepository for PgStore {
     /// One statement (data-modifying CTEs), atomic without BEGIN and COMMIT, and prepared
@@ -252,18 +269,20 @@ impl OrderRepository for PgStore {
         &self,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<(), StoreError> {
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError> {
         let rows = NewOrderRows::of(order, created);
-        self.with_conn(async |conn| {
-            let done = match answer {
-                None => InsertOrder(rows, ()).execute(conn).await,
-                Some(answer) => {
-                    let answer = AnswerRow::of(answer, order.customer_id.as_uuid());
-                    InsertOrder(rows, answer).execute(conn).await
-                }
-            };
-            done.map(|_| ()).map_err(store_error)
+        self.with_conn(async |conn| match answer {
+            None => InsertOrder(rows, ())
+                .execute(conn)
+                .await
+                .map(|_| Inserted::Stored(order.customer_id))
+                .map_err(store_error),
+            Some(answer) => InsertOrder(rows, ClaimRow::of(answer, order.customer_id.as_uuid()))
+                .get_result::<ClaimResult>(conn)
+                .await
+                .map(|result| inserted(result, answer))
+                .map_err(store_error),
         })
         .await
     }
@@ -274,34 +293,31 @@ impl OrderRepository for PgStore {
         customer: &Customer,
         order: &Order,
         created: &OrderEvent,
-        answer: Option<&'a Completion>,
-    ) -> Result<CustomerId, StoreError> {
+        answer: Option<&'a KeyedAnswer>,
+    ) -> Result<Inserted, StoreError> {
         let (customer_row, rows) = (
             CustomerRow::from(customer),
             NewOrderRows::of(order, created),
         );
-        self.with_conn(async |conn| {
-            let used = match answer {
-                None => {
-                    InsertOrderForPhone {
-                        customer: customer_row,
-                        order: rows,
-                        answer: (),
-                    }
-                    .get_result::<Uuid>(conn)
-                    .await
-                }
-                Some(answer) => {
-                    InsertOrderForPhone {
-                        customer: customer_row,
-                        order: rows,
-                        answer: AnswerRow::of(answer, customer.id.as_uuid()),
-                    }
-                    .get_result::<Uuid>(conn)
-                    .await
-                }
-            };
-            used.map(CustomerId::from_uuid).map_err(store_error)
+        self.with_conn(async |conn| match answer {
+            None => InsertOrderForPhone {
+                customer: customer_row,
+                order: rows,
+                claim: (),
+            }
+            .get_result::<Uuid>(conn)
+            .await
+            .map(|id| Inserted::Stored(CustomerId::from_uuid(id)))
+            .map_err(store_error),
+            Some(answer) => InsertOrderForPhone {
+                customer: customer_row,
+                order: rows,
+                claim: ClaimRow::of(answer, customer.id.as_uuid()),
+            }
+            .get_result::<ClaimResult>(conn)
+            .await
+            .map(|result| inserted(result, answer))
+            .map_err(store_error),
         })
         .await
     }
