@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use orderpay_domain::phone::PhoneRegion;
+use orderpay_http::limits::{Limit, LimitSettings};
 use orderpay_postgres::{ConnectOptions, PoolOptions, TlsMode};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/orderpay";
@@ -49,6 +50,10 @@ pub struct Config {
     pub unknown_payment_grace: Duration,
     /// How long a client's idempotency key lasts.
     pub idempotency_ttl: Duration,
+    /// Rate limits per API key and per client address.
+    pub limits: LimitSettings,
+    /// Connections at most for the routes that need no key (a pool of their own).
+    pub public_pool_size: usize,
     /// How long a verified API key is trusted from memory (the bound on revocation).
     pub api_key_cache_ttl: Duration,
     /// How often `serve` reconciles stuck payments with the provider; `None` is off.
@@ -370,6 +375,19 @@ impl Config {
             }
         });
         let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
+        let per_second = |r: &mut Reader, name: &str, default: u64| {
+            let rate = r.number(name, default, 0) as f64;
+            Limit {
+                per_second: rate,
+                burst: 2.0 * rate,
+            }
+        };
+        let limits = LimitSettings {
+            per_key: per_second(&mut r, "RATE_LIMIT_PER_KEY", 25_000),
+            per_address: per_second(&mut r, "RATE_LIMIT_PER_ADDRESS", 5_000),
+            trusted_proxies: r.number("RATE_LIMIT_TRUSTED_PROXIES", 0usize, 0),
+        };
+        let public_pool_size = r.number("DATABASE_PUBLIC_POOL_SIZE", (pool.max_size / 2).max(1), 1);
         let idempotency_ttl =
             Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
         let unknown_payment_grace =
@@ -413,6 +431,8 @@ impl Config {
                 checkout_ttl,
                 unknown_payment_grace,
                 idempotency_ttl,
+                limits,
+                public_pool_size,
                 reconcile_interval,
                 api_key_cache_ttl,
                 customer_directory_url,

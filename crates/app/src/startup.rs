@@ -16,7 +16,8 @@ use orderpay_domain::payment::{
     EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings, Reconciled,
 };
 use orderpay_domain::{Clock, SystemClock};
-use orderpay_http::{AppState, Readiness};
+use orderpay_http::limits::Limits;
+use orderpay_http::{AppState, PublicServices, Readiness};
 use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, PoolOptions, database};
 use orderpay_stripe::{StripeGateway, StripeWebhooks};
@@ -68,34 +69,50 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     };
     let customers = CustomerService::new(Arc::new(store.clone()), directory, clock.clone());
     let (gateway, webhooks) = provider(config, base_url)?;
-    let orders = OrderService::new(
-        Arc::new(store.clone()),
-        Arc::new(RandomReferences),
-        gateway.clone(),
-        clock.clone(),
-    );
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
     if sandbox {
         tracing::warn!(
             "no STRIPE_SECRET_KEY: payments go through the built-in SANDBOX, which takes no money"
         );
     }
-    let payments = PaymentService::new(
-        Arc::new(store.clone()),
-        orders.clone(),
-        Arc::new(store.clone()),
-        gateway,
-        Arc::new(store.clone()),
-        clock.clone(),
-        PaymentSettings {
-            public_base_url: base_url.to_owned(),
-            checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
-                .context("CHECKOUT_EXPIRY_MINUTES")?,
-            unknown_payment_grace: chrono::TimeDelta::from_std(config.unknown_payment_grace)
-                .context("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS")?,
+    let settings = PaymentSettings {
+        public_base_url: base_url.to_owned(),
+        checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
+            .context("CHECKOUT_EXPIRY_MINUTES")?,
+        unknown_payment_grace: chrono::TimeDelta::from_std(config.unknown_payment_grace)
+            .context("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS")?,
+    };
+    // The order and payment services over one store: the keyed API's, and the public routes'.
+    let services = |store: &PgStore| {
+        let orders = OrderService::new(
+            Arc::new(store.clone()),
+            Arc::new(RandomReferences),
+            gateway.clone(),
+            clock.clone(),
+        );
+        let payments = PaymentService::new(
+            Arc::new(store.clone()),
+            orders.clone(),
+            Arc::new(store.clone()),
+            gateway.clone(),
+            Arc::new(store.clone()),
+            clock.clone(),
+            settings.clone(),
+        );
+        (orders, payments)
+    };
+    let (orders, payments) = services(store);
+    // The routes that need no key run on a pool of their own: a flood of them waits there.
+    let public_store = PgStore::new(
+        &config.database,
+        PoolOptions {
+            max_size: config.public_pool_size,
+            shards: 1,
+            ..config.pool
         },
-    );
-    let probe = store.clone();
+    )?;
+    let (public_orders, public_payments) = services(&public_store);
+    let probe = public_store.clone();
     let readiness: Readiness = Arc::new(move || {
         let probe = probe.clone();
         Box::pin(async move { probe.ping().await.map_err(|e| format!("{e:#}")) })
@@ -112,6 +129,11 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             .context("IDEMPOTENCY_KEY_TTL_HOURS")?,
         default_region: config.default_phone_region,
         readiness,
+        public: PublicServices {
+            payments: public_payments,
+            orders: public_orders,
+        },
+        limits: Limits::new(config.limits),
         shutting_down: Arc::new(AtomicBool::new(false)),
     })
 }

@@ -4,6 +4,7 @@
 mod body;
 mod customers;
 mod idempotency;
+pub mod limits;
 mod middleware;
 mod orders;
 mod pages;
@@ -40,6 +41,14 @@ pub use middleware::request_context;
 pub type Readiness =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// The services behind the routes that need no API key (the pay link, the sandbox's pages,
+/// Stripe's webhook), over a database pool of their own: a flood of them waits for that pool
+/// and never takes the connections keyed calls use.
+pub struct PublicServices {
+    pub payments: PaymentService,
+    pub orders: OrderService,
+}
+
 /// Everything handlers need, built once by the app and shared by every worker.
 pub struct AppState {
     pub customers: CustomerService,
@@ -57,6 +66,10 @@ pub struct AppState {
     /// The region national phone numbers are read in; `None` accepts international form only.
     pub default_region: Option<PhoneRegion>,
     pub readiness: Readiness,
+    /// The services of the routes that need no key, on their own pool.
+    pub public: PublicServices,
+    /// Rate limits per API key and per client address.
+    pub limits: limits::Limits,
     /// Set when the service is about to stop: `/readyz` answers 503 from then on, so load
     /// balancers stop sending new requests while those in flight finish.
     pub shutting_down: Arc<AtomicBool>,

@@ -58,9 +58,18 @@ pub async fn request_context(
         status = tracing::field::Empty,
         api_key_id = tracing::field::Empty,
     );
+    let limited = public_limit(&req, &route);
     req.extensions_mut().insert(RoutePattern(route));
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
+    if let Some(verdict) = limited.filter(|v| !v.allowed) {
+        span.in_scope(|| tracing::warn!("rate limited (per client address)"));
+        let mut response = req.into_response(crate::limits::refused(&verdict));
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        return Ok(response);
+    }
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
         .catch_unwind()
         .await;
@@ -80,6 +89,9 @@ pub async fn request_context(
         }
     };
     let mut response = as_problem(response);
+    if let Some(verdict) = &limited {
+        crate::limits::write_headers(response.headers_mut(), verdict);
+    }
     let status = response.status();
     span.record("status", status.as_u16());
     span.in_scope(|| {
@@ -156,6 +168,34 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     ServiceResponse::new(req, Problem::new(code, detail).error_response())
 }
 
+/// The routes that need no API key, limited per client address.
+const PUBLIC_ROUTES: &[&str] = &[
+    "/pay/{token}",
+    "/pay/{token}/done",
+    "/sandbox/checkout/{session}",
+    "/sandbox/checkout/{session}/{choice}",
+    "/webhooks/stripe",
+    "/readyz",
+];
+
+/// The per-address verdict for a request on a public route; `None` elsewhere (or unlimited).
+fn public_limit(req: &ServiceRequest, route: &str) -> Option<crate::limits::Verdict> {
+    if !PUBLIC_ROUTES.contains(&route) {
+        return None;
+    }
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    let address = crate::limits::client_address(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        state.limits.settings.trusted_proxies,
+    )?;
+    state.limits.per_address.check(&address, Instant::now())
+}
+
 /// The pattern of the route a request matched (`/v1/orders/{id}`), once per request.
 #[derive(Debug, Clone)]
 struct RoutePattern(String);
@@ -228,8 +268,19 @@ pub async fn require_api_key(
         .with("required_scope", scope.as_str());
         return Ok(req.into_response(problem.error_response()));
     }
+    let verdict = state
+        .limits
+        .per_key
+        .check(&key.id.as_uuid(), Instant::now());
+    if let Some(verdict) = verdict.filter(|v| !v.allowed) {
+        tracing::warn!("rate limited (per API key)");
+        return Ok(req.into_response(crate::limits::refused(&verdict)));
+    }
     req.extensions_mut().insert(key);
     let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(verdict) = &verdict {
+        crate::limits::write_headers(response.headers_mut(), verdict);
+    }
     // API answers carry personal data (phones, emails, orders): no cache may keep them.
     response
         .headers_mut()

@@ -44,7 +44,7 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     let Some(token) = PayToken::parse(&token) else {
         return not_found();
     };
-    match state.payments.checkout(&token).await {
+    match state.public.payments.checkout(&token).await {
         Ok(CheckoutOutcome::Redirect(url)) => see_other(&url),
         Ok(CheckoutOutcome::Paid(order)) => page(
             StatusCode::OK,
@@ -100,7 +100,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     let Some(token) = PayToken::parse(&token) else {
         return not_found();
     };
-    match state.orders.get_by_pay_token(&token).await {
+    match state.public.orders.get_by_pay_token(&token).await {
         Ok(Some(order)) => {
             let (title, text) = match order.status() {
                 orderpay_domain::order::OrderStatus::PendingPayment => (
@@ -129,7 +129,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 
 /// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
 pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
-    match state.payments.session(&session).await {
+    match state.public.payments.session(&session).await {
         Ok(Some((payment, order))) if payment.status == PaymentStatus::Open => {
             let action = format!("/sandbox/checkout/{}", escape(&session));
             page(
@@ -143,7 +143,7 @@ pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> H
                 ),
             )
         }
-        Ok(Some((_, order))) => see_other(&state.payments.pay_url(order.pay_token())),
+        Ok(Some((_, order))) => see_other(&state.public.payments.pay_url(order.pay_token())),
         Ok(None) => not_found(),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
@@ -192,16 +192,16 @@ pub async fn sandbox_decide(
         "decline" => false,
         _ => return not_found(),
     };
-    if !from_own_pages(&req, state.payments.public_base_url()) {
+    if !from_own_pages(&req, state.public.payments.public_base_url()) {
         return page(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "<p>This button can only be pressed on the checkout page itself.</p>",
         );
     }
-    match state.payments.sandbox_choice(&session_id, pay).await {
+    match state.public.payments.sandbox_choice(&session_id, pay).await {
         Ok(Some(SandboxOutcome::Applied(order))) => {
-            let link = state.payments.pay_url(order.pay_token());
+            let link = state.public.payments.pay_url(order.pay_token());
             see_other(&if pay { format!("{link}/done") } else { link })
         }
         Ok(Some(SandboxOutcome::NotOpen(order))) => page(

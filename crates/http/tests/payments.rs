@@ -21,7 +21,8 @@ use orderpay_domain::payment::{
     ProviderEvent, SessionRef,
 };
 use orderpay_domain::{Clock, SystemClock};
-use orderpay_http::AppState;
+use orderpay_http::limits::{LimitSettings, Limits};
+use orderpay_http::{AppState, PublicServices};
 use orderpay_memory::{MemoryStore, SandboxGateway};
 
 const BASE: &str = "http://localhost:8080";
@@ -92,7 +93,13 @@ async fn world() -> World {
     );
     let api_keys = ApiKeyService::new(store.clone(), clock);
     let key = api_keys.create("tests").await.unwrap().token;
+    let public = PublicServices {
+        payments: payments.clone(),
+        orders: orders.clone(),
+    };
     let state = web::Data::new(AppState {
+        public,
+        limits: Limits::new(LimitSettings::NONE),
         customers,
         orders,
         payments,

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod input;
+mod limits;
 mod orders;
 mod outages;
 mod payments;

@@ -83,7 +83,10 @@ async fn hot_requests_cost_one_round_trip_each() {
     let (n, _) = cost(&app, keyed("warm")).await;
     assert_eq!(n, 1, "the first idempotent POST (preparing its statement)");
     let (n, keyed_order) = cost(&app, keyed("rt-1")).await;
-    assert_eq!(n, 1, "POST /v1/orders with an Idempotency-Key: one statement");
+    assert_eq!(
+        n, 1,
+        "POST /v1/orders with an Idempotency-Key: one statement"
+    );
     let (n, replayed) = cost(&app, keyed("rt-1")).await;
     assert_eq!(n, 1, "its retry: one statement, which finds the answer");
     assert_eq!(replayed, keyed_order);
