@@ -20,139 +20,81 @@ use orderpay_domain::validation::Violations;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// The catalogue of error codes. Codes are part of the API: never renamed, only added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    MalformedJson,
-    UnsupportedMediaType,
-    PayloadTooLarge,
-    ValidationFailed,
-    Unauthorized,
-    InsufficientScope,
-    RateLimited,
-    NotFound,
-    MethodNotAllowed,
-    CustomerExists,
-    OrderAlreadyPaid,
-    OrderAlreadyCancelled,
-    OrderCancelled,
-    OrderNotPaid,
-    OrderFlagged,
-    PaymentProcessing,
-    IdempotencyKeyInUse,
-    IdempotencyKeyReused,
-    RefundInProgress,
-    CurrencyNotSupportedByProvider,
-    AmountBelowProviderMinimum,
-    DirectoryUnavailable,
-    PaymentProviderRefused,
-    PaymentProviderUnavailable,
-    InvalidSignature,
-    ServiceUnavailable,
-    InternalError,
+/// Defines [`Code`] from one table: each code's variant, its name in the API, its status and
+/// its title. The README's table of errors is checked against it (`the_readme_lists_every_code`).
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $status:ident, $title:literal;)*) => {
+        /// The catalogue of error codes. Codes are part of the API: never renamed, only added.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the catalogue's order.
+            pub const ALL: &[Code] = &[$(Self::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $title,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    MalformedJson => "malformed_json", BAD_REQUEST, "The request body is not valid JSON";
+    UnsupportedMediaType => "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "The request body must be application/json";
+    PayloadTooLarge => "payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large";
+    ValidationFailed => "validation_failed", UNPROCESSABLE_ENTITY, "The request has invalid fields";
+    Unauthorized => "unauthorized", UNAUTHORIZED, "A valid API key is required";
+    InsufficientScope => "insufficient_scope", FORBIDDEN, "The API key may not do this";
+    RateLimited => "rate_limited", TOO_MANY_REQUESTS, "Too many requests";
+    NotFound => "not_found", NOT_FOUND, "Not found";
+    MethodNotAllowed => "method_not_allowed", METHOD_NOT_ALLOWED, "Method not allowed";
+    CustomerExists => "customer_exists", CONFLICT,
+        "A customer with this phone number already exists";
+    OrderAlreadyPaid => "order_already_paid", CONFLICT, "The order is already paid";
+    OrderAlreadyCancelled => "order_already_cancelled", CONFLICT, "The order is already cancelled";
+    OrderCancelled => "order_cancelled", CONFLICT, "The order is cancelled";
+    OrderNotPaid => "order_not_paid", CONFLICT, "The order has no payment to refund";
+    OrderFlagged => "order_flagged", CONFLICT, "The order is flagged and needs a person's attention";
+    PaymentProcessing => "payment_processing", CONFLICT, "A payment for the order is on its way";
+    IdempotencyKeyInUse => "idempotency_key_in_use", CONFLICT,
+        "A request with this Idempotency-Key is in progress";
+    IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY,
+        "The Idempotency-Key was used for another request";
+    RefundInProgress => "refund_in_progress", CONFLICT, "Another refund of the order is in progress";
+    CurrencyNotSupportedByProvider => "currency_not_supported_by_provider", UNPROCESSABLE_ENTITY,
+        "The payment provider does not take this currency";
+    AmountBelowProviderMinimum => "amount_below_provider_minimum", UNPROCESSABLE_ENTITY,
+        "The order total is under the payment provider's minimum";
+    DirectoryUnavailable => "directory_unavailable", BAD_GATEWAY,
+        "The customer directory is unavailable";
+    PaymentProviderRefused => "payment_provider_refused", BAD_GATEWAY,
+        "The payment provider refused the request";
+    PaymentProviderUnavailable => "payment_provider_unavailable", BAD_GATEWAY,
+        "The payment provider is unavailable";
+    InvalidSignature => "invalid_signature", BAD_REQUEST, "The webhook signature does not verify";
+    ServiceUnavailable => "service_unavailable", SERVICE_UNAVAILABLE, "The service is unavailable";
+    InternalError => "internal_error", INTERNAL_SERVER_ERROR, "Internal server error";
 }
 
 impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MalformedJson => "malformed_json",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::ValidationFailed => "validation_failed",
-            Self::Unauthorized => "unauthorized",
-            Self::InsufficientScope => "insufficient_scope",
-            Self::RateLimited => "rate_limited",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::CustomerExists => "customer_exists",
-            Self::OrderAlreadyPaid => "order_already_paid",
-            Self::OrderAlreadyCancelled => "order_already_cancelled",
-            Self::OrderCancelled => "order_cancelled",
-            Self::OrderNotPaid => "order_not_paid",
-            Self::OrderFlagged => "order_flagged",
-            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
-            Self::IdempotencyKeyReused => "idempotency_key_reused",
-            Self::PaymentProcessing => "payment_processing",
-            Self::RefundInProgress => "refund_in_progress",
-            Self::CurrencyNotSupportedByProvider => "currency_not_supported_by_provider",
-            Self::AmountBelowProviderMinimum => "amount_below_provider_minimum",
-            Self::PaymentProviderRefused => "payment_provider_refused",
-            Self::DirectoryUnavailable => "directory_unavailable",
-            Self::PaymentProviderUnavailable => "payment_provider_unavailable",
-            Self::InvalidSignature => "invalid_signature",
-            Self::ServiceUnavailable => "service_unavailable",
-            Self::InternalError => "internal_error",
-        }
-    }
-
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::MalformedJson => StatusCode::BAD_REQUEST,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ValidationFailed
-            | Self::IdempotencyKeyReused
-            | Self::CurrencyNotSupportedByProvider
-            | Self::AmountBelowProviderMinimum => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::CustomerExists
-            | Self::OrderAlreadyPaid
-            | Self::OrderAlreadyCancelled
-            | Self::OrderCancelled
-            | Self::OrderNotPaid
-            | Self::OrderFlagged
-            | Self::IdempotencyKeyInUse
-            | Self::PaymentProcessing
-            | Self::RefundInProgress => StatusCode::CONFLICT,
-            Self::DirectoryUnavailable
-            | Self::PaymentProviderUnavailable
-            | Self::PaymentProviderRefused => StatusCode::BAD_GATEWAY,
-            Self::InvalidSignature => StatusCode::BAD_REQUEST,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Self::MalformedJson => "The request body is not valid JSON",
-            Self::UnsupportedMediaType => "The request body must be application/json",
-            Self::PayloadTooLarge => "The request body is too large",
-            Self::ValidationFailed => "The request has invalid fields",
-            Self::Unauthorized => "A valid API key is required",
-            Self::InsufficientScope => "The API key may not do this",
-            Self::RateLimited => "Too many requests",
-            Self::NotFound => "Not found",
-            Self::MethodNotAllowed => "Method not allowed",
-            Self::CustomerExists => "A customer with this phone number already exists",
-            Self::OrderAlreadyPaid => "The order is already paid",
-            Self::OrderAlreadyCancelled => "The order is already cancelled",
-            Self::OrderCancelled => "The order is cancelled",
-            Self::OrderNotPaid => "The order has no payment to refund",
-            Self::OrderFlagged => "The order is flagged and needs a person's attention",
-            Self::IdempotencyKeyInUse => "A request with this Idempotency-Key is in progress",
-            Self::IdempotencyKeyReused => "The Idempotency-Key was used for another request",
-            Self::PaymentProcessing => "A payment for the order is on its way",
-            Self::RefundInProgress => "Another refund of the order is in progress",
-            Self::CurrencyNotSupportedByProvider => {
-                "The payment provider does not take this currency"
-            }
-            Self::AmountBelowProviderMinimum => {
-                "The order total is under the payment provider's minimum"
-            }
-            Self::PaymentProviderRefused => "The payment provider refused the request",
-            Self::DirectoryUnavailable => "The customer directory is unavailable",
-            Self::PaymentProviderUnavailable => "The payment provider is unavailable",
-            Self::InvalidSignature => "The webhook signature does not verify",
-            Self::ServiceUnavailable => "The service is unavailable",
-            Self::InternalError => "Internal server error",
-        }
-    }
-
     /// The code a bare status maps to, for answers actix makes itself (unknown routes, say).
     pub fn for_status(status: StatusCode) -> Self {
         match status.as_u16() {
@@ -490,5 +432,47 @@ impl From<ApiKeyError> for Problem {
                 "send a live API key as `Authorization: Bearer <key>`",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    /// The README's table of errors is the catalogue: every code once, with its status, and
+    /// nothing else.
+    #[test]
+    fn the_readme_lists_every_code_with_its_status() {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("### Errors")
+            .nth(1)
+            .expect("the README has an Errors section");
+        let listed: Vec<(String, u16)> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| code"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                (
+                    cells[1].trim_matches('`').to_owned(),
+                    cells[2].parse().expect("a status"),
+                )
+            })
+            .collect();
+        let catalogue: Vec<(String, u16)> = Code::ALL
+            .iter()
+            .map(|c| (c.as_str().to_owned(), c.status().as_u16()))
+            .collect();
+        let mut sorted_listed = listed.clone();
+        sorted_listed.sort();
+        let mut sorted_catalogue = catalogue.clone();
+        sorted_catalogue.sort();
+        assert_eq!(
+            sorted_listed, sorted_catalogue,
+            "README's errors vs Code::ALL"
+        );
+        assert_eq!(listed.len(), catalogue.len(), "each code once");
     }
 }
