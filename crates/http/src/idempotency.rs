@@ -184,7 +184,7 @@ pub async fn idempotent(
         Ok(Claim::Started) => {}
         Ok(taken) => return Ok(req.into_response(taken_answer(&taken))),
         Err(e) => {
-            let problem = Problem::unexpected(&e.into());
+            let problem = Problem::from(e);
             return Ok(req.into_response(problem.error_response()));
         }
     }

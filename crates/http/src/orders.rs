@@ -132,7 +132,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
         .payments
         .order_with_payment(order_id(&id)?)
         .await
-        .map_err(|e| Problem::unexpected(&e.into()))?
+        .map_err(Problem::from)?
         .ok_or(OrderError::NotFound)?;
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }

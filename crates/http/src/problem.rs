@@ -171,24 +171,19 @@ impl Problem {
         )
     }
 
-    /// A failure the client did not cause: 503 when the store is out of reach (worth a
-    /// retry), else 500.
+    /// A failure the client did not cause and nobody expected: 500, the cause in the log.
     pub fn unexpected(cause: &anyhow::Error) -> Self {
-        let unavailable = cause.chain().any(|e| {
-            matches!(
-                e.downcast_ref::<StoreError>(),
-                Some(StoreError::Unavailable(_))
-            )
-        });
-        if unavailable {
-            tracing::warn!(error = %format!("{cause:#}"), "store unavailable");
-            Self::new(
-                Code::ServiceUnavailable,
-                "the database is not answering; retry shortly",
-            )
-        } else {
-            Self::internal(&format!("{cause:#}"))
-        }
+        Self::internal(&format!("{cause:#}"))
+    }
+
+    /// The store is out of reach (an error's `Unavailable` variant said so): 503, worth a
+    /// retry.
+    pub fn unavailable(cause: &anyhow::Error) -> Self {
+        tracing::warn!(error = %format!("{cause:#}"), "store unavailable");
+        Self::new(
+            Code::ServiceUnavailable,
+            "the database is not answering; retry shortly",
+        )
     }
 
     pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -261,7 +256,6 @@ impl From<CustomerError> for Problem {
                 format!("customer {existing} has this phone number"),
             )
             .with("existing_customer_id", existing.to_string()),
-            CustomerError::Invalid(v) => Self::validation(&v),
             CustomerError::CursorNotFound => {
                 Self::field("starting_after", "no customer has this id")
             }
@@ -272,6 +266,7 @@ impl From<CustomerError> for Problem {
                     "the customer is not known here and the customer directory did not answer usefully; retry later",
                 )
             }
+            CustomerError::Unavailable(cause) => Self::unavailable(&cause),
             CustomerError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -301,6 +296,7 @@ impl From<OrderError> for Problem {
                 )
                 .with("order_status", t.from.as_str())
             }
+            OrderError::Unavailable(cause) => Self::unavailable(&cause),
             OrderError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -329,6 +325,7 @@ impl From<PayLinkError> for Problem {
             ),
             PayLinkError::NotChargeable(refusal) => Self::not_chargeable(refusal),
             PayLinkError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
+            PayLinkError::Unavailable(cause) => Self::unavailable(&cause),
             PayLinkError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -382,6 +379,7 @@ impl From<CancelError> for Problem {
                  outcome, then cancel or refund",
             ),
             CancelError::ProviderUnavailable(cause) => Self::provider_unavailable(&cause),
+            CancelError::Unavailable(cause) => Self::unavailable(&cause),
             CancelError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -409,6 +407,7 @@ impl From<RefundError> for Problem {
                 tracing::warn!(%why, "the payment provider refused a refund");
                 Self::new(Code::PaymentProviderRefused, why)
             }
+            RefundError::Unavailable(cause) => Self::unavailable(&cause),
             RefundError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -418,6 +417,7 @@ impl From<ClearFlagsError> for Problem {
     fn from(e: ClearFlagsError) -> Self {
         match e {
             ClearFlagsError::NotFound => Self::not_found("order"),
+            ClearFlagsError::Unavailable(cause) => Self::unavailable(&cause),
             ClearFlagsError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
@@ -426,11 +426,21 @@ impl From<ClearFlagsError> for Problem {
 impl From<ApiKeyError> for Problem {
     fn from(e: ApiKeyError) -> Self {
         match e {
+            ApiKeyError::Unavailable(cause) => Self::unavailable(&cause),
             ApiKeyError::Unexpected(cause) => Self::unexpected(&cause),
             _ => Self::new(
                 Code::Unauthorized,
                 "send a live API key as `Authorization: Bearer <key>`",
             ),
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => Self::unavailable(&cause),
+            other => Self::unexpected(&other.into()),
         }
     }
 }

@@ -57,6 +57,7 @@ pub async fn stripe(
                 "the event names a payment this service does not know yet; deliver it again",
             ))
         }
+        Err(ApplyError::Unavailable(cause)) => Err(Problem::unavailable(&cause)),
         Err(ApplyError::Unexpected(cause)) => Err(Problem::unexpected(&cause)),
     }
 }

@@ -17,13 +17,19 @@ pub enum ApiKeyError {
     NotFound,
     #[error("invalid API key: {0}")]
     Invalid(Violations),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl From<StoreError> for ApiKeyError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

@@ -11,7 +11,6 @@ use crate::clock::Clock;
 use crate::pagination::{Page, PageRequest};
 use crate::phone::PhoneNumber;
 use crate::store::StoreError;
-use crate::validation::Violations;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CustomerError {
@@ -19,19 +18,23 @@ pub enum CustomerError {
     NotFound,
     #[error("a customer with this phone number already exists ({existing})")]
     Duplicate { existing: CustomerId },
-    #[error("invalid customer: {0}")]
-    Invalid(Violations),
     #[error("no customer matches `starting_after`")]
     CursorNotFound,
     #[error(transparent)]
     DirectoryUnavailable(anyhow::Error),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for CustomerError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

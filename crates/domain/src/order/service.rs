@@ -36,13 +36,19 @@ pub enum OrderError {
     KeyTaken(Claim),
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for OrderError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

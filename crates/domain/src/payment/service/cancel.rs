@@ -21,6 +21,9 @@ pub enum CancelError {
     /// payable rather than risk money arriving for a cancelled order.
     #[error("the payment provider is unavailable")]
     ProviderUnavailable(#[source] anyhow::Error),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
@@ -33,6 +36,7 @@ impl From<OrderError> for CancelError {
                 Self::AlreadyCancelled
             }
             OrderError::IllegalTransition(t) => Self::AlreadyPaid(t.from),
+            OrderError::Unavailable(cause) => Self::Unavailable(cause),
             other => Self::Unexpected(other.into()),
         }
     }
@@ -40,7 +44,10 @@ impl From<OrderError> for CancelError {
 
 impl From<StoreError> for CancelError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

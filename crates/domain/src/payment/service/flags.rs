@@ -11,13 +11,19 @@ use crate::store::StoreError;
 pub enum ClearFlagsError {
     #[error("no such order")]
     NotFound,
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for ClearFlagsError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

@@ -69,13 +69,19 @@ pub enum PayLinkError {
     NotChargeable(ChargeRefusal),
     #[error("the payment provider is unavailable")]
     ProviderUnavailable(#[source] anyhow::Error),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for PayLinkError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 
@@ -113,13 +119,19 @@ pub enum ApplyError {
     /// provider delivers it again, never drop it.
     #[error("the event names payment {0}, which is not known here")]
     UnknownPayment(String),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for ApplyError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 

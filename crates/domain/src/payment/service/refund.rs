@@ -38,13 +38,19 @@ pub enum RefundError {
     /// Another refund of the same payment is being made and did not finish in time.
     #[error("another refund of this order is in progress")]
     InProgress,
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
 impl From<StoreError> for RefundError {
     fn from(e: StoreError) -> Self {
-        Self::Unexpected(e.into())
+        match e {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            other => Self::Unexpected(other.into()),
+        }
     }
 }
 
@@ -146,6 +152,7 @@ impl PaymentService {
             ApplyError::UnknownPayment(p) => {
                 RefundError::Unexpected(anyhow!("refunded payment {p} vanished"))
             }
+            ApplyError::Unavailable(cause) => RefundError::Unavailable(cause),
             ApplyError::Unexpected(cause) => RefundError::Unexpected(cause),
         })?;
         self.orders
