@@ -16,17 +16,35 @@ pub struct Query {
 }
 
 impl Query {
-    /// The query of `req`, reporting any parameter not in `allowed`.
+    /// The query of `req`, reporting any parameter not in `allowed`, given twice (never the
+    /// last one silently), or given empty (as Stripe does: an empty value is not "absent").
     pub fn parse(req: &HttpRequest, allowed: &[&str]) -> Self {
+        Self::of(req.query_string(), allowed)
+    }
+
+    fn of(query: &str, allowed: &[&str]) -> Self {
         let mut violations = Violations::new();
         let mut params = HashMap::new();
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
+            Ok(pairs) => pairs,
+            Err(e) => {
+                violations.add("query", format!("cannot be read: {e}"));
+                Vec::new()
+            }
+        };
         for (key, value) in pairs {
-            if allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key.as_str()) {
+                violations.add(key, "is not a known query parameter");
+            } else if params.contains_key(&key) {
+                violations.add(key, "is given more than once");
+            } else if value.is_empty() {
+                violations.add(
+                    key.clone(),
+                    "must not be empty (leave the parameter out instead)",
+                );
                 params.insert(key, value);
             } else {
-                violations.add(key, "is not a known query parameter");
+                params.insert(key, value);
             }
         }
         Self { params, violations }
@@ -68,5 +86,47 @@ impl Query {
         } else {
             Err(Problem::validation(&self.violations))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(q: &Query) -> Vec<(String, String)> {
+        q.violations
+            .errors()
+            .iter()
+            .map(|e| (e.field.clone(), e.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn duplicated_empty_and_unknown_parameters_are_each_reported() {
+        let q = Query::of(
+            "limit=2&limit=3&status=&colour=red&customer_id=x",
+            &["limit", "status", "customer_id"],
+        );
+        let reported: Vec<String> = fields(&q).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(reported, ["limit", "status", "colour"]);
+        assert!(fields(&q)[0].1.contains("more than once"));
+        assert!(fields(&q)[1].1.contains("empty"));
+        assert_eq!(
+            q.get("limit"),
+            Some("2"),
+            "the first value, which is refused anyway"
+        );
+    }
+
+    #[test]
+    fn a_clean_query_reads_its_values() {
+        let mut q = Query::of(
+            "limit=5&starting_after=01a21a70-0000-7000-8000-00000000c001",
+            &["limit", "starting_after"],
+        );
+        let page = q.page();
+        assert!(q.violations.is_empty());
+        assert_eq!(page.limit.get(), 5);
+        assert!(page.starting_after.is_some());
     }
 }
