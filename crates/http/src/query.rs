@@ -35,16 +35,21 @@ impl Query {
         for (key, value) in pairs {
             if !allowed.contains(&key.as_str()) {
                 violations.add(key, "is not a known query parameter");
-            } else if params.contains_key(&key) {
-                violations.add(key, "is given more than once");
-            } else if value.is_empty() {
-                violations.add(
-                    key.clone(),
-                    "must not be empty (leave the parameter out instead)",
-                );
-                params.insert(key, value);
-            } else {
-                params.insert(key, value);
+                continue;
+            }
+            match params.entry(key) {
+                std::collections::hash_map::Entry::Occupied(taken) => {
+                    violations.add(taken.key().clone(), "is given more than once");
+                }
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    if value.is_empty() {
+                        violations.add(
+                            free.key().clone(),
+                            "must not be empty (leave the parameter out instead)",
+                        );
+                    }
+                    free.insert(value);
+                }
             }
         }
         Self { params, violations }
