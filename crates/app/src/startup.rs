@@ -92,7 +92,6 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         );
         let payments = PaymentService::new(
             Arc::new(store.clone()),
-            orders.clone(),
             Arc::new(store.clone()),
             gateway.clone(),
             Arc::new(store.clone()),

@@ -7,8 +7,8 @@ use serde_json::Value;
 use actix_web::http::StatusCode;
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::order::{
-    LineItemInput, MAX_ITEMS, Order, OrderCustomerInput, OrderError, OrderFilter, OrderId,
-    OrderInput, OrderReference, OrderStatus,
+    CreateOrderError, LineItemInput, MAX_ITEMS, Order, OrderCustomerInput, OrderError, OrderFilter,
+    OrderId, OrderInput, OrderReference, OrderStatus,
 };
 use orderpay_domain::validation::Violations;
 
@@ -119,7 +119,7 @@ pub async fn create(
         .await
     {
         Ok(order) => order,
-        Err(OrderError::KeyTaken(claim)) => return Ok(idempotency::taken_answer(&claim)),
+        Err(CreateOrderError::KeyTaken(claim)) => return Ok(idempotency::taken_answer(&claim)),
         Err(e) => return Err(e.into()),
     };
     let mut response = HttpResponse::Created().json(OrderView::from(&order));

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use orderpay_domain::api_key::ApiKeyError;
 use orderpay_domain::customer::CustomerError;
-use orderpay_domain::order::{OrderError, OrderStatus};
+use orderpay_domain::order::{CreateOrderError, ListOrdersError, OrderError, OrderStatus};
 use orderpay_domain::payment::{
     CancelError, ChargeRefusal, ClearFlagsError, PayLinkError, RefundError,
 };
@@ -272,32 +272,41 @@ impl From<CustomerError> for Problem {
     }
 }
 
+impl From<CreateOrderError> for Problem {
+    fn from(e: CreateOrderError) -> Self {
+        match e {
+            CreateOrderError::CustomerNotFound => {
+                Self::field("customer_id", "no customer has this id")
+            }
+            CreateOrderError::Invalid(v) => Self::validation(&v),
+            // Answered by the handler (a replay is not a problem); never reaches here.
+            CreateOrderError::KeyTaken(claim) => {
+                Self::internal(&format!("unanswered claim {claim:?}"))
+            }
+            CreateOrderError::Unavailable(cause) => Self::unavailable(&cause),
+            CreateOrderError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
 impl From<OrderError> for Problem {
     fn from(e: OrderError) -> Self {
         match e {
             OrderError::NotFound => Self::not_found("order"),
-            OrderError::CustomerNotFound => Self::field("customer_id", "no customer has this id"),
-            OrderError::CursorNotFound => Self::field("starting_after", "no order has this id"),
-            OrderError::Invalid(v) => Self::validation(&v),
-            // Answered by the handler (a replay is not a problem); never reaches here.
-            OrderError::KeyTaken(claim) => Self::internal(&format!("unanswered claim {claim:?}")),
-            OrderError::IllegalTransition(t) => {
-                let code = if t.from == OrderStatus::Cancelled {
-                    Code::OrderAlreadyCancelled
-                } else {
-                    Code::OrderAlreadyPaid
-                };
-                Self::new(
-                    code,
-                    format!(
-                        "the order is {}; only a pending_payment order can be cancelled",
-                        t.from
-                    ),
-                )
-                .with("order_status", t.from.as_str())
-            }
             OrderError::Unavailable(cause) => Self::unavailable(&cause),
             OrderError::Unexpected(cause) => Self::unexpected(&cause),
+        }
+    }
+}
+
+impl From<ListOrdersError> for Problem {
+    fn from(e: ListOrdersError) -> Self {
+        match e {
+            ListOrdersError::CursorNotFound => {
+                Self::field("starting_after", "no order has this id")
+            }
+            ListOrdersError::Unavailable(cause) => Self::unavailable(&cause),
+            ListOrdersError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }

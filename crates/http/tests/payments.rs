@@ -80,7 +80,6 @@ async fn world() -> World {
     );
     let payments = PaymentService::new(
         store.clone(),
-        orders.clone(),
         store.clone(),
         gateway,
         store.clone(),

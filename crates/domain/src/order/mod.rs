@@ -20,5 +20,7 @@ pub use ports::{Inserted, OrderRepository, ReferenceGenerator};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
 pub use reference::{OrderReference, RandomReferences};
-pub use service::{KeyedRequest, OrderError, OrderService, Render};
+pub use service::{
+    CreateOrderError, KeyedRequest, ListOrdersError, OrderError, OrderService, Render,
+};
 pub use status::{IllegalTransition, OrderStatus, StatusEvent};

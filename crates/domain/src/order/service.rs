@@ -5,9 +5,8 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 
 use super::{
-    IllegalTransition, Inserted, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType,
-    OrderFilter, OrderId, OrderReference, OrderRepository, PayToken, ReferenceGenerator,
-    StatusEvent,
+    Inserted, NewOrder, Order, OrderCustomer, OrderEvent, OrderEventType, OrderFilter, OrderId,
+    OrderReference, OrderRepository, PayToken, ReferenceGenerator,
 };
 use crate::clock::Clock;
 use crate::idempotency::{Claim, IdempotencyKey, KeyedAnswer, StoredResponse};
@@ -20,22 +19,17 @@ use crate::validation::Violations;
 /// collision in a row means something other than chance is wrong.
 const REFERENCE_ATTEMPTS: usize = 5;
 
+/// Why an order could not be created.
 #[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    #[error("no such order")]
-    NotFound,
+pub enum CreateOrderError {
     #[error("no such customer")]
     CustomerNotFound,
-    #[error("no order matches `starting_after`")]
-    CursorNotFound,
     /// Fields the payment provider could not charge as given.
     #[error("{0}")]
     Invalid(Violations),
     /// The idempotency key given was taken: nothing was stored; what it holds.
     #[error("the idempotency key is taken")]
     KeyTaken(Claim),
-    #[error(transparent)]
-    IllegalTransition(#[from] IllegalTransition),
     /// The store cannot be reached now: worth a retry (503).
     #[error("the store is unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -43,14 +37,44 @@ pub enum OrderError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for OrderError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
+/// Why one order could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("no such order")]
+    NotFound,
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
 }
+
+/// Why a page of orders could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListOrdersError {
+    #[error("no order matches `starting_after`")]
+    CursorNotFound,
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+macro_rules! from_store_error {
+    ($($error:ident),*) => {$(
+        impl From<StoreError> for $error {
+            fn from(e: StoreError) -> Self {
+                match e {
+                    StoreError::Unavailable(cause) => Self::Unavailable(cause),
+                    other => Self::Unexpected(other.into()),
+                }
+            }
+        }
+    )*};
+}
+
+from_store_error!(CreateOrderError, OrderError, ListOrdersError);
 
 /// How the edge answers an order's creation, so the answer can be stored with the order.
 pub type Render<'a> = &'a (dyn Fn(&Order) -> StoredResponse + Send + Sync);
@@ -94,7 +118,7 @@ impl OrderService {
     /// Every amount of `new` the provider cannot express, by field: refused now, not when a
     /// customer opens the pay link. (A currency it does not take at all is refused when the
     /// pay link is asked for, where the rest of what it cannot charge is.)
-    fn check_expressible(&self, new: &NewOrder) -> Result<(), OrderError> {
+    fn check_expressible(&self, new: &NewOrder) -> Result<(), CreateOrderError> {
         let limits = self.provider.limits(new.currency);
         if !limits.supported {
             return Ok(());
@@ -114,7 +138,7 @@ impl OrderService {
                 ),
             );
         }
-        v.finish(|| ()).map_err(OrderError::Invalid)
+        v.finish(|| ()).map_err(CreateOrderError::Invalid)
     }
 
     /// Creates an order for an existing customer, or for a phone number whose customer is
@@ -126,7 +150,7 @@ impl OrderService {
     /// `Invalid` for amounts the payment provider cannot express; `CustomerNotFound` when
     /// `customer_id` names no customer.
     #[tracing::instrument(skip_all)]
-    pub async fn create(&self, new: NewOrder) -> Result<Order, OrderError> {
+    pub async fn create(&self, new: NewOrder) -> Result<Order, CreateOrderError> {
         self.create_answered(new, None).await
     }
 
@@ -141,7 +165,7 @@ impl OrderService {
         &self,
         new: NewOrder,
         answer: Option<(&KeyedRequest, Render<'_>)>,
-    ) -> Result<Order, OrderError> {
+    ) -> Result<Order, CreateOrderError> {
         self.check_expressible(&new)?;
         let (customer_id, new_customer) = match &new.customer {
             OrderCustomer::Id(id) => (*id, None),
@@ -175,7 +199,7 @@ impl OrderService {
                 }
             };
             match stored {
-                Ok(Inserted::KeyTaken(claim)) => return Err(OrderError::KeyTaken(claim)),
+                Ok(Inserted::KeyTaken(claim)) => return Err(CreateOrderError::KeyTaken(claim)),
                 Ok(Inserted::Stored(customer_id)) => {
                     order.customer_id = customer_id;
                     tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
@@ -184,11 +208,13 @@ impl OrderService {
                 Err(StoreError::Duplicate(UniqueKey::OrderReference)) => {
                     tracing::warn!(reference = %order.reference, "order reference collision, drawing another");
                 }
-                Err(StoreError::MissingReference) => return Err(OrderError::CustomerNotFound),
+                Err(StoreError::MissingReference) => {
+                    return Err(CreateOrderError::CustomerNotFound);
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(OrderError::Unexpected(anyhow!(
+        Err(CreateOrderError::Unexpected(anyhow!(
             "{REFERENCE_ATTEMPTS} order references in a row were already taken"
         )))
     }
@@ -218,41 +244,10 @@ impl OrderService {
         &self,
         filter: OrderFilter,
         page: PageRequest,
-    ) -> Result<Page<Order>, OrderError> {
+    ) -> Result<Page<Order>, ListOrdersError> {
         match self.orders.list(filter, page).await {
             Ok(page) => Ok(page),
-            Err(StoreError::MissingReference) => Err(OrderError::CursorNotFound),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Cancels an order that awaits payment.
-    ///
-    /// # Errors
-    /// `IllegalTransition` when it is paid, refunded or already cancelled, including when that
-    /// happened concurrently with this call.
-    #[tracing::instrument(skip_all, fields(order_id = %id))]
-    pub async fn cancel(&self, id: OrderId) -> Result<Order, OrderError> {
-        let mut order = self.get(id).await?;
-        let before = order.status();
-        let now = self.clock.now();
-        order.transition(StatusEvent::Cancel, now)?;
-        let cancelled = OrderEvent::new(order.id, OrderEventType::Cancelled, now);
-        match self.orders.update_status(&order, before, &cancelled).await {
-            Ok(()) => Ok(order),
-            // Someone changed the status since we read it: judge again against what is stored.
-            Err(StoreError::Conflict) => {
-                let current = self.get(id).await?;
-                Err(current
-                    .status()
-                    .apply(StatusEvent::Cancel)
-                    .err()
-                    .map_or_else(
-                        || OrderError::Unexpected(anyhow!("order {id} keeps changing status")),
-                        OrderError::from,
-                    ))
-            }
-            Err(StoreError::MissingReference) => Err(OrderError::NotFound),
+            Err(StoreError::MissingReference) => Err(ListOrdersError::CursorNotFound),
             Err(e) => Err(e.into()),
         }
     }
@@ -265,7 +260,7 @@ mod tests {
     use crate::customer::CustomerInput;
     use crate::order::{
         LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
-        OrderParts, OrderStatus,
+        OrderStatus,
     };
     use crate::payment::MockPaymentGateway;
     use chrono::Utc;
@@ -326,19 +321,6 @@ mod tests {
         new_order(OrderCustomerInput::Id(Uuid::now_v7()))
     }
 
-    fn stored(status: OrderStatus) -> Order {
-        let o = Order::create(
-            by_id(),
-            crate::customer::CustomerId::generate(),
-            OrderReference::parse("CCCC-CCCC").unwrap(),
-            Utc::now(),
-        );
-        Order::restore(OrderParts {
-            status,
-            ..o.to_parts()
-        })
-    }
-
     #[tokio::test]
     async fn create_for_a_customer_id_stores_a_pending_order() {
         let mut orders = MockOrderRepository::new();
@@ -375,7 +357,7 @@ mod tests {
             Arc::new(gateway),
             clock(),
         );
-        let Err(OrderError::Invalid(v)) = service.create(by_id()).await else {
+        let Err(CreateOrderError::Invalid(v)) = service.create(by_id()).await else {
             panic!("450 is not a multiple of 100, and 900 is over 800");
         };
         let fields: Vec<&str> = v.errors().iter().map(|e| e.field.as_str()).collect();
@@ -407,7 +389,7 @@ mod tests {
             .times(REFERENCE_ATTEMPTS)
             .returning(|_, _, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         let err = service(orders).create(by_id()).await.unwrap_err();
-        assert!(matches!(err, OrderError::Unexpected(_)));
+        assert!(matches!(err, CreateOrderError::Unexpected(_)));
     }
 
     #[tokio::test]
@@ -417,7 +399,7 @@ mod tests {
             .expect_insert()
             .returning(|_, _, _| Err(StoreError::MissingReference));
         let err = service(orders).create(by_id()).await.unwrap_err();
-        assert!(matches!(err, OrderError::CustomerNotFound));
+        assert!(matches!(err, CreateOrderError::CustomerNotFound));
     }
 
     #[tokio::test]
@@ -440,69 +422,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(order.customer_id, winner);
-    }
-
-    #[tokio::test]
-    async fn cancel_moves_a_pending_order_to_cancelled() {
-        let order = stored(OrderStatus::PendingPayment);
-        let mut orders = MockOrderRepository::new();
-        orders
-            .expect_find_by_id()
-            .returning(move |_| Ok(Some(order.clone())));
-        orders
-            .expect_update_status()
-            .withf(|o, expected, event| {
-                event.kind == OrderEventType::Cancelled
-                    && o.status() == OrderStatus::Cancelled
-                    && *expected == OrderStatus::PendingPayment
-            })
-            .times(1)
-            .returning(|_, _, _| Ok(()));
-        let cancelled = service(orders).cancel(OrderId::generate()).await.unwrap();
-        assert_eq!(cancelled.status(), OrderStatus::Cancelled);
-    }
-
-    #[tokio::test]
-    async fn cancel_of_a_paid_order_is_illegal_and_writes_nothing() {
-        let order = stored(OrderStatus::Paid);
-        let mut orders = MockOrderRepository::new();
-        orders
-            .expect_find_by_id()
-            .returning(move |_| Ok(Some(order.clone())));
-        orders.expect_update_status().never();
-        let err = service(orders)
-            .cancel(OrderId::generate())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid));
-    }
-
-    #[tokio::test]
-    async fn cancel_racing_a_payment_reports_the_new_status() {
-        let pending = stored(OrderStatus::PendingPayment);
-        let paid = stored(OrderStatus::Paid);
-        let mut orders = MockOrderRepository::new();
-        let mut seq = mockall::Sequence::new();
-        orders
-            .expect_find_by_id()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(move |_| Ok(Some(pending.clone())));
-        orders
-            .expect_update_status()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _, _| Err(StoreError::Conflict));
-        orders
-            .expect_find_by_id()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(move |_| Ok(Some(paid.clone())));
-        let err = service(orders)
-            .cancel(OrderId::generate())
-            .await
-            .unwrap_err();
-        assert!(matches!(err, OrderError::IllegalTransition(t) if t.from == OrderStatus::Paid));
     }
 
     #[tokio::test]
@@ -532,6 +451,6 @@ mod tests {
             .list(OrderFilter::default(), PageRequest::default())
             .await
             .unwrap_err();
-        assert!(matches!(err, OrderError::CursorNotFound));
+        assert!(matches!(err, ListOrdersError::CursorNotFound));
     }
 }

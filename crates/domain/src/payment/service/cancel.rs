@@ -1,7 +1,10 @@
-//! Cancelling an order that may have a checkout session open at the provider.
+//! Cancelling an order that may have a checkout session open at the provider: the one way an
+//! order is cancelled.
+
+use anyhow::anyhow;
 
 use super::PaymentService;
-use crate::order::{Order, OrderError, OrderId, OrderStatus, StatusEvent};
+use crate::order::{Order, OrderEvent, OrderEventType, OrderId, OrderStatus, StatusEvent};
 use crate::payment::{GatewayError, PaymentStatus};
 use crate::store::StoreError;
 
@@ -28,20 +31,6 @@ pub enum CancelError {
     Unexpected(anyhow::Error),
 }
 
-impl From<OrderError> for CancelError {
-    fn from(e: OrderError) -> Self {
-        match e {
-            OrderError::NotFound => Self::NotFound,
-            OrderError::IllegalTransition(t) if t.from == OrderStatus::Cancelled => {
-                Self::AlreadyCancelled
-            }
-            OrderError::IllegalTransition(t) => Self::AlreadyPaid(t.from),
-            OrderError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 impl From<StoreError> for CancelError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -51,23 +40,35 @@ impl From<StoreError> for CancelError {
     }
 }
 
+/// Why an order in `status` cannot be cancelled, or `None` when it can.
+fn refusal(status: OrderStatus) -> Option<CancelError> {
+    match status.apply(StatusEvent::Cancel) {
+        Ok(_) => None,
+        Err(_) if status == OrderStatus::Cancelled => Some(CancelError::AlreadyCancelled),
+        Err(_) => Some(CancelError::AlreadyPaid(status)),
+    }
+}
+
 impl PaymentService {
     /// Cancels an order that awaits payment, closing its open checkout session at the
     /// provider first so that no money can arrive for it afterwards. Money that arrives all
     /// the same (the customer paid in the same instant) is recorded and the order flagged.
     ///
     /// # Errors
-    /// `AlreadyPaid` / `AlreadyCancelled`; `PaymentProcessing` while a delayed payment is on
-    /// its way; `ProviderUnavailable` when the session could not be closed (the order is left
-    /// as it was).
+    /// `AlreadyPaid` / `AlreadyCancelled` (also when that happened concurrently with this
+    /// call); `PaymentProcessing` while a delayed payment is on its way; `ProviderUnavailable`
+    /// when the session could not be closed (the order is left as it was).
     #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn cancel(&self, id: OrderId) -> Result<Order, CancelError> {
-        let order = self.order_service.get(id).await?;
+        let order = self
+            .orders
+            .find_by_id(id)
+            .await?
+            .ok_or(CancelError::NotFound)?;
         // The order's own rules say whether it can be cancelled, before the provider is asked.
-        order
-            .status()
-            .apply(StatusEvent::Cancel)
-            .map_err(|illegal| CancelError::from(OrderError::from(illegal)))?;
+        if let Some(refused) = refusal(order.status()) {
+            return Err(refused);
+        }
         let latest = self.payments.latest_for_order(id).await?;
         if latest
             .as_ref()
@@ -90,6 +91,32 @@ impl PaymentService {
                 }
             }
         }
-        Ok(self.order_service.cancel(id).await?)
+        self.mark_cancelled(order).await
+    }
+
+    /// Writes `order` cancelled if its status is still what was read; otherwise judges the
+    /// cancel again against what is stored.
+    async fn mark_cancelled(&self, mut order: Order) -> Result<Order, CancelError> {
+        let (id, before, now) = (order.id, order.status(), self.clock.now());
+        order
+            .transition(StatusEvent::Cancel, now)
+            .map_err(|_| refusal(before).unwrap_or(CancelError::AlreadyCancelled))?;
+        let cancelled = OrderEvent::new(id, OrderEventType::Cancelled, now);
+        match self.orders.update_status(&order, before, &cancelled).await {
+            Ok(()) => Ok(order),
+            // Someone changed the status since it was read (a payment, another cancel).
+            Err(StoreError::Conflict) => {
+                let current = self
+                    .orders
+                    .find_by_id(id)
+                    .await?
+                    .ok_or(CancelError::NotFound)?;
+                Err(refusal(current.status()).unwrap_or_else(|| {
+                    CancelError::Unexpected(anyhow!("order {id} keeps changing status"))
+                }))
+            }
+            Err(StoreError::MissingReference) => Err(CancelError::NotFound),
+            Err(e) => Err(e.into()),
+        }
     }
 }

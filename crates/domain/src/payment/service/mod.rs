@@ -24,8 +24,7 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::order::{
-    Order, OrderEvent, OrderEventType, OrderFlag, OrderId, OrderRepository, OrderService,
-    OrderStatus, PayToken,
+    Order, OrderEvent, OrderEventType, OrderFlag, OrderId, OrderRepository, OrderStatus, PayToken,
 };
 use crate::store::{StoreError, UniqueKey};
 
@@ -138,7 +137,6 @@ impl From<StoreError> for ApplyError {
 #[derive(Clone)]
 pub struct PaymentService {
     orders: Arc<dyn OrderRepository>,
-    order_service: OrderService,
     payments: Arc<dyn PaymentRepository>,
     gateway: Arc<dyn PaymentGateway>,
     /// One process at a time per job, across replicas: reconciliation, a payment's refunds.
@@ -150,7 +148,6 @@ pub struct PaymentService {
 impl PaymentService {
     pub fn new(
         orders: Arc<dyn OrderRepository>,
-        order_service: OrderService,
         payments: Arc<dyn PaymentRepository>,
         gateway: Arc<dyn PaymentGateway>,
         leases: Arc<dyn Leases>,
@@ -159,7 +156,6 @@ impl PaymentService {
     ) -> Self {
         Self {
             orders,
-            order_service,
             payments,
             gateway,
             leases,

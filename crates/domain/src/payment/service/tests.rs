@@ -11,8 +11,7 @@ struct HeldLease;
 impl Lease for HeldLease {}
 use crate::order::OrderId;
 use crate::order::{
-    LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
-    OrderReference, StatusEvent,
+    LineItemInput, MockOrderRepository, OrderCustomerInput, OrderInput, OrderReference, StatusEvent,
 };
 use crate::payment::{
     ChargeLimits, ChargeRefusal, MockPaymentGateway, MockPaymentRepository, PaymentEventKind,
@@ -58,15 +57,8 @@ fn service(
     let orders: Arc<dyn OrderRepository> = Arc::new(orders);
     let gateway: Arc<dyn PaymentGateway> = Arc::new(gateway);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let order_service = OrderService::new(
-        orders.clone(),
-        Arc::new(MockReferenceGenerator::new()),
-        gateway.clone(),
-        clock.clone(),
-    );
     PaymentService::new(
         orders,
-        order_service,
         Arc::new(payments),
         gateway,
         Arc::new(leases),
@@ -589,5 +581,90 @@ async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attemp
     assert!(
         matches!(&outcome, CheckoutOutcome::Redirect(url) if url.ends_with("cs_next")),
         "{outcome:?}"
+    );
+}
+
+/// A stored order in `status`, as the store would return it.
+fn order_in(status: StatusEvent) -> Order {
+    let mut order = pending_order();
+    order.transition(status, chrono::Utc::now()).unwrap();
+    order
+}
+
+#[tokio::test]
+async fn cancel_moves_a_pending_order_to_cancelled() {
+    let order = pending_order();
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    orders
+        .expect_update_status()
+        .withf(|o, expected, event| {
+            event.kind == OrderEventType::Cancelled
+                && o.status() == OrderStatus::Cancelled
+                && *expected == OrderStatus::PendingPayment
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_latest_for_order().returning(|_| Ok(None));
+    let cancelled = service(orders, payments, MockPaymentGateway::new())
+        .cancel(OrderId::generate())
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), OrderStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn cancel_of_a_paid_order_is_refused_and_writes_nothing() {
+    let paid = order_in(StatusEvent::PaymentSucceeded);
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(paid.clone())));
+    orders.expect_update_status().never();
+    let mut gateway = MockPaymentGateway::new();
+    gateway.expect_expire_checkout().never();
+    let err = service(orders, MockPaymentRepository::new(), gateway)
+        .cancel(OrderId::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CancelError::AlreadyPaid(OrderStatus::Paid)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancel_racing_a_payment_reports_the_new_status() {
+    let pending = pending_order();
+    let paid = order_in(StatusEvent::PaymentSucceeded);
+    let mut orders = MockOrderRepository::new();
+    let mut seq = mockall::Sequence::new();
+    orders
+        .expect_find_by_id()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(pending.clone())));
+    orders
+        .expect_update_status()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(StoreError::Conflict));
+    orders
+        .expect_find_by_id()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(paid.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments.expect_latest_for_order().returning(|_| Ok(None));
+    let err = service(orders, payments, MockPaymentGateway::new())
+        .cancel(OrderId::generate())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CancelError::AlreadyPaid(OrderStatus::Paid)),
+        "{err:?}"
     );
 }
