@@ -1,12 +1,7 @@
--- wrk script: as create.lua, each request with an Idempotency-Key of its own (a first use,
--- never a replay): what a key costs a POST.
-wrk.method = "POST"
-wrk.path = "/v1/orders"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("API_KEY")
-wrk.body = '{"customer_id":"' .. os.getenv("CUSTOMER_ID") .. '","currency":"usd",'
-  .. '"items":[{"name":"Tea","quantity":2,"unit_amount":450},'
-  .. '{"name":"Cake","quantity":1,"unit_amount":325}],"metadata":{"chat_id":"42"}}'
+-- wrk script: create.lua's request, each with an Idempotency-Key of its own (a first use,
+-- never a replay): what a key costs a POST. Run from the repository's root, as the bench
+-- scripts do.
+dofile("bench/create.lua")
 
 -- Each thread's number is set (as a global of its own Lua state) by setup(), so keys from two
 -- threads never collide.

@@ -13,6 +13,23 @@ pub enum UniqueKey {
     Other,
 }
 
+/// `From<StoreError>` for an operation's error that has `Unavailable` and `Unexpected`
+/// variants: an unreachable store is `Unavailable` (answered 503, worth a retry), anything
+/// else `Unexpected`.
+macro_rules! from_store_error {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$crate::store::StoreError> for $error {
+            fn from(e: $crate::store::StoreError) -> Self {
+                match e {
+                    $crate::store::StoreError::Unavailable(cause) => Self::Unavailable(cause),
+                    other => Self::Unexpected(other.into()),
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use from_store_error;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint rejected the write; nothing was stored.

@@ -42,6 +42,16 @@ pub fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>,
     }
 }
 
+/// As [`json_object`], an empty body (only whitespace) being an empty object: for requests
+/// whose every field is optional.
+pub fn optional_json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Map::new())
+    } else {
+        json_object(req, body)
+    }
+}
+
 /// The domain's parse result, unless reading the body already found problems: then those and
 /// the domain's, each field reported once.
 pub fn parsed<T>(mut read: Violations, parsed: Result<T, Violations>) -> Result<T, Problem> {

@@ -8,7 +8,7 @@ use orderpay_domain::order::OrderFlag;
 use orderpay_domain::payment::{RefundInput, RefundReason};
 use orderpay_domain::validation::Violations;
 
-use crate::body::{Fields, json_object};
+use crate::body::{Fields, optional_json_object};
 use crate::orders::order_id;
 use crate::problem::Problem;
 use crate::views::{ListView, OrderEventView, OrderView, PaymentLinkView};
@@ -32,11 +32,7 @@ pub async fn refund(
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
     // An empty body asks for a full refund.
-    let object = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::Map::new()
-    } else {
-        json_object(&req, &body)?
-    };
+    let object = optional_json_object(&req, &body)?;
     let mut v = Violations::new();
     let mut f = Fields::new(&object, "", &["amount", "reason"], &mut v);
     let amount = f.optional_integer("amount");
@@ -70,11 +66,7 @@ pub async fn clear_flags(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
-    let object = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::Map::new()
-    } else {
-        json_object(&req, &body)?
-    };
+    let object = optional_json_object(&req, &body)?;
     let mut v = Violations::new();
     let mut f = Fields::new(&object, "", &["flags"], &mut v);
     let listed = f.value("flags").map(|_| f.array("flags"));

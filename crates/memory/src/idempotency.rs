@@ -64,15 +64,14 @@ impl IdempotencyStore for MemoryStore {
         };
         let same = row.fingerprint == fingerprint;
         let abandoned = row.response.is_none() && row.created_at + CLAIM_LEASE < now;
-        Ok(match &row.response {
-            _ if row.created_at < expired_before || (abandoned && same) => {
-                t.idempotency.insert(key.clone(), fresh);
-                Claim::Started
-            }
-            _ if !same => Claim::Reused,
-            Some(response) => Claim::Replay(response.clone()),
-            None => Claim::InUse,
-        })
+        if row.created_at < expired_before || (abandoned && same) {
+            t.idempotency.insert(key.clone(), fresh);
+            return Ok(Claim::Started);
+        }
+        Ok(Claim::of_taken(
+            Some((row.fingerprint.as_slice(), row.response.clone())),
+            fingerprint,
+        ))
     }
 
     async fn complete(&self, completion: &Completion) -> Result<(), StoreError> {

@@ -95,6 +95,23 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimStatement {
     }
 }
 
+/// What a key found taken holds for a request with `fingerprint`, from its columns as read
+/// (all `NULL` when the claim that took it is not visible yet).
+pub(crate) fn taken(
+    stored: Option<Vec<u8>>,
+    status: Option<i16>,
+    content_type: Option<String>,
+    body: Option<String>,
+    fingerprint: &[u8],
+) -> Claim {
+    let response = status.zip(body).map(|(status, body)| StoredResponse {
+        status: u16::try_from(status).unwrap_or(500),
+        content_type: content_type.unwrap_or_else(|| "application/json".into()),
+        body,
+    });
+    Claim::of_taken(stored.as_deref().map(|f| (f, response)), fingerprint)
+}
+
 #[async_trait]
 impl IdempotencyStore for PgStore {
     async fn claim(
@@ -115,18 +132,11 @@ impl IdempotencyStore for PgStore {
         let found: Claimed = self
             .with_conn(async |conn| statement.get_result(conn).await.map_err(store_error))
             .await?;
-        Ok(match found {
-            (true, ..) => Claim::Started,
-            (false, None, ..) => Claim::InUse,
-            (false, Some(stored), ..) if stored != fingerprint => Claim::Reused,
-            (false, Some(_), Some(status), response_type, Some(body)) => {
-                Claim::Replay(StoredResponse {
-                    status: u16::try_from(status).unwrap_or(500),
-                    content_type: response_type.unwrap_or_else(|| "application/json".into()),
-                    body,
-                })
-            }
-            _ => Claim::InUse,
+        let (claimed, stored, status, content_type, body) = found;
+        Ok(if claimed {
+            Claim::Started
+        } else {
+            taken(stored, status, content_type, body, fingerprint)
         })
     }
 

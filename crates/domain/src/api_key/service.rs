@@ -24,20 +24,13 @@ pub enum ApiKeyError {
     Unexpected(#[from] anyhow::Error),
 }
 
-impl From<StoreError> for ApiKeyError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// A key just created: the only time its token exists outside the client.
 pub struct CreatedApiKey {
     pub key: ApiKey,
     pub token: String,
 }
+
+crate::store::from_store_error!(ApiKeyError);
 
 /// The token is a live credential: `Debug` shows its public prefix only.
 impl std::fmt::Debug for CreatedApiKey {

@@ -29,15 +29,6 @@ pub enum CustomerError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for CustomerError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// Creating, finding and changing customers.
 #[derive(Clone)]
 pub struct CustomerService {
@@ -45,6 +36,8 @@ pub struct CustomerService {
     directory: Option<Arc<dyn CustomerDirectory>>,
     clock: Arc<dyn Clock>,
 }
+
+crate::store::from_store_error!(CustomerError);
 
 impl CustomerService {
     pub fn new(

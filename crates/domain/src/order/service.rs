@@ -61,20 +61,7 @@ pub enum ListOrdersError {
     Unexpected(anyhow::Error),
 }
 
-macro_rules! from_store_error {
-    ($($error:ident),*) => {$(
-        impl From<StoreError> for $error {
-            fn from(e: StoreError) -> Self {
-                match e {
-                    StoreError::Unavailable(cause) => Self::Unavailable(cause),
-                    other => Self::Unexpected(other.into()),
-                }
-            }
-        }
-    )*};
-}
-
-from_store_error!(CreateOrderError, OrderError, ListOrdersError);
+crate::store::from_store_error!(CreateOrderError, OrderError, ListOrdersError);
 
 /// How the edge answers an order's creation, so the answer can be stored with the order.
 pub type Render<'a> = &'a (dyn Fn(&Order) -> StoredResponse + Send + Sync);

@@ -15,7 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
-use orderpay_domain::idempotency::{Claim, KeyedAnswer, StoredResponse};
+use orderpay_domain::idempotency::KeyedAnswer;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
     Inserted, ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId,
@@ -246,19 +246,17 @@ order_by!(OrderByPayToken, "pay_token", diesel::sql_types::Text, str);
 
 /// What a statement that claims an idempotency key says: stored, or what the key holds.
 fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> Inserted {
-    let (claimed, customer, fingerprint, status, content_type, body) = result;
-    if let (true, Some(customer)) = (claimed, customer) {
-        return Inserted::Stored(CustomerId::from_uuid(customer));
+    let (claimed, customer, stored, status, content_type, body) = result;
+    match (claimed, customer) {
+        (true, Some(customer)) => Inserted::Stored(CustomerId::from_uuid(customer)),
+        _ => Inserted::KeyTaken(crate::idempotency::taken(
+            stored,
+            status,
+            content_type,
+            body,
+            &answer.fingerprint,
+        )),
     }
-    let response = status.zip(body).map(|(status, body)| StoredResponse {
-        status: u16::try_from(status).unwrap_or(500),
-        content_type: content_type.unwrap_or_else(|| "application/json".into()),
-        body,
-    });
-    Inserted::KeyTaken(Claim::of_taken(
-        fingerprint.as_deref().map(|f| (f, response)),
-        &answer.fingerprint,
-    ))
 }
 
 #[async_trait]

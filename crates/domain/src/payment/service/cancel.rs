@@ -31,15 +31,6 @@ pub enum CancelError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for CancelError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// Why an order in `status` cannot be cancelled, or `None` when it can.
 fn refusal(status: OrderStatus) -> Option<CancelError> {
     match status.apply(StatusEvent::Cancel) {
@@ -48,6 +39,8 @@ fn refusal(status: OrderStatus) -> Option<CancelError> {
         Err(_) => Some(CancelError::AlreadyPaid(status)),
     }
 }
+
+crate::store::from_store_error!(CancelError);
 
 impl PaymentService {
     /// Cancels an order that awaits payment, closing its open checkout session at the

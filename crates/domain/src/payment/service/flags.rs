@@ -18,14 +18,7 @@ pub enum ClearFlagsError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for ClearFlagsError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
+crate::store::from_store_error!(ClearFlagsError);
 
 impl PaymentService {
     /// Clears `flags` (all of them when empty) from the order, with one `order.flag_cleared`

@@ -75,15 +75,6 @@ pub enum PayLinkError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for PayLinkError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// Where opening a pay link leads the customer.
 #[derive(Debug, Clone)]
 pub enum CheckoutOutcome {
@@ -125,15 +116,6 @@ pub enum ApplyError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for ApplyError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct PaymentService {
     orders: Arc<dyn OrderRepository>,
@@ -144,6 +126,8 @@ pub struct PaymentService {
     clock: Arc<dyn Clock>,
     settings: PaymentSettings,
 }
+
+crate::store::from_store_error!(PayLinkError, ApplyError);
 
 impl PaymentService {
     pub fn new(

@@ -9,7 +9,6 @@ use crate::payment::{
     GatewayError, Payment, PaymentEventKind, PaymentStatus, ProviderEvent, RefundReason,
     RefundRequest,
 };
-use crate::store::StoreError;
 
 /// A refund as asked for: all that is left (`amount: None`) or part of it.
 #[derive(Debug, Clone, Default)]
@@ -45,17 +44,10 @@ pub enum RefundError {
     Unexpected(anyhow::Error),
 }
 
-impl From<StoreError> for RefundError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// How long a refund waits for another refund of the same payment to finish.
 const REFUND_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+crate::store::from_store_error!(RefundError);
 
 impl PaymentService {
     /// The paid order and its succeeded payment, or why there is nothing to refund.
