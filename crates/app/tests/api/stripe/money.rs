@@ -273,30 +273,20 @@ async fn amounts_stripe_cannot_express_are_refused_at_creation_naming_the_field(
 async fn a_currency_stripe_does_not_take_or_a_total_under_its_minimum_is_refused_at_the_link() {
     let stripe = stripe_like(false).await;
     let app = stripe_app(&stripe).await;
-    let usn: Value = order_in(&app, "+14155550121", "usn", 1000)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = app
-        .post(
-            &format!("/v1/orders/{}/payment-link", usn["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await;
+    // The pay link of a new one-line order, as answered.
+    let link_of = async |phone: &str, currency: &str, unit_amount: i64| {
+        let order: Value = order_in(&app, phone, currency, unit_amount)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!("/v1/orders/{}/payment-link", order["id"].as_str().unwrap());
+        app.post(&path, &json!({})).await
+    };
+    let response = link_of("+14155550121", "usn", 1000).await;
     let problem = assert_problem(response, 422, "currency_not_supported_by_provider").await;
     assert_eq!(problem["currency"], "usn");
-    let small: Value = order_in(&app, "+14155550122", "usd", 30)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let response = app
-        .post(
-            &format!("/v1/orders/{}/payment-link", small["id"].as_str().unwrap()),
-            &json!({}),
-        )
-        .await;
+    let response = link_of("+14155550122", "usd", 30).await;
     let problem = assert_problem(response, 422, "amount_below_provider_minimum").await;
     assert_eq!(problem["minimum_amount"], 50);
     assert!(

@@ -336,6 +336,37 @@ fn checkout_world(order: &Order, payment: Payment) -> (MockOrderRepository, Mock
     (orders, payments)
 }
 
+/// A pending order whose store first holds `first` as its open payment, then makes the new
+/// one it is given; `first` must be closed (expired) exactly once on the way.
+fn replacing(order: &Order, first: Payment) -> (MockOrderRepository, MockPaymentRepository) {
+    let mut orders = MockOrderRepository::new();
+    let o = order.clone();
+    orders
+        .expect_find_by_pay_token()
+        .returning(move |_| Ok(Some(o.clone())));
+    let mut payments = MockPaymentRepository::new();
+    let mut calls = 0;
+    let first_id = first.id;
+    payments.expect_open_or_get().returning(move |fresh| {
+        calls += 1;
+        Ok(if calls == 1 {
+            (first.clone(), false)
+        } else {
+            (fresh.clone(), true)
+        })
+    });
+    payments
+        .expect_commit()
+        .withf(move |c| {
+            c.payment
+                .as_ref()
+                .is_some_and(|p| p.id == first_id && p.status == PaymentStatus::Expired)
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    (orders, payments)
+}
+
 #[tokio::test]
 async fn a_retried_checkout_sends_the_same_expiry_however_late_it_comes() {
     let order = pending_order();
@@ -373,32 +404,8 @@ async fn a_pending_payment_too_old_for_its_own_deadline_is_closed_and_another_st
         PaymentProvider::Stripe,
         chrono::Utc::now() - TimeDelta::minutes(40),
     );
-    let mut orders = MockOrderRepository::new();
-    let o = order.clone();
-    orders
-        .expect_find_by_pay_token()
-        .returning(move |_| Ok(Some(o.clone())));
-    let mut payments = MockPaymentRepository::new();
-    let mut calls = 0;
-    let stale = old.clone();
-    payments.expect_open_or_get().returning(move |fresh| {
-        calls += 1;
-        Ok(if calls == 1 {
-            (stale.clone(), false)
-        } else {
-            (fresh.clone(), true)
-        })
-    });
     let old_id = old.id;
-    payments
-        .expect_commit()
-        .withf(move |c| {
-            c.payment
-                .as_ref()
-                .is_some_and(|p| p.id == old_id && p.status == PaymentStatus::Expired)
-        })
-        .times(1)
-        .returning(|_| Ok(()));
+    let (orders, mut payments) = replacing(&order, old.clone());
     payments
         .expect_record_session()
         .returning(|_, session, _| Err(StoreError::Unavailable(anyhow!("{}", session.id))));
@@ -514,32 +521,8 @@ async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attemp
         url: "https://checkout.example/cs_ending".into(),
         expires_at: chrono::Utc::now() + TimeDelta::seconds(30),
     });
-    let mut orders = MockOrderRepository::new();
-    let o = order.clone();
-    orders
-        .expect_find_by_pay_token()
-        .returning(move |_| Ok(Some(o.clone())));
-    let mut payments = MockPaymentRepository::new();
-    let mut calls = 0;
-    let stored = ending.clone();
-    payments.expect_open_or_get().returning(move |fresh| {
-        calls += 1;
-        Ok(if calls == 1 {
-            (stored.clone(), false)
-        } else {
-            (fresh.clone(), true)
-        })
-    });
     let ending_id = ending.id;
-    payments
-        .expect_commit()
-        .withf(move |c| {
-            c.payment
-                .as_ref()
-                .is_some_and(|p| p.id == ending_id && p.status == PaymentStatus::Expired)
-        })
-        .times(1)
-        .returning(|_| Ok(()));
+    let (orders, mut payments) = replacing(&order, ending.clone());
     payments
         .expect_record_session()
         .returning(|id, session, _| {
