@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::body::{Fields, json_object, parsed};
 use crate::problem::Problem;
 use crate::query::Query;
+use crate::requests::{CustomerPatchRequest, CustomerRequest};
 use crate::views::{CustomerView, ListView};
 
 /// Reads a customer body (`{"phone", "name", "email"}`) at `prefix`.
@@ -20,7 +21,7 @@ pub(crate) fn customer_input(
     prefix: &str,
     v: &mut Violations,
 ) -> CustomerInput {
-    let mut f = Fields::new(object, prefix, &["phone", "name", "email"], v);
+    let mut f = Fields::new(object, prefix, CustomerRequest::FIELDS, v);
     CustomerInput {
         phone: f.string("phone").unwrap_or_default(),
         name: f.string("name").unwrap_or_default(),
@@ -34,6 +35,10 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
         .map_err(|_| Problem::not_found("customer"))
 }
 
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CustomerRequest,
+    responses((status = 201, description = "Created", body = crate::views::CustomerView),
+        (status = 409, description = "`customer_exists` (with `existing_customer_id`), or `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create(
     state: Data<AppState>,
     req: HttpRequest,
@@ -48,6 +53,12 @@ pub async fn create(
 }
 
 /// `GET /v1/customers?phone=...` looks one customer up; without `phone` it lists them.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", security(("bearer" = [])),
+    params(("phone" = Option<String>, Query, description = "Look one customer up by phone (database, then directory)"),
+        ("limit" = Option<i64>, Query, description = "1 to 100, default 10"),
+        ("starting_after" = Option<String>, Query, description = "The last id of the previous page")),
+    responses((status = 200, description = "The customer (with `phone`), or a page of customers", body = crate::views::CustomerView),
+        (status = 404, description = "No customer has this phone (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The customer directory failed (`directory_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_or_lookup(
     state: Data<AppState>,
     req: HttpRequest,
@@ -75,11 +86,19 @@ pub async fn list_or_lookup(
     Ok(HttpResponse::Ok().json(ListView::of(&page, |c| CustomerView::from(c))))
 }
 
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id")),
+    responses((status = 200, description = "The customer", body = crate::views::CustomerView),
+        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let customer = state.customers.get(customer_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }
 
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
+    responses((status = 200, description = "The customer as changed", body = crate::views::CustomerView),
+        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn update(
     state: Data<AppState>,
     req: HttpRequest,
@@ -89,7 +108,7 @@ pub async fn update(
     let id = customer_id(&id)?;
     let object = json_object(&req, &body)?;
     let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", &["name", "email"], &mut v);
+    let mut f = Fields::new(&object, "", CustomerPatchRequest::FIELDS, &mut v);
     let patch = CustomerPatch {
         name: f.optional_string("name"),
         email: f.nullable_string("email"),

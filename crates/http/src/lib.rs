@@ -6,12 +6,14 @@ mod customers;
 mod idempotency;
 pub mod limits;
 mod middleware;
+pub mod openapi;
 mod orders;
 mod pages;
 mod pay;
 mod payments;
 pub mod problem;
 mod query;
+pub mod requests;
 mod views;
 mod webhooks;
 
@@ -79,6 +81,11 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/docs", web::get().to(docs_index))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", openapi::document()),
+        )
         .service(
             web::scope("/v1")
                 // Outermost last: the API key first, then its idempotency keys.
@@ -159,10 +166,21 @@ pub fn server(
     Ok(server)
 }
 
+/// `/docs` is the page at `/docs/` (its assets are relative to it).
+async fn docs_index() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("location", "/docs/"))
+        .finish()
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process runs", body = serde_json::Value)))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "The database answers", body = serde_json::Value),
+        (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer, or the service is shutting down", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     if state.shutting_down.load(Ordering::Relaxed) {
         return Err(Problem::new(

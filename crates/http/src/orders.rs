@@ -16,6 +16,7 @@ use crate::body::{Fields, json_object, parsed};
 use crate::customers::customer_input;
 use crate::problem::Problem;
 use crate::query::Query;
+use crate::requests::{CreateOrderRequest, LineItemRequest};
 use crate::views::{ListView, OrderView};
 use crate::{AppState, idempotency};
 
@@ -50,7 +51,7 @@ fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
                     unit_amount: None,
                 };
             };
-            let mut f = Fields::new(item, &prefix, &["name", "quantity", "unit_amount"], v);
+            let mut f = Fields::new(item, &prefix, LineItemRequest::FIELDS, v);
             LineItemInput {
                 name: f.string("name").unwrap_or_default(),
                 quantity: f.integer("quantity"),
@@ -60,6 +61,10 @@ fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
         .collect()
 }
 
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CreateOrderRequest,
+    responses((status = 201, description = "Created (or, with `Idempotent-Replayed: true`, the first answer to this key)", body = crate::views::OrderView),
+        (status = 409, description = "`idempotency_key_in_use`, or the operation's own conflict", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (`validation_failed`), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create(
     state: Data<AppState>,
     req: HttpRequest,
@@ -67,12 +72,7 @@ pub async fn create(
 ) -> Result<HttpResponse, Problem> {
     let object = json_object(&req, &body)?;
     let mut v = Violations::new();
-    let mut f = Fields::new(
-        &object,
-        "",
-        &["customer_id", "customer", "currency", "items", "metadata"],
-        &mut v,
-    );
+    let mut f = Fields::new(&object, "", CreateOrderRequest::FIELDS, &mut v);
     let by_id = f.optional_string("customer_id");
     let by_phone = f.optional_object("customer");
     let currency = f.string("currency").unwrap_or_default();
@@ -127,6 +127,10 @@ pub async fn create(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id")),
+    responses((status = 200, description = "The order with its latest payment", body = crate::views::OrderView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let (order, payment) = state
         .payments
@@ -137,6 +141,10 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 
+#[utoipa::path(get, path = "/v1/orders/by-reference/{reference}", tag = "orders", security(("bearer" = [])),
+    params(("reference" = String, Path, description = "As a person typed it: any case, hyphen optional, look-alikes forgiven")),
+    responses((status = 200, description = "The order", body = crate::views::OrderView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get_by_reference(
     state: Data<AppState>,
     reference: Path<String>,
@@ -151,6 +159,13 @@ pub async fn get_by_reference(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
+    params(("customer_id" = Option<String>, Query, description = "Only this customer's orders"),
+        ("status" = Option<String>, Query, description = "pending_payment, paid, partially_refunded, refunded or cancelled"),
+        ("limit" = Option<i64>, Query, description = "1 to 100, default 10"),
+        ("starting_after" = Option<String>, Query, description = "The last id of the previous page")),
+    responses((status = 200, description = "A page of orders, newest first", body = crate::openapi::OrderList),
+        (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
     let mut query = Query::parse(&req, &["customer_id", "status", "limit", "starting_after"]);
     let customer_id = query.uuid("customer_id").map(CustomerId::from_uuid);
@@ -168,6 +183,10 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |o| OrderView::from(o))))
 }
 
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")),
+    responses((status = 200, description = "The order, cancelled", body = crate::views::OrderView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_already_cancelled`, `payment_processing`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "Stripe did not close the session (`payment_provider_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn cancel(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let order = state.payments.cancel(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))

@@ -40,6 +40,13 @@ fn unavailable() -> HttpResponse {
 }
 
 /// `GET /pay/{token}`: to the open checkout session, or a page saying there is nothing to pay.
+#[utoipa::path(get, path = "/pay/{token}", tag = "pages",
+    params(("token" = String, Path, description = "The pay link's token")),
+    responses((status = 303, description = "To the open checkout"),
+        (status = 200, description = "A page: paid, cancelled, on hold, or not payable online", content_type = "text/html"),
+        (status = 404, description = "An unknown link", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit"),
+        (status = 503, description = "Payments are not available right now", content_type = "text/html")))]
 pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     let Some(token) = PayToken::parse(&token) else {
         return not_found();
@@ -96,6 +103,11 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 
 /// `GET /pay/{token}/done`: where the provider sends the customer after checkout. The order's
 /// state comes from the provider's event, which may still be on its way.
+#[utoipa::path(get, path = "/pay/{token}/done", tag = "pages",
+    params(("token" = String, Path, description = "The pay link's token")),
+    responses((status = 200, description = "Where the provider returns the customer", content_type = "text/html"),
+        (status = 404, description = "An unknown link", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit")))]
 pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     let Some(token) = PayToken::parse(&token) else {
         return not_found();

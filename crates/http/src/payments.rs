@@ -11,10 +11,15 @@ use orderpay_domain::validation::Violations;
 use crate::body::{Fields, optional_json_object};
 use crate::orders::order_id;
 use crate::problem::Problem;
+use crate::requests::{ClearFlagsRequest, RefundRequest};
 use crate::views::{ListView, OrderEventView, OrderView, PaymentLinkView};
 use crate::{AppState, idempotency};
 
 /// The order's pay link: the same URL every time while it awaits payment.
+#[utoipa::path(post, path = "/v1/orders/{id}/payment-link", tag = "payments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")),
+    responses((status = 200, description = "The order's pay link: the same URL every time while unpaid", body = crate::views::PaymentLinkView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_cancelled`, `order_flagged`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`currency_not_supported_by_provider`, `amount_below_provider_minimum`, `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The payment provider failed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn payment_link(
     state: Data<AppState>,
     id: Path<String>,
@@ -24,6 +29,10 @@ pub async fn payment_link(
 }
 
 /// `POST /v1/orders/{id}/refunds` `{"amount"?, "reason"?}`: all that is left, or part.
+#[utoipa::path(post, path = "/v1/orders/{id}/refunds", tag = "payments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::RefundRequest>),
+    responses((status = 200, description = "The order, refunded in part or whole", body = crate::views::OrderView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_not_paid`, `refund_in_progress`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "More than is left, invalid fields, `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The payment provider failed or refused", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn refund(
     state: Data<AppState>,
     req: HttpRequest,
@@ -34,7 +43,7 @@ pub async fn refund(
     // An empty body asks for a full refund.
     let object = optional_json_object(&req, &body)?;
     let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", &["amount", "reason"], &mut v);
+    let mut f = Fields::new(&object, "", RefundRequest::FIELDS, &mut v);
     let amount = f.optional_integer("amount");
     let reason = f.optional_string("reason");
     let amount = amount.and_then(|a| v.check("amount", Amount::new(a).map_err(|e| e.to_string())));
@@ -59,6 +68,10 @@ pub async fn refund(
 
 /// `POST /v1/orders/{id}/clear-flags` `{"flags"?: ["amount_mismatch", ...]}`: a person dealt
 /// with what the flags say; all of them when none are named.
+#[utoipa::path(post, path = "/v1/orders/{id}/clear-flags", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::ClearFlagsRequest>),
+    responses((status = 200, description = "The order, its flags cleared", body = crate::views::OrderView),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`idempotency_key_in_use`, or the operation's own conflict", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (`validation_failed`), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn clear_flags(
     state: Data<AppState>,
     req: HttpRequest,
@@ -68,7 +81,7 @@ pub async fn clear_flags(
     let id = order_id(&id)?;
     let object = optional_json_object(&req, &body)?;
     let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", &["flags"], &mut v);
+    let mut f = Fields::new(&object, "", ClearFlagsRequest::FIELDS, &mut v);
     let listed = f.value("flags").map(|_| f.array("flags"));
     let mut flags = Vec::new();
     if let Some(Some(items)) = listed {
@@ -90,6 +103,10 @@ pub async fn clear_flags(
 }
 
 /// The order's history, oldest first.
+#[utoipa::path(get, path = "/v1/orders/{id}/events", tag = "orders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id")),
+    responses((status = 200, description = "The order's history, oldest first", body = crate::openapi::OrderEventList),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn events(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let history = state.payments.history(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(ListView::all(&history, |e| OrderEventView::from(e))))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use orderpay_domain::Page;
 use orderpay_domain::customer::Customer;
@@ -23,13 +24,27 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
+/// In the document: an RFC 3339 date-time string.
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CustomerView {
     id: String,
     object: &'static str,
@@ -54,7 +69,7 @@ impl From<&Customer> for CustomerView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LineItemView {
     name: String,
     quantity: u32,
@@ -73,7 +88,7 @@ impl From<&LineItem> for LineItemView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderView {
     id: String,
     object: &'static str,
@@ -89,6 +104,7 @@ pub struct OrderView {
     flags: Vec<&'static str>,
     /// The latest payment attempt, where the answer carries it (`GET /v1/orders/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<PaymentView>, nullable)]
     payment: Option<Option<PaymentView>>,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -104,7 +120,7 @@ impl OrderView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PaymentView {
     id: String,
     object: &'static str,
@@ -137,7 +153,7 @@ impl From<&Payment> for PaymentView {
 }
 
 /// `POST /v1/orders/{id}/payment-link`: the order's stable pay link.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PaymentLinkView {
     object: &'static str,
     url: String,
@@ -159,7 +175,7 @@ impl From<&PayLink> for PaymentLinkView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderEventView {
     id: String,
     object: &'static str,
@@ -210,7 +226,7 @@ impl From<&Order> for OrderView {
 }
 
 /// A page of a list, Stripe's shape: `{"object": "list", "data": [...], "has_more": bool}`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ListView<T> {
     object: &'static str,
     data: Vec<T>,

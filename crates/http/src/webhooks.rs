@@ -12,6 +12,11 @@ use crate::problem::{Code, Problem};
 /// The largest event body read; Stripe's events are a few kilobytes.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+#[utoipa::path(post, path = "/webhooks/stripe", tag = "webhooks",
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the raw body")),
+    request_body(content = serde_json::Value, description = "A Stripe event", content_type = "application/json"),
+    responses((status = 200, description = "Received: `{\"received\": true, \"outcome\": applied|unchanged|duplicate|ignored}`", body = serde_json::Value),
+        (status = 400, description = "`invalid_signature`, or an event that cannot be read (`malformed_json`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 404, description = "No Stripe configured (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "An event for a payment not known here yet, or the database does not answer: delivered again later", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn stripe(
     state: Data<AppState>,
     req: HttpRequest,

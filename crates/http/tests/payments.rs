@@ -426,3 +426,58 @@ async fn sandbox_buttons_refuse_other_sites_and_closed_sessions() {
     assert_eq!(status, 409);
     assert_eq!(status_of(id).await, "cancelled");
 }
+
+#[actix_web::test]
+async fn the_openapi_document_and_the_docs_page_are_served() {
+    let w = world().await;
+    let app = app!(w);
+    let (status, doc, _) = call(&app, test::TestRequest::get().uri("/openapi.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap();
+    assert!(
+        codes.contains(&json!("idempotency_key_reused")),
+        "{codes:?}"
+    );
+
+    // Every route of the README's API table is in the document, with its method.
+    let readme = include_str!("../../../README.md");
+    let table = readme.split("## The API at a glance").nth(1).unwrap();
+    let mut routes = 0;
+    for row in table.lines().take_while(|l| !l.starts_with("##")) {
+        let Some(cell) = row.strip_prefix("| `").and_then(|r| r.split('`').next()) else {
+            continue;
+        };
+        let Some((method, path)) = cell.split_once(' ') else {
+            continue;
+        };
+        let path = path.split('?').next().unwrap();
+        let operation = &doc["paths"][path][method.to_ascii_lowercase()];
+        assert!(
+            operation.is_object(),
+            "{method} {path} is not in /openapi.json"
+        );
+        routes += 1;
+    }
+    assert!(routes >= 15, "only {routes} routes read from the README");
+
+    let (status, _, to) = call(&app, test::TestRequest::get().uri("/docs")).await;
+    assert!(
+        matches!(status.as_u16(), 200 | 301 | 302 | 303 | 308),
+        "{status} {to:?}"
+    );
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri("/docs/").to_request()).await;
+    assert_eq!(response.status(), 200);
+    let page = to_bytes(response.into_body()).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&page).contains("swagger"),
+        "the embedded Swagger UI"
+    );
+}

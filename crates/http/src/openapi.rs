@@ -1,0 +1,119 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, the request and
+//! response types and the error catalogue (never written by hand), served at
+//! `/openapi.json`; and `/docs`, Swagger UI with its assets embedded in the binary.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, schema::Type};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::problem::Code;
+use crate::views::{CustomerView, ListView, OrderEventView, OrderView};
+
+/// RFC 9457 problem details, as every error is answered.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema: built by the problem module, never from this type
+pub struct ProblemBody {
+    #[schema(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    code: ErrorCode,
+    detail: String,
+    /// For `validation_failed`: every offending field, with its JSON path.
+    errors: Option<Vec<FieldProblemBody>>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FieldProblemBody {
+    /// The JSON path (`items[0].quantity`) or the query parameter.
+    field: String,
+    message: String,
+}
+
+/// A stable, machine-readable error code: the catalogue's names (`problem::Code::ALL`).
+pub struct ErrorCode;
+
+impl PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
+/// A page of orders.
+pub type OrderList = ListView<OrderView>;
+/// An order's history.
+pub type OrderEventList = ListView<OrderEventView>;
+/// A page of customers.
+pub type CustomerList = ListView<CustomerView>;
+
+/// `Authorization: Bearer <API key>` on everything under `/v1`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key from `orderpay api-key create`, as `Authorization: Bearer opk_…`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orderpay",
+        description = "Orders and payments for businesses that sell over chat and the web: \
+                       customers by phone, orders with a short reference, a stable pay link, \
+                       Stripe Checkout, signed webhooks applied exactly once."
+    ),
+    paths(
+        crate::customers::create,
+        crate::customers::list_or_lookup,
+        crate::customers::get,
+        crate::customers::update,
+        crate::orders::create,
+        crate::orders::list,
+        crate::orders::get,
+        crate::orders::get_by_reference,
+        crate::orders::cancel,
+        crate::payments::payment_link,
+        crate::payments::refund,
+        crate::payments::clear_flags,
+        crate::payments::events,
+        crate::webhooks::stripe,
+        crate::pay::open,
+        crate::pay::done,
+        crate::healthz,
+        crate::readyz,
+    ),
+    components(schemas(ProblemBody, FieldProblemBody, ErrorCode, OrderList, OrderEventList, CustomerList)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "customers", description = "Customers, looked up by phone"),
+        (name = "orders", description = "Orders, their history and their flags"),
+        (name = "payments", description = "Pay links and refunds"),
+        (name = "webhooks", description = "Stripe's signed events"),
+        (name = "pages", description = "What a customer opens"),
+        (name = "health", description = "For load balancers"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
