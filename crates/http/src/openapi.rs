@@ -99,6 +99,8 @@ impl Modify for BearerAuth {
         crate::pay::done,
         crate::healthz,
         crate::readyz,
+        openapi_json,
+        docs,
     ),
     components(schemas(ProblemBody, FieldProblemBody, ErrorCode, OrderList, OrderEventList, CustomerList)),
     modifiers(&BearerAuth),
@@ -112,6 +114,18 @@ impl Modify for BearerAuth {
     )
 )]
 pub struct ApiDoc;
+
+/// `GET /openapi.json`, as the document describes it (Swagger UI's service serves it).
+#[utoipa::path(get, path = "/openapi.json", tag = "health",
+    responses((status = 200, description = "This document", body = serde_json::Value)))]
+#[allow(dead_code)] // documents a route another service answers
+fn openapi_json() {}
+
+/// `GET /docs`, as the document describes it.
+#[utoipa::path(get, path = "/docs", tag = "health",
+    responses((status = 308, description = "To `/docs/`, Swagger UI with its assets embedded")))]
+#[allow(dead_code)]
+fn docs() {}
 
 /// The document as served.
 pub fn document() -> utoipa::openapi::OpenApi {
