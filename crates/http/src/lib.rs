@@ -79,9 +79,10 @@ pub struct AppState {
 
 /// The routes, for `App::configure`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/docs", web::get().to(docs_index))
+    // Resources, not bare routes: another method on a known path is 405, not 404.
+    cfg.service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/docs").get(docs_index))
         .service(
             utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
                 .url("/openapi.json", openapi::document()),
@@ -121,8 +122,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(webhooks::MAX_EVENT_BYTES))
                 .post(webhooks::stripe),
         )
-        .route("/pay/{token}", web::get().to(pay::open))
-        .route("/pay/{token}/done", web::get().to(pay::done))
+        .service(web::resource("/pay/{token}").get(pay::open))
+        .service(web::resource("/pay/{token}/done").get(pay::done))
         .configure(sandbox_routes);
 }
 

@@ -165,7 +165,18 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
             .to_string(),
     };
     let (req, _) = response.into_parts();
-    ServiceResponse::new(req, Problem::new(code, detail).error_response())
+    let mut answer = Problem::new(code, detail).error_response();
+    if code == Code::MethodNotAllowed
+        && let Some(allow) = req
+            .extensions()
+            .get::<RoutePattern>()
+            .and_then(|route| crate::openapi::allowed_methods(&route.0))
+    {
+        answer
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    ServiceResponse::new(req, answer)
 }
 
 /// The routes that need no API key, limited per client address.

@@ -52,6 +52,51 @@ pub type OrderEventList = ListView<OrderEventView>;
 /// A page of customers.
 pub type CustomerList = ListView<CustomerView>;
 
+/// The answers every operation with a body may give before its handler runs: the body is
+/// not JSON (400), too large (413), or not `application/json` (415). Added to each such
+/// operation from one place, so none can forget them.
+struct BodyErrors;
+
+impl Modify for BodyErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let problem = |description: &str| {
+            utoipa::openapi::ResponseBuilder::new()
+                .description(description)
+                .content(
+                    crate::problem::PROBLEM_JSON,
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ProblemBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                for (status, description) in [
+                    (
+                        "400",
+                        "The body is not valid JSON, or not an object (`malformed_json`)",
+                    ),
+                    ("413", "The body is over 64 KiB (`payload_too_large`)"),
+                    (
+                        "415",
+                        "The body is not `application/json` (`unsupported_media_type`)",
+                    ),
+                ] {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
+    }
+}
+
 /// `Authorization: Bearer <API key>` on everything under `/v1`.
 struct BearerAuth;
 
@@ -102,8 +147,20 @@ impl Modify for BearerAuth {
         openapi_json,
         docs,
     ),
-    components(schemas(ProblemBody, FieldProblemBody, ErrorCode, OrderList, OrderEventList, CustomerList)),
-    modifiers(&BearerAuth),
+    components(schemas(
+        ProblemBody,
+        FieldProblemBody,
+        ErrorCode,
+        OrderList,
+        OrderEventList,
+        CustomerList,
+        OrderView,
+        OrderEventView,
+        CustomerView,
+        crate::views::PaymentView,
+        crate::views::LineItemView,
+    )),
+    modifiers(&BearerAuth, &BodyErrors),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),
@@ -130,4 +187,31 @@ fn docs() {}
 /// The document as served.
 pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Each documented route pattern's methods, as an `Allow` header says them (`GET, POST`):
+/// what a 405 answer lists (RFC 9110), from the same document clients read.
+pub fn allowed_methods(route: &str) -> Option<&'static str> {
+    static ALLOWED: std::sync::LazyLock<std::collections::HashMap<String, String>> =
+        std::sync::LazyLock::new(|| {
+            document()
+                .paths
+                .paths
+                .iter()
+                .map(|(path, item)| {
+                    let methods: Vec<&str> = [
+                        ("GET", item.get.is_some()),
+                        ("POST", item.post.is_some()),
+                        ("PATCH", item.patch.is_some()),
+                        ("PUT", item.put.is_some()),
+                        ("DELETE", item.delete.is_some()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(m, has)| has.then_some(m))
+                    .collect();
+                    (path.clone(), methods.join(", "))
+                })
+                .collect()
+        });
+    ALLOWED.get(route).map(String::as_str)
 }

@@ -467,6 +467,26 @@ async fn the_openapi_document_and_the_docs_page_are_served() {
     }
     assert!(routes >= 15, "only {routes} routes read from the README");
 
+    // Another method on a documented route: 405 with the methods it takes (RFC 9110).
+    let (status, headers) = headers_of(
+        &app,
+        test::TestRequest::default()
+            .method(actix_web::http::Method::TRACE)
+            .uri("/healthz"),
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(header(&headers, "allow"), "GET");
+    let (status, headers) = headers_of(
+        &app,
+        test::TestRequest::delete()
+            .uri("/v1/orders")
+            .insert_header(("authorization", format!("Bearer {}", w.key))),
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(header(&headers, "allow"), "GET, POST");
+
     let (status, _, to) = call(&app, test::TestRequest::get().uri("/docs")).await;
     assert!(
         matches!(status.as_u16(), 200 | 301 | 302 | 303 | 308),
