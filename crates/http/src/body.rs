@@ -42,10 +42,10 @@ pub fn json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>,
     }
 }
 
-/// As [`json_object`], an empty body (only whitespace) being an empty object: for requests
-/// whose every field is optional.
+/// As [`json_object`], an empty body (only whitespace, or `null`) being an empty object: for
+/// requests whose every field is optional.
 pub fn optional_json_object(req: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, Problem> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         Ok(Map::new())
     } else {
         json_object(req, body)

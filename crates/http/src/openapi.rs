@@ -7,7 +7,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, schema::Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Code;
-use crate::views::{CustomerView, ListView, OrderEventView, OrderView};
+use crate::views::{CustomerView, OrderEventView, OrderView};
 
 /// RFC 9457 problem details, as every error is answered.
 #[derive(ToSchema)]
@@ -45,12 +45,62 @@ impl PartialSchema for ErrorCode {
 
 impl ToSchema for ErrorCode {}
 
-/// A page of orders.
-pub type OrderList = ListView<OrderView>;
-/// An order's history.
-pub type OrderEventList = ListView<OrderEventView>;
-/// A page of customers.
-pub type CustomerList = ListView<CustomerView>;
+/// `{"object": "list", "data": [<item>...], "has_more": bool}`, of `item`'s schema.
+fn list_of(item: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .property(
+            "object",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["list"])),
+        )
+        .required("object")
+        .property(
+            "data",
+            utoipa::openapi::ArrayBuilder::new()
+                .items(utoipa::openapi::Ref::from_schema_name(item)),
+        )
+        .required("data")
+        .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean))
+        .required("has_more")
+        .into()
+}
+
+/// Defines list schemas with names of their own (`ListView<T>`'s would all be `ListView`).
+macro_rules! lists {
+    ($($name:ident of $item:literal;)*) => {$(
+        #[doc = concat!("A list of ", $item, ".")]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                list_of($item)
+            }
+        }
+
+        impl ToSchema for $name {}
+    )*};
+}
+
+lists! {
+    OrderList of "OrderView";
+    OrderEventList of "OrderEventView";
+    CustomerList of "CustomerView";
+}
+
+/// `GET /v1/customers`: one customer (with `phone`), or a page of them.
+pub struct CustomerOrList;
+
+impl PartialSchema for CustomerOrList {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("CustomerView"))
+            .item(utoipa::openapi::Ref::from_schema_name("CustomerList"))
+            .into()
+    }
+}
+
+impl ToSchema for CustomerOrList {}
 
 /// The answers every operation with a body may give before its handler runs: the body is
 /// not JSON (400), too large (413), or not `application/json` (415). Added to each such
@@ -154,6 +204,7 @@ impl Modify for BearerAuth {
         OrderList,
         OrderEventList,
         CustomerList,
+        CustomerOrList,
         OrderView,
         OrderEventView,
         CustomerView,

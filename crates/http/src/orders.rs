@@ -62,7 +62,7 @@ fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CreateOrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CreateOrderRequest,
     responses((status = 201, description = "Created (or, with `Idempotent-Replayed: true`, the first answer to this key)", body = crate::views::OrderView),
         (status = 409, description = "`idempotency_key_in_use`, or the operation's own conflict", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (`validation_failed`), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create(
@@ -160,10 +160,10 @@ pub async fn get_by_reference(
 }
 
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
-    params(("customer_id" = Option<String>, Query, description = "Only this customer's orders"),
-        ("status" = Option<String>, Query, description = "pending_payment, paid, partially_refunded, refunded or cancelled"),
-        ("limit" = Option<i64>, Query, description = "1 to 100, default 10"),
-        ("starting_after" = Option<String>, Query, description = "The last id of the previous page")),
+    params(("customer_id" = Option<uuid::Uuid>, Query, description = "Only this customer's orders"),
+        ("status" = Option<String>, Query, pattern = "^(pending_payment|paid|partially_refunded|refunded|cancelled)$", description = "pending_payment, paid, partially_refunded, refunded or cancelled"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
+        ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
     responses((status = 200, description = "A page of orders, newest first", body = crate::openapi::OrderList),
         (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
@@ -184,7 +184,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: up to 255 visible ASCII characters")),
+    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The order, cancelled", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_already_cancelled`, `payment_processing`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "Stripe did not close the session (`payment_provider_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn cancel(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
