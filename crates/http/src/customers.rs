@@ -38,7 +38,7 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
 #[utoipa::path(post, path = "/v1/customers", tag = "customers", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CustomerRequest,
     responses((status = 201, description = "Created", body = crate::views::CustomerView),
-        (status = 409, description = "`customer_exists` (with `existing_customer_id`), or `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+        (status = 409, description = "`customer_exists` (with `existing_customer_id`), or `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create(
     state: Data<AppState>,
     req: HttpRequest,
@@ -58,7 +58,7 @@ pub async fn create(
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
     responses((status = 200, description = "The customer (with `phone`), or a page of customers", body = crate::openapi::CustomerOrList),
-        (status = 404, description = "No customer has this phone (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The customer directory failed (`directory_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+        (status = 404, description = "No customer has this phone (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The customer directory failed (`directory_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_or_lookup(
     state: Data<AppState>,
     req: HttpRequest,
@@ -89,7 +89,7 @@ pub async fn list_or_lookup(
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path, description = "The customer's id")),
     responses((status = 200, description = "The customer", body = crate::views::CustomerView),
-        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let customer = state.customers.get(customer_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
@@ -98,7 +98,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
     responses((status = 200, description = "The customer as changed", body = crate::views::CustomerView),
-        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 401, description = "A valid API key is required", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 403, description = "The API key is restricted (`insufficient_scope`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer (`service_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+        (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn update(
     state: Data<AppState>,
     req: HttpRequest,

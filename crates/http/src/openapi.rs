@@ -102,40 +102,65 @@ impl PartialSchema for CustomerOrList {
 
 impl ToSchema for CustomerOrList {}
 
-/// The answers every operation with a body may give before its handler runs: the body is
-/// not JSON (400), too large (413), or not `application/json` (415). Added to each such
-/// operation from one place, so none can forget them.
-struct BodyErrors;
+/// A problem-details answer, for the document.
+fn problem(description: &str) -> utoipa::openapi::Response {
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::problem::PROBLEM_JSON,
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ProblemBody")))
+                .build(),
+        )
+        .build()
+}
 
-impl Modify for BodyErrors {
+/// The answers a request may get before its handler runs, added from one place to every
+/// operation they apply to, so none can forget them: an operation with a body (400, 413,
+/// 415), and one behind an API key (401, 403, 429, 503).
+struct CommonErrors;
+
+const BODY_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "The body is not valid JSON, or not an object (`malformed_json`)",
+    ),
+    ("413", "The body is over 64 KiB (`payload_too_large`)"),
+    (
+        "415",
+        "The body is not `application/json` (`unsupported_media_type`)",
+    ),
+];
+
+const KEY_ERRORS: &[(&str, &str)] = &[
+    ("401", "A valid API key is required (`unauthorized`)"),
+    ("403", "The API key is restricted (`insufficient_scope`)"),
+    ("429", "Over the rate limit (`rate_limited`)"),
+    (
+        "503",
+        "The database does not answer (`service_unavailable`)",
+    ),
+];
+
+impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let problem = |description: &str| {
-            utoipa::openapi::ResponseBuilder::new()
-                .description(description)
-                .content(
-                    crate::problem::PROBLEM_JSON,
-                    utoipa::openapi::ContentBuilder::new()
-                        .schema(Some(utoipa::openapi::Ref::from_schema_name("ProblemBody")))
-                        .build(),
-                )
-                .build()
-        };
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.post, &mut item.patch].into_iter().flatten() {
-                if operation.request_body.is_none() {
-                    continue;
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let mut common = Vec::new();
+                if operation.request_body.is_some() {
+                    common.extend_from_slice(BODY_ERRORS);
                 }
-                for (status, description) in [
-                    (
-                        "400",
-                        "The body is not valid JSON, or not an object (`malformed_json`)",
-                    ),
-                    ("413", "The body is over 64 KiB (`payload_too_large`)"),
-                    (
-                        "415",
-                        "The body is not `application/json` (`unsupported_media_type`)",
-                    ),
-                ] {
+                if operation.security.is_some() {
+                    common.extend_from_slice(KEY_ERRORS);
+                }
+                for (status, description) in common {
                     operation
                         .responses
                         .responses
@@ -211,7 +236,7 @@ impl Modify for BearerAuth {
         crate::views::PaymentView,
         crate::views::LineItemView,
     )),
-    modifiers(&BearerAuth, &BodyErrors),
+    modifiers(&BearerAuth, &CommonErrors),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),
@@ -235,9 +260,13 @@ fn openapi_json() {}
 #[allow(dead_code)]
 fn docs() {}
 
+/// The document, generated once per process.
+static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+    std::sync::LazyLock::new(ApiDoc::openapi);
+
 /// The document as served.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    DOCUMENT.clone()
 }
 
 /// Each documented route pattern's methods, as an `Allow` header says them (`GET, POST`):
@@ -245,7 +274,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn allowed_methods(route: &str) -> Option<&'static str> {
     static ALLOWED: std::sync::LazyLock<std::collections::HashMap<String, String>> =
         std::sync::LazyLock::new(|| {
-            document()
+            DOCUMENT
                 .paths
                 .paths
                 .iter()

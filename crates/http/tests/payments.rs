@@ -445,6 +445,12 @@ async fn the_openapi_document_and_the_docs_page_are_served() {
         codes.contains(&json!("idempotency_key_reused")),
         "{codes:?}"
     );
+    // The answers given before a handler runs are on every operation they apply to.
+    let create = &doc["paths"]["/v1/orders"]["post"]["responses"];
+    for status in ["400", "401", "403", "413", "415", "429", "503"] {
+        assert!(create[status].is_object(), "POST /v1/orders lacks {status}");
+    }
+    assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null());
 
     // Every route of the README's API table is in the document, with its method.
     let readme = include_str!("../../../README.md");

@@ -65,23 +65,10 @@ async fn a_revoked_key_is_refused_once_the_cache_bound_has_passed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_scoped_orders_read_can_only_read_orders() {
     let app = crate::helpers::spawn_app().await;
-    let out = crate::cli::orderpay(app.db.url())
-        .args([
-            "api-key",
-            "create",
-            "--name",
-            "reader",
-            "--scope",
-            "orders:read",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let reader = crate::cli::api_key_with(
+        app.db.url(),
+        &["--name", "reader", "--scope", "orders:read"],
     );
-    let reader = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let listed = crate::cli::orderpay(app.db.url())
         .args(["api-key", "list"])
         .output()

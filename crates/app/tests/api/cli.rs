@@ -160,8 +160,14 @@ pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::C
 
 /// A key made with `orderpay api-key create`, as an operator makes one.
 pub(crate) fn api_key(db_url: &str) -> String {
+    api_key_with(db_url, &["--name", "bot"])
+}
+
+/// A new API key made by `orderpay api-key create` with `args`, as it prints it.
+pub(crate) fn api_key_with(db_url: &str, args: &[&str]) -> String {
     let out = orderpay(db_url)
-        .args(["api-key", "create", "--name", "bot"])
+        .args(["api-key", "create"])
+        .args(args)
         .output()
         .unwrap();
     assert!(

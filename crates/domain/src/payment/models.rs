@@ -88,6 +88,9 @@ pub struct CheckoutSession {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A session this close to its end is not one to send a customer to.
+const LAST_MINUTE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 /// The shortest a provider keeps a checkout session open (Stripe's lower bound).
 pub const MIN_SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 /// Time allowed between deciding a session's deadline and the provider receiving it.
@@ -142,7 +145,7 @@ impl Payment {
             && self
                 .session
                 .as_ref()
-                .is_some_and(|s| s.expires_at > now + chrono::TimeDelta::minutes(1))
+                .is_some_and(|s| s.expires_at > now + LAST_MINUTE)
     }
 
     /// When a session opened for this payment closes: `ttl` after the payment's own start,
@@ -167,7 +170,7 @@ impl Payment {
             && self
                 .session
                 .as_ref()
-                .is_some_and(|s| s.expires_at <= now + chrono::TimeDelta::minutes(1))
+                .is_some_and(|s| s.expires_at <= now + LAST_MINUTE)
     }
 
     /// Whether its session's time is up, though no event said so yet.

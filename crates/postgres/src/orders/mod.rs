@@ -2,6 +2,7 @@
 //! statement: an order is written (with its items, its history row, and its customer when
 //! found or made by phone) and read (with its items) in one round trip.
 
+mod claim;
 mod insert;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,8 @@ use orderpay_domain::order::{
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
-use self::insert::{ClaimResult, ClaimRow, InsertOrder, InsertOrderForPhone, NewOrderRows};
+use self::claim::{ClaimResult, ClaimRow, inserted};
+use self::insert::{InsertOrder, InsertOrderForPhone, NewOrderRows};
 use crate::PgStore;
 use crate::customers::CustomerRow;
 use crate::errors::{corrupt, store_error};
@@ -243,21 +245,6 @@ macro_rules! order_by {
 order_by!(OrderById, "id", diesel::sql_types::Uuid, Uuid);
 order_by!(OrderByReference, "reference", diesel::sql_types::Text, str);
 order_by!(OrderByPayToken, "pay_token", diesel::sql_types::Text, str);
-
-/// What a statement that claims an idempotency key says: stored, or what the key holds.
-fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> Inserted {
-    let (claimed, customer, stored, status, content_type, body) = result;
-    match (claimed, customer) {
-        (true, Some(customer)) => Inserted::Stored(CustomerId::from_uuid(customer)),
-        _ => Inserted::KeyTaken(crate::idempotency::taken(
-            stored,
-            status,
-            content_type,
-            body,
-            &answer.fingerprint,
-        )),
-    }
-}
 
 #[async_trait]
 impl OrderRepository for PgStore {

@@ -5,7 +5,7 @@ use anyhow::anyhow;
 
 use super::PaymentService;
 use crate::order::{Order, OrderEvent, OrderEventType, OrderId, OrderStatus, StatusEvent};
-use crate::payment::{GatewayError, PaymentStatus};
+use crate::payment::PaymentStatus;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +73,9 @@ impl PaymentService {
             && payment.status == PaymentStatus::Open
             && let Some(session) = &payment.session
         {
-            match self.gateway.expire_checkout(&session.id).await {
-                Ok(()) => {}
-                // Already closed (expired or completed): its event tells the rest.
-                Err(GatewayError::Rejected(why)) => {
-                    tracing::info!(%why, "the provider did not expire the session");
-                }
-                Err(GatewayError::Unavailable(cause)) => {
-                    return Err(CancelError::ProviderUnavailable(cause));
-                }
-            }
+            self.close_at_provider(&session.id)
+                .await
+                .map_err(CancelError::ProviderUnavailable)?;
         }
         self.mark_cancelled(order).await
     }

@@ -9,10 +9,11 @@ use crate::payment::{Lease, MockLeases};
 
 struct HeldLease;
 impl Lease for HeldLease {}
-use crate::order::OrderId;
 use crate::order::{
     LineItemInput, MockOrderRepository, OrderCustomerInput, OrderInput, OrderReference, StatusEvent,
 };
+use crate::order::{OrderEventType, OrderId, OrderStatus};
+use crate::payment::GatewayError;
 use crate::payment::{
     ChargeLimits, ChargeRefusal, MockPaymentGateway, MockPaymentRepository, PaymentEventKind,
     PaymentProvider, SessionRef,

@@ -1,9 +1,14 @@
 //! Typed configuration from the environment (and `.env`), with one clear message per bad value.
 
+mod provider;
+mod reader;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+
+use self::reader::{Reader, base_url, boolean};
 
 use orderpay_domain::phone::PhoneRegion;
 use orderpay_http::limits::{Limit, LimitSettings};
@@ -74,104 +79,11 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `PAYMENT_PROVIDER`, when set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ProviderChoice {
-    Stripe,
-    Sandbox,
-}
-
 pub struct StripeConfig {
     pub secret_key: SecretString,
     pub webhook_secrets: Vec<SecretString>,
     /// `https://api.stripe.com` unless tests point it at a fake.
     pub api_base: String,
-}
-
-/// Reads the variables through `var`, so tests can pass a map instead of the process
-/// environment.
-struct Reader<'a> {
-    var: &'a dyn Fn(&str) -> Option<String>,
-    problems: Vec<String>,
-}
-
-impl Reader<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.var)(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn parse<T>(&mut self, name: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T
-    where
-        T: Clone,
-    {
-        match self.get(name) {
-            None => default,
-            Some(raw) => match parse(&raw) {
-                Ok(v) => v,
-                // A URL may hold a token or a password, a key is a secret: never echoed.
-                Err(why) if may_hold_a_secret(name) => {
-                    self.problems.push(format!("{name}: {why}"));
-                    default
-                }
-                Err(why) => {
-                    self.problems.push(format!("{name}={raw:?}: {why}"));
-                    default
-                }
-            },
-        }
-    }
-
-    fn number<T>(&mut self, name: &str, default: T, min: T) -> T
-    where
-        T: std::str::FromStr + Clone + PartialOrd + std::fmt::Display,
-    {
-        let floor = min.clone();
-        self.parse(name, default, move |raw| match raw.parse::<T>() {
-            Ok(v) if v >= floor => Ok(v),
-            _ => Err(format!("must be a whole number of at least {floor}")),
-        })
-    }
-}
-
-/// Whether a variable's value may hold a secret (a key, or a URL with a password or token),
-/// so that an error about it must not repeat the value.
-fn may_hold_a_secret(name: &str) -> bool {
-    ["_URL", "_KEY", "_SECRET", "_BASE", "_TOKEN"]
-        .iter()
-        .any(|suffix| name.ends_with(suffix))
-}
-
-/// An absolute `http(s)` URL without a trailing slash; in production only `https`.
-fn base_url(raw: &str, production: bool) -> Result<String, String> {
-    match raw.split_once("://") {
-        Some(("https", rest)) if !rest.is_empty() => Ok(raw.trim_end_matches('/').to_owned()),
-        Some(("http", rest)) if !rest.is_empty() && !production => {
-            Ok(raw.trim_end_matches('/').to_owned())
-        }
-        Some(("http", _)) => Err("must be an https URL in production".into()),
-        _ => Err("must be an absolute http(s) URL".into()),
-    }
-}
-
-/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`): only a
-/// developer can open pages there.
-fn is_loopback(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Config {
@@ -279,90 +191,7 @@ impl Config {
         let customer_directory_url = r.parse("CUSTOMER_DIRECTORY_URL", None, |raw| {
             base_url(raw, false).map(|_| Some(raw.to_owned()))
         });
-        let stripe_key = r.get("STRIPE_SECRET_KEY");
-        let webhook_secrets: Vec<SecretString> = r
-            .get("STRIPE_WEBHOOK_SECRET")
-            .map(|raw| {
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| SecretString::from(s.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let api_base = r.parse(
-            "STRIPE_API_BASE",
-            "https://api.stripe.com".to_string(),
-            |raw| base_url(raw, production),
-        );
-        let provider = r.parse("PAYMENT_PROVIDER", None, |raw| {
-            match raw.to_ascii_lowercase().as_str() {
-                "stripe" => Ok(Some(ProviderChoice::Stripe)),
-                "sandbox" => Ok(Some(ProviderChoice::Sandbox)),
-                _ => Err("must be stripe or sandbox".into()),
-            }
-        });
-        let stripe = match (stripe_key, provider) {
-            (Some(_), Some(ProviderChoice::Sandbox)) => {
-                r.problems.push(
-                    "PAYMENT_PROVIDER: sandbox, but STRIPE_SECRET_KEY is set; remove one of them"
-                        .into(),
-                );
-                None
-            }
-            (None, Some(ProviderChoice::Sandbox)) if production => {
-                r.problems.push(
-                    "PAYMENT_PROVIDER: the sandbox takes no money and is refused when \
-                     APP_ENV=production"
-                        .into(),
-                );
-                None
-            }
-            (None, Some(ProviderChoice::Sandbox)) => None,
-            (None, Some(ProviderChoice::Stripe)) => {
-                r.problems
-                    .push("STRIPE_SECRET_KEY: required with PAYMENT_PROVIDER=stripe".into());
-                None
-            }
-            // The sandbox by omission only where nobody but the developer can reach it.
-            (None, None) if !production && public_base_url.as_deref().is_none_or(is_loopback) => {
-                None
-            }
-            (None, None) if !production => {
-                r.problems.push(
-                    "STRIPE_SECRET_KEY: not set, and PUBLIC_BASE_URL is not a loopback address, \
-                     so customers could reach the sandbox, which marks orders paid with no \
-                     money; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET, or \
-                     PAYMENT_PROVIDER=sandbox to run the sandbox on purpose"
-                        .into(),
-                );
-                None
-            }
-            (stripe_key, _) => match stripe_key {
-                Some(key) => {
-                    if webhook_secrets.is_empty() {
-                        r.problems.push(
-                        "STRIPE_WEBHOOK_SECRET: required with STRIPE_SECRET_KEY (the endpoint's \
-                         signing secret, whsec_...; several, comma-separated, while rotating)"
-                            .into(),
-                    );
-                    }
-                    Some(StripeConfig {
-                        secret_key: SecretString::from(key),
-                        webhook_secrets,
-                        api_base,
-                    })
-                }
-                None => {
-                    r.problems.push(
-                        "STRIPE_SECRET_KEY: required when APP_ENV=production (without it orderpay \
-                     would use its sandbox, which takes no money)"
-                            .into(),
-                    );
-                    None
-                }
-            },
-        };
+        let stripe = provider::payment_provider(&mut r, production, public_base_url.as_deref());
         let checkout_minutes = r.parse("CHECKOUT_EXPIRY_MINUTES", 60u64, |raw| {
             match raw.parse::<u64>() {
                 Ok(m) if (35..=1440).contains(&m) => Ok(m),
@@ -455,14 +284,6 @@ impl Config {
     /// The database URL, secret included: only for building connections.
     pub fn expose_database_url(&self) -> &str {
         self.database_url.expose_secret()
-    }
-}
-
-fn boolean(raw: &str) -> Result<bool, String> {
-    match raw.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err("must be true or false".into()),
     }
 }
 
@@ -787,7 +608,7 @@ mod tests {
     /// the machine's public interfaces.
     #[test]
     fn compose_publishes_postgres_on_loopback_only() {
-        let compose = include_str!("../../../docker-compose.yml");
+        let compose = include_str!("../../../../docker-compose.yml");
         let published: Vec<&str> = compose
             .lines()
             .map(str::trim)
