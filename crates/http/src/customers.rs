@@ -2,32 +2,15 @@
 
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::{Map, Value};
 
-use orderpay_domain::customer::{CustomerId, CustomerInput, CustomerPatch};
+use orderpay_domain::customer::CustomerId;
 use orderpay_domain::phone::PhoneNumber;
-use orderpay_domain::validation::Violations;
 
-use crate::AppState;
-use crate::body::{Fields, json_object, parsed};
 use crate::problem::Problem;
 use crate::query::Query;
 use crate::requests::{CustomerPatchRequest, CustomerRequest};
 use crate::views::{CustomerView, ListView};
-
-/// Reads a customer body (`{"phone", "name", "email"}`) at `prefix`.
-pub(crate) fn customer_input(
-    object: &Map<String, Value>,
-    prefix: &str,
-    v: &mut Violations,
-) -> CustomerInput {
-    let mut f = Fields::new(object, prefix, CustomerRequest::FIELDS, v);
-    CustomerInput {
-        phone: f.string("phone").unwrap_or_default(),
-        name: f.string("name").unwrap_or_default(),
-        email: f.optional_string("email"),
-    }
-}
+use crate::{AppState, body};
 
 pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
     uuid::Uuid::parse_str(raw)
@@ -44,10 +27,9 @@ pub async fn create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let object = json_object(&req, &body)?;
-    let mut v = Violations::new();
-    let input = customer_input(&object, "", &mut v);
-    let new = parsed(v, input.parse(state.default_region, ""))?;
+    let (request, mut v) = body::read::<CustomerRequest>(&req, &body)?;
+    let parsed = request.parse(state.default_region, "", &mut v);
+    let new = body::finish(v, parsed)?;
     let customer = state.customers.create(new).await?;
     Ok(HttpResponse::Created().json(CustomerView::from(&customer)))
 }
@@ -106,15 +88,9 @@ pub async fn update(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = customer_id(&id)?;
-    let object = json_object(&req, &body)?;
-    let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", CustomerPatchRequest::FIELDS, &mut v);
-    let patch = CustomerPatch {
-        name: f.optional_string("name"),
-        email: f.nullable_string("email"),
-    };
-    // Every bad field at once: type errors above, and the rules for the rest.
-    let changes = parsed(v, patch.parse())?;
+    let (request, mut v) = body::read::<CustomerPatchRequest>(&req, &body)?;
+    let parsed = request.parse(&mut v);
+    let changes = body::finish(v, parsed)?;
     let customer = state.customers.update(id, changes).await?;
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }

@@ -2,63 +2,23 @@
 
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::Value;
 
 use actix_web::http::StatusCode;
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::order::{
-    CreateOrderError, LineItemInput, MAX_ITEMS, Order, OrderCustomerInput, OrderError, OrderFilter,
-    OrderId, OrderInput, OrderReference, OrderStatus,
+    CreateOrderError, Order, OrderError, OrderFilter, OrderId, OrderReference, OrderStatus,
 };
-use orderpay_domain::validation::Violations;
 
-use crate::body::{Fields, json_object, parsed};
-use crate::customers::customer_input;
 use crate::problem::Problem;
 use crate::query::Query;
-use crate::requests::{CreateOrderRequest, LineItemRequest};
+use crate::requests::CreateOrderRequest;
 use crate::views::{ListView, OrderView};
-use crate::{AppState, idempotency};
+use crate::{AppState, body, idempotency};
 
 pub(crate) fn order_id(raw: &str) -> Result<OrderId, Problem> {
     uuid::Uuid::parse_str(raw)
         .map(OrderId::from_uuid)
         .map_err(|_| Problem::not_found("order"))
-}
-
-fn line_items(items: &[Value], v: &mut Violations) -> Vec<LineItemInput> {
-    if items.len() > MAX_ITEMS {
-        // Reported by the domain's count rule; reading each item would only add noise.
-        return items
-            .iter()
-            .map(|_| LineItemInput {
-                name: String::new(),
-                quantity: None,
-                unit_amount: None,
-            })
-            .collect();
-    }
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let prefix = format!("items[{i}].");
-            let Value::Object(item) = item else {
-                v.add(format!("items[{i}]"), "must be an object");
-                return LineItemInput {
-                    name: String::new(),
-                    quantity: None,
-                    unit_amount: None,
-                };
-            };
-            let mut f = Fields::new(item, &prefix, LineItemRequest::FIELDS, v);
-            LineItemInput {
-                name: f.string("name").unwrap_or_default(),
-                quantity: f.integer("quantity"),
-                unit_amount: f.integer("unit_amount"),
-            }
-        })
-        .collect()
 }
 
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
@@ -70,36 +30,9 @@ pub async fn create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let object = json_object(&req, &body)?;
-    let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", CreateOrderRequest::FIELDS, &mut v);
-    let by_id = f.optional_string("customer_id");
-    let by_phone = f.optional_object("customer");
-    let currency = f.string("currency").unwrap_or_default();
-    let items = f.array("items").cloned().unwrap_or_default();
-    let metadata = f.string_map("metadata");
-    let customer = match (by_id, by_phone) {
-        (Some(id), None) => match uuid::Uuid::parse_str(&id) {
-            Ok(id) => OrderCustomerInput::Id(id),
-            Err(_) => {
-                v.add("customer_id", "must be a customer id");
-                OrderCustomerInput::Id(uuid::Uuid::nil())
-            }
-        },
-        (None, Some(customer)) => {
-            OrderCustomerInput::Phone(customer_input(customer, "customer.", &mut v))
-        }
-        (by_id, by_phone) => OrderCustomerInput::Ambiguous {
-            given_both: by_id.is_some() && by_phone.is_some(),
-        },
-    };
-    let input = OrderInput {
-        customer,
-        currency,
-        items: line_items(&items, &mut v),
-        metadata,
-    };
-    let new = parsed(v, input.parse(state.default_region))?;
+    let (request, mut v) = body::read::<CreateOrderRequest>(&req, &body)?;
+    let parsed = request.parse(state.default_region, &mut v);
+    let new = body::finish(v, parsed)?;
     let Some(keyed) = idempotency::keyed_request(&req) else {
         let order = state.orders.create(new).await?;
         return Ok(HttpResponse::Created().json(OrderView::from(&order)));

@@ -3,17 +3,13 @@
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 
-use orderpay_domain::money::Amount;
-use orderpay_domain::order::OrderFlag;
-use orderpay_domain::payment::{RefundInput, RefundReason};
-use orderpay_domain::validation::Violations;
+use orderpay_domain::payment::RefundInput;
 
-use crate::body::{Fields, optional_json_object};
 use crate::orders::order_id;
 use crate::problem::Problem;
 use crate::requests::{ClearFlagsRequest, RefundRequest};
 use crate::views::{ListView, OrderEventView, OrderView, PaymentLinkView};
-use crate::{AppState, idempotency};
+use crate::{AppState, body, idempotency};
 
 /// The order's pay link: the same URL every time while it awaits payment.
 #[utoipa::path(post, path = "/v1/orders/{id}/payment-link", tag = "payments", security(("bearer" = [])),
@@ -41,16 +37,9 @@ pub async fn refund(
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
     // An empty body asks for a full refund.
-    let object = optional_json_object(&req, &body)?;
-    let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", RefundRequest::FIELDS, &mut v);
-    let amount = f.optional_integer("amount");
-    let reason = f.optional_string("reason");
-    let amount = amount.and_then(|a| v.check("amount", Amount::new(a).map_err(|e| e.to_string())));
-    let reason = reason.and_then(|r| v.check("reason", RefundReason::parse(&r)));
-    if !v.is_empty() {
-        return Err(Problem::validation(&v));
-    }
+    let (request, mut v) = body::read_optional::<RefundRequest>(&req, &body)?;
+    let parsed = request.parse(&mut v);
+    let (amount, reason) = body::finish(v, parsed)?;
     let request_key = idempotency::claimed_key(&req).map(|k| idempotency::provider_key(&k));
     let order = state
         .payments
@@ -79,25 +68,9 @@ pub async fn clear_flags(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
-    let object = optional_json_object(&req, &body)?;
-    let mut v = Violations::new();
-    let mut f = Fields::new(&object, "", ClearFlagsRequest::FIELDS, &mut v);
-    let listed = f.value("flags").map(|_| f.array("flags"));
-    let mut flags = Vec::new();
-    if let Some(Some(items)) = listed {
-        for (i, item) in items.iter().enumerate() {
-            let flag = item
-                .as_str()
-                .ok_or_else(|| "must be a string".to_owned())
-                .and_then(OrderFlag::parse);
-            if let Some(flag) = v.check(format!("flags[{i}]"), flag) {
-                flags.push(flag);
-            }
-        }
-    }
-    if !v.is_empty() {
-        return Err(Problem::validation(&v));
-    }
+    let (request, mut v) = body::read_optional::<ClearFlagsRequest>(&req, &body)?;
+    let parsed = request.parse(&mut v);
+    let flags = body::finish(v, parsed)?;
     let order = state.payments.clear_flags(id, &flags).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

@@ -1,12 +1,23 @@
 //! The request bodies, as types: what the OpenAPI document shows (no other field is allowed:
-//! `additionalProperties: false`). Each body's field names are
-//! the ones its handler reads (`FIELDS`, shared with the reader, so the two cannot drift); a
-//! field the reader does not know is refused (422, "is not a known field").
+//! `additionalProperties: false`) and what the handlers read ([`crate::body::read`]). Each
+//! field is a [`Field`], so that every bad one is reported at once with its JSON path; each
+//! request converts itself to the domain's values here, through the domain's constructors.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use utoipa::ToSchema;
+
+use orderpay_domain::customer::{CustomerChanges, CustomerId, CustomerName, Email, NewCustomer};
+use orderpay_domain::money::{Amount, Currency};
+use orderpay_domain::order::{
+    ItemName, LineItem, Metadata, NewOrder, OrderCustomer, OrderFlag, Quantity,
+};
+use orderpay_domain::payment::RefundReason;
+use orderpay_domain::phone::{PhoneNumber, PhoneRegion};
+use orderpay_domain::validation::Violations;
+
+use crate::body::{Expected, Field};
 
 /// A customer, by phone: `POST /v1/customers`, and `customer` in `POST /v1/orders`.
 #[derive(Deserialize, ToSchema)]
@@ -14,15 +25,39 @@ use utoipa::ToSchema;
 #[schema(example = json!({"phone": "+14155550100", "name": "Ada", "email": "ada@example.com"}))]
 pub struct CustomerRequest {
     /// E.164 (`+14155550100`), or national with `DEFAULT_PHONE_REGION` set.
-    pub phone: String,
+    #[schema(value_type = String)]
+    pub phone: Field<String>,
     /// 1 to 200 characters.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Field<String>,
     #[serde(default)]
-    pub email: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email: Field<String>,
 }
 
 impl CustomerRequest {
-    pub const FIELDS: &[&str] = &["phone", "name", "email"];
+    /// The customer to create; each bad field reported at `prefix` + its name.
+    pub fn parse(
+        self,
+        region: Option<PhoneRegion>,
+        prefix: &str,
+        v: &mut Violations,
+    ) -> Option<NewCustomer> {
+        let phone = self.phone.parsed(&format!("{prefix}phone"), v, |phone| {
+            PhoneNumber::parse(&phone, region)
+        });
+        let name = self.name.parsed(&format!("{prefix}name"), v, |name| {
+            CustomerName::parse(&name)
+        });
+        let email = self
+            .email
+            .optional_parsed(&format!("{prefix}email"), v, |email| Email::parse(&email));
+        Some(NewCustomer {
+            phone: phone?,
+            name: name?,
+            email: email?,
+        })
+    }
 }
 
 /// `PATCH /v1/customers/{id}`: the fields to change; `"email": null` clears the email.
@@ -31,14 +66,32 @@ impl CustomerRequest {
 #[schema(example = json!({"name": "Ada Lovelace", "email": null}))]
 pub struct CustomerPatchRequest {
     #[serde(default)]
-    pub name: Option<String>,
-    #[schema(nullable)]
+    #[schema(value_type = Option<String>)]
+    pub name: Field<String>,
+    #[schema(value_type = Option<String>, nullable)]
     #[serde(default)]
-    pub email: Option<String>,
+    pub email: Field<String>,
 }
 
 impl CustomerPatchRequest {
-    pub const FIELDS: &[&str] = &["name", "email"];
+    /// The changes: only the fields given, so two clients changing different fields at once
+    /// both keep their change.
+    pub fn parse(self, v: &mut Violations) -> Option<CustomerChanges> {
+        let name = self
+            .name
+            .optional_parsed("name", v, |name| CustomerName::parse(&name));
+        let email = match self.email.nullable("email", v) {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(email)) => v
+                .check("email", Email::parse(&email))
+                .map(|e| Some(Some(e))),
+        };
+        Some(CustomerChanges {
+            name: name?,
+            email: email?,
+        })
+    }
 }
 
 /// One line of an order.
@@ -46,17 +99,30 @@ impl CustomerPatchRequest {
 #[serde(deny_unknown_fields)]
 pub struct LineItemRequest {
     /// 1 to 250 characters, no invisible formatting characters.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Field<String>,
     /// 1 to 999,999.
-    #[schema(minimum = 1, maximum = 999_999)]
-    pub quantity: i64,
+    #[schema(value_type = i64, minimum = 1, maximum = 999_999)]
+    pub quantity: Field<i64>,
     /// In the currency's minor unit (cents for usd).
-    #[schema(minimum = 0)]
-    pub unit_amount: i64,
+    #[schema(value_type = i64, minimum = 0)]
+    pub unit_amount: Field<i64>,
 }
 
 impl LineItemRequest {
-    pub const FIELDS: &[&str] = &["name", "quantity", "unit_amount"];
+    /// The line, priced (its amount with checked arithmetic), reported at `path`.
+    fn parse(self, path: &str, v: &mut Violations) -> Option<LineItem> {
+        let name = self
+            .name
+            .parsed(&format!("{path}.name"), v, |name| ItemName::parse(&name));
+        let quantity = self
+            .quantity
+            .parsed(&format!("{path}.quantity"), v, Quantity::parse);
+        let unit_amount = self
+            .unit_amount
+            .parsed(&format!("{path}.unit_amount"), v, Amount::new);
+        v.check(path, LineItem::new(name?, quantity?, unit_amount?))
+    }
 }
 
 /// `POST /v1/orders`: for `customer_id`, or for `customer` (found or created by phone).
@@ -67,21 +133,104 @@ impl LineItemRequest {
 pub struct CreateOrderRequest {
     /// An existing customer's id; give this or `customer`.
     #[serde(default)]
-    pub customer_id: Option<uuid::Uuid>,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub customer_id: Field<uuid::Uuid>,
     /// The customer by phone, found or created; give this or `customer_id`.
     #[serde(default)]
-    pub customer: Option<CustomerRequest>,
+    #[schema(value_type = Option<CustomerRequest>)]
+    pub customer: Field<CustomerRequest>,
     /// A lower-case ISO 4217 code.
-    pub currency: String,
+    #[schema(value_type = String)]
+    pub currency: Field<String>,
     /// 1 to 100 lines.
-    pub items: Vec<LineItemRequest>,
+    #[schema(value_type = Vec<LineItemRequest>)]
+    pub items: Field<Vec<Field<LineItemRequest>>>,
     /// Up to 50 string pairs (keys up to 40 characters, values up to 500).
     #[serde(default)]
-    pub metadata: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub metadata: Field<BTreeMap<String, Field<String>>>,
 }
 
 impl CreateOrderRequest {
-    pub const FIELDS: &[&str] = &["customer_id", "customer", "currency", "items", "metadata"];
+    /// The order to create, checked as a whole by the domain once every part is valid.
+    pub fn parse(self, region: Option<PhoneRegion>, v: &mut Violations) -> Option<NewOrder> {
+        let customer = match (self.customer_id.is_given(), self.customer.is_given()) {
+            (true, false) => self
+                .customer_id
+                .required("customer_id", v)
+                .map(|id| OrderCustomer::Id(CustomerId::from_uuid(id))),
+            (false, true) => self
+                .customer
+                .required("customer", v)
+                .and_then(|customer| customer.parse(region, "customer.", v))
+                .map(OrderCustomer::FindOrCreate),
+            (true, true) => {
+                v.add(
+                    "customer_id",
+                    "give either customer_id or customer, not both",
+                );
+                None
+            }
+            (false, false) => {
+                v.add(
+                    "customer_id",
+                    "give customer_id, or customer with a phone and a name",
+                );
+                None
+            }
+        };
+        let currency = self
+            .currency
+            .parsed("currency", v, |currency| Currency::parse(&currency));
+        let items = self.items.required("items", v).and_then(|lines| {
+            // Too many lines is one answer, not one per line.
+            v.check("items", NewOrder::check_line_count(lines.len()))?;
+            let parsed: Vec<_> = lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    let path = format!("items[{i}]");
+                    line.required(&path, v)?.parse(&path, v)
+                })
+                .collect();
+            parsed.into_iter().collect::<Option<Vec<_>>>()
+        });
+        let metadata = metadata(self.metadata, v);
+        let (customer, currency, items, metadata) = (customer?, currency?, items?, metadata?);
+        match NewOrder::new(customer, currency, items, metadata) {
+            Ok(order) => Some(order),
+            Err(errors) => {
+                v.absorb(errors);
+                None
+            }
+        }
+    }
+}
+
+/// The order's metadata: string values only, then the domain's bounds.
+fn metadata(field: Field<BTreeMap<String, Field<String>>>, v: &mut Violations) -> Option<Metadata> {
+    let mut pairs = BTreeMap::new();
+    let mut typed = true;
+    for (key, value) in field.optional("metadata", v).unwrap_or_default() {
+        match value {
+            Field::Given(value) => {
+                pairs.insert(key, value);
+            }
+            _ => {
+                v.add(format!("metadata.{key}"), String::MUST_BE);
+                typed = false;
+            }
+        }
+    }
+    let parsed = Metadata::parse(pairs);
+    match parsed {
+        Ok(metadata) if typed => Some(metadata),
+        Ok(_) => None,
+        Err(errors) => {
+            v.absorb(errors);
+            None
+        }
+    }
 }
 
 /// `POST /v1/orders/{id}/refunds`: all that is left (no `amount`), or part.
@@ -89,16 +238,24 @@ impl CreateOrderRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": 300, "reason": "requested_by_customer"}))]
 pub struct RefundRequest {
-    #[schema(minimum = 1)]
+    #[schema(value_type = Option<i64>, minimum = 1)]
     #[serde(default)]
-    pub amount: Option<i64>,
+    pub amount: Field<i64>,
     /// `duplicate`, `fraudulent` or `requested_by_customer`.
     #[serde(default)]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Field<String>,
 }
 
 impl RefundRequest {
-    pub const FIELDS: &[&str] = &["amount", "reason"];
+    /// The amount and the reason, each when given.
+    pub fn parse(self, v: &mut Violations) -> Option<(Option<Amount>, Option<RefundReason>)> {
+        let amount = self.amount.optional_parsed("amount", v, Amount::new);
+        let reason = self
+            .reason
+            .optional_parsed("reason", v, |reason| RefundReason::parse(&reason));
+        Some((amount?, reason?))
+    }
 }
 
 /// `POST /v1/orders/{id}/clear-flags`: the flags a person dealt with; all when left out.
@@ -108,9 +265,30 @@ impl RefundRequest {
 pub struct ClearFlagsRequest {
     /// `amount_mismatch`, `needs_refund`, `disputed`.
     #[serde(default)]
-    pub flags: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub flags: Field<Vec<Field<String>>>,
 }
 
 impl ClearFlagsRequest {
-    pub const FIELDS: &[&str] = &["flags"];
+    /// The flags named; none (meaning all) when left out.
+    pub fn parse(self, v: &mut Violations) -> Option<Vec<OrderFlag>> {
+        let parsed: Vec<_> = self
+            .flags
+            .optional("flags", v)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, flag)| flag.parsed(&format!("flags[{i}]"), v, |f| OrderFlag::parse(&f)))
+            .collect();
+        parsed.into_iter().collect()
+    }
+}
+
+/// Request objects met inside other requests.
+impl Expected for CustomerRequest {
+    const MUST_BE: &'static str = "must be an object";
+}
+
+impl Expected for LineItemRequest {
+    const MUST_BE: &'static str = "must be an object";
 }

@@ -9,9 +9,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use orderpay_domain::customer::CustomerId;
-use orderpay_domain::order::{
-    LineItemInput, Order, OrderCustomerInput, OrderInput, OrderReference,
-};
+use orderpay_domain::order::{Order, OrderCustomer, OrderReference, order_of};
 use orderpay_domain::payment::{
     CheckoutRequest, GatewayError, Payment, PaymentGateway, PaymentProvider,
 };
@@ -19,24 +17,12 @@ use orderpay_stripe::StripeGateway;
 use orderpay_stripe::testing::checkout_session_json;
 
 fn order() -> Order {
-    let new = OrderInput {
-        customer: OrderCustomerInput::Id(CustomerId::generate().as_uuid()),
-        currency: "usd".into(),
-        items: vec![
-            LineItemInput {
-                name: "Tea & cake".into(),
-                quantity: Some(2),
-                unit_amount: Some(450),
-            },
-            LineItemInput {
-                name: "Scone".into(),
-                quantity: Some(1),
-                unit_amount: Some(325),
-            },
-        ],
-        metadata: Default::default(),
-    }
-    .parse(None)
+    let new = order_of(
+        OrderCustomer::Id(CustomerId::generate()),
+        "usd",
+        &[("Tea & cake", 2, 450), ("Scone", 1, 325)],
+        Default::default(),
+    )
     .unwrap();
     Order::create(
         new,

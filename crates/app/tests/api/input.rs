@@ -119,8 +119,8 @@ async fn each_invalid_order_names_its_field_and_stores_nothing() {
             "extra",
             "currency",
             "items[0].name",
-            "items[0].unit_amount",
             "items[0].quantity",
+            "items[0].unit_amount",
         ],
     )
     .await;

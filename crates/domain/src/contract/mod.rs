@@ -16,11 +16,10 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::api_key::ApiKeyRepository;
-use crate::customer::{Customer, CustomerId, CustomerInput, CustomerRepository};
+use crate::customer::{Customer, CustomerId, CustomerRepository, NewCustomer};
 use crate::idempotency::IdempotencyStore;
 use crate::order::{
-    LineItemInput, Order, OrderCustomerInput, OrderEvent, OrderEventType, OrderInput,
-    OrderReference, OrderRepository,
+    Order, OrderCustomer, OrderEvent, OrderEventType, OrderReference, OrderRepository, order_of,
 };
 use crate::payment::PaymentRepository;
 
@@ -40,36 +39,24 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
 
 /// A customer with phone `+1415555` followed by `line` (4 digits), created at `at(seconds)`.
 pub fn customer(line: u16, seconds: i64) -> Customer {
-    CustomerInput {
-        phone: format!("+1415555{line:04}"),
-        name: format!("Customer {line}"),
-        email: Some(format!("c{line}@example.com")),
-    }
-    .parse(None, "")
+    NewCustomer::parse(
+        &format!("+1415555{line:04}"),
+        &format!("Customer {line}"),
+        Some(&format!("c{line}@example.com")),
+        None,
+    )
     .expect("valid customer")
     .into_customer(at(seconds))
 }
 
 /// A two-line order for `customer_id` with `reference`, created at `at(seconds)`.
 pub fn order(customer_id: CustomerId, reference: &str, seconds: i64) -> Order {
-    let new = OrderInput {
-        customer: OrderCustomerInput::Id(customer_id.as_uuid()),
-        currency: "eur".into(),
-        items: vec![
-            LineItemInput {
-                name: "Tea".into(),
-                quantity: Some(2),
-                unit_amount: Some(450),
-            },
-            LineItemInput {
-                name: "Cake".into(),
-                quantity: Some(1),
-                unit_amount: Some(300),
-            },
-        ],
-        metadata: BTreeMap::from([("chat_id".to_string(), "42".to_string())]),
-    }
-    .parse(None)
+    let new = order_of(
+        OrderCustomer::Id(customer_id),
+        "eur",
+        &[("Tea", 2, 450), ("Cake", 1, 300)],
+        BTreeMap::from([("chat_id".to_string(), "42".to_string())]),
+    )
     .expect("valid order");
     let reference = OrderReference::parse(reference).expect("valid reference");
     Order::create(new, customer_id, reference, at(seconds))

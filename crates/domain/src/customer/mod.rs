@@ -4,10 +4,7 @@ mod models;
 mod ports;
 mod service;
 
-pub use models::{
-    Customer, CustomerChanges, CustomerId, CustomerInput, CustomerName, CustomerPatch, Email,
-    NewCustomer,
-};
+pub use models::{Customer, CustomerChanges, CustomerId, CustomerName, Email, NewCustomer};
 pub use ports::{CustomerDirectory, CustomerRepository, DirectoryEntry, DirectoryError};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockCustomerDirectory, MockCustomerRepository};

@@ -87,14 +87,6 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A request to create a customer, as the client sent it.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerInput {
-    pub phone: String,
-    pub name: String,
-    pub email: Option<String>,
-}
-
 /// A validated customer to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCustomer {
@@ -103,21 +95,21 @@ pub struct NewCustomer {
     pub email: Option<Email>,
 }
 
-impl CustomerInput {
-    /// Parses every field, reporting each bad one under `prefix` + its name.
+impl NewCustomer {
+    /// Test support: a customer as a client could send it, parsed by the same constructors a
+    /// request's fields go through, every bad field reported at once.
+    #[cfg(any(test, feature = "testing"))]
     pub fn parse(
-        &self,
+        phone: &str,
+        name: &str,
+        email: Option<&str>,
         region: Option<PhoneRegion>,
-        prefix: &str,
     ) -> Result<NewCustomer, Violations> {
         let mut v = Violations::new();
-        let phone = v.check(
-            format!("{prefix}phone"),
-            PhoneNumber::parse(&self.phone, region),
-        );
-        let name = v.check(format!("{prefix}name"), CustomerName::parse(&self.name));
-        let email = match &self.email {
-            Some(e) => v.check(format!("{prefix}email"), Email::parse(e)).map(Some),
+        let phone = v.check("phone", PhoneNumber::parse(phone, region));
+        let name = v.check("name", CustomerName::parse(name));
+        let email = match email {
+            Some(e) => v.check("email", Email::parse(e)).map(Some),
             None => Some(None),
         };
         match (phone, name, email) {
@@ -127,9 +119,7 @@ impl CustomerInput {
             _ => Err(v),
         }
     }
-}
 
-impl NewCustomer {
     pub fn into_customer(self, now: DateTime<Utc>) -> Customer {
         Customer {
             id: CustomerId::generate(),
@@ -142,37 +132,12 @@ impl NewCustomer {
     }
 }
 
-/// Changes to a customer as the client sent them: a field left `None` stays as it is;
-/// `email: Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerPatch {
-    pub name: Option<String>,
-    pub email: Option<Option<String>>,
-}
-
 /// Validated changes: only the fields given are written, so two clients changing different
 /// fields at once both keep their change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomerChanges {
     pub name: Option<CustomerName>,
     pub email: Option<Option<Email>>,
-}
-
-impl CustomerPatch {
-    /// Parses every given field, or reports every bad one.
-    pub fn parse(&self) -> Result<CustomerChanges, Violations> {
-        let mut v = Violations::new();
-        let name = match &self.name {
-            Some(name) => v.check("name", CustomerName::parse(name)),
-            None => None,
-        };
-        let email = match &self.email {
-            Some(Some(email)) => v.check("email", Email::parse(email)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        };
-        v.finish(|| CustomerChanges { name, email })
-    }
 }
 
 impl CustomerChanges {
@@ -194,21 +159,6 @@ impl CustomerChanges {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn input_reports_every_bad_field_with_its_prefix() {
-        let input = CustomerInput {
-            phone: "nope".into(),
-            name: " ".into(),
-            email: Some("no-at-sign".into()),
-        };
-        let err = input.parse(None, "customer.").unwrap_err();
-        let fields: Vec<&str> = err.errors().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["customer.phone", "customer.name", "customer.email"]
-        );
-    }
 
     #[test]
     fn email_shape_is_checked_and_domain_lowercased() {
@@ -242,31 +192,24 @@ mod tests {
     #[test]
     fn patch_changes_only_given_fields_and_can_clear_email() {
         let now = chrono::Utc::now();
-        let customer = CustomerInput {
-            phone: "+14155550100".into(),
-            name: "Ada".into(),
-            email: Some("ada@example.com".into()),
-        }
-        .parse(None, "")
-        .unwrap()
-        .into_customer(now);
-        let changes = CustomerPatch {
+        let customer = NewCustomer::parse("+14155550100", "Ada", Some("ada@example.com"), None)
+            .unwrap()
+            .into_customer(now);
+        let changes = CustomerChanges {
             name: None,
             email: Some(None),
-        }
-        .parse()
-        .unwrap();
-        assert_eq!(changes.name, None);
+        };
         let patched = changes.applied_to(&customer, now);
         assert_eq!(patched.name.as_str(), "Ada");
         assert_eq!(patched.email, None);
-        let bad = CustomerPatch {
-            name: Some(String::new()),
-            email: Some(Some("x".into())),
-        }
-        .parse()
-        .unwrap_err();
-        assert_eq!(bad.errors().len(), 2);
+        assert_eq!(patched.phone, customer.phone);
+    }
+
+    #[test]
+    fn a_new_customer_reports_every_bad_field_at_once() {
+        let err = NewCustomer::parse("nope", " ", Some("no-at-sign"), None).unwrap_err();
+        let fields: Vec<&str> = err.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["phone", "name", "email"]);
     }
 
     proptest! {

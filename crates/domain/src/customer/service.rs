@@ -145,8 +145,7 @@ mod tests {
     use super::*;
     use crate::clock::MockClock;
     use crate::customer::{
-        CustomerInput, DirectoryEntry, DirectoryError, MockCustomerDirectory,
-        MockCustomerRepository,
+        DirectoryEntry, DirectoryError, MockCustomerDirectory, MockCustomerRepository,
     };
     use chrono::{TimeZone, Utc};
     use mockall::predicate::eq;
@@ -160,13 +159,7 @@ mod tests {
     }
 
     fn new_customer() -> NewCustomer {
-        CustomerInput {
-            phone: "+14155550100".into(),
-            name: "Ada".into(),
-            email: None,
-        }
-        .parse(None, "")
-        .unwrap()
+        NewCustomer::parse("+14155550100", "Ada", None, None).unwrap()
     }
 
     fn stored() -> Customer {

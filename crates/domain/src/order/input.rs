@@ -1,49 +1,21 @@
-//! Creating an order from what a client sent: every field parsed, totals computed with checked
-//! arithmetic, every problem reported at once with its JSON path.
+//! A new order, checked as a whole: its lines counted, its total computed with checked
+//! arithmetic and bounded. Each part was parsed by its own type first (in the HTTP adapter, from
+//! the request's fields).
 
-use std::collections::BTreeMap;
-
-use uuid::Uuid;
-
-use super::{ItemName, LineItem, Metadata, Quantity};
-use crate::customer::{CustomerId, CustomerInput, NewCustomer};
+use super::{LineItem, Metadata};
+use crate::customer::{CustomerId, NewCustomer};
 use crate::money::{Amount, Currency};
-use crate::phone::PhoneRegion;
 use crate::validation::Violations;
+#[cfg(any(test, feature = "testing"))]
+use {
+    super::{ItemName, Quantity},
+    std::collections::BTreeMap,
+};
 
 /// Stripe's ceiling for one charge: an order total above it could never be paid.
 pub const MAX_TOTAL_MINOR_UNITS: i64 = 99_999_999;
 /// How many line items one order may have.
 pub const MAX_ITEMS: usize = 100;
-
-/// Who an order is for, as the client said it.
-#[derive(Debug, Clone)]
-pub enum OrderCustomerInput {
-    Id(Uuid),
-    /// Find the customer with this phone, or create them.
-    Phone(CustomerInput),
-    /// The client gave both or neither.
-    Ambiguous {
-        given_both: bool,
-    },
-}
-
-/// A line item as the client sent it; `None` for a number that was missing or not a number.
-#[derive(Debug, Clone)]
-pub struct LineItemInput {
-    pub name: String,
-    pub quantity: Option<i64>,
-    pub unit_amount: Option<i64>,
-}
-
-/// A request to create an order, as the client sent it.
-#[derive(Debug, Clone)]
-pub struct OrderInput {
-    pub customer: OrderCustomerInput,
-    pub currency: String,
-    pub items: Vec<LineItemInput>,
-    pub metadata: BTreeMap<String, String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCustomer {
@@ -61,92 +33,79 @@ pub struct NewOrder {
     pub metadata: Metadata,
 }
 
-impl OrderInput {
-    /// Parses every field and computes the totals with checked arithmetic, reporting every
-    /// problem at once with its JSON path.
-    pub fn parse(self, region: Option<PhoneRegion>) -> Result<NewOrder, Violations> {
+impl NewOrder {
+    /// An order has 1 to [`MAX_ITEMS`] lines. A reader can ask before reading each line.
+    pub fn check_line_count(count: usize) -> Result<(), String> {
+        if (1..=MAX_ITEMS).contains(&count) {
+            Ok(())
+        } else {
+            Err(format!("must have 1 to {MAX_ITEMS} line items"))
+        }
+    }
+
+    /// An order of `items`, checked as a whole: 1 to [`MAX_ITEMS`] lines, a total (computed
+    /// with checked arithmetic) above zero and at most [`MAX_TOTAL_MINOR_UNITS`]. Each part
+    /// was parsed by its own type; what is wrong here is reported at `items`.
+    pub fn new(
+        customer: OrderCustomer,
+        currency: Currency,
+        items: Vec<LineItem>,
+        metadata: Metadata,
+    ) -> Result<NewOrder, Violations> {
         let mut v = Violations::new();
-        let customer = match &self.customer {
-            OrderCustomerInput::Id(id) => Some(OrderCustomer::Id(CustomerId::from_uuid(*id))),
-            OrderCustomerInput::Phone(input) => match input.parse(region, "customer.") {
-                Ok(new) => Some(OrderCustomer::FindOrCreate(new)),
-                Err(errors) => {
-                    v.absorb(errors);
-                    None
-                }
-            },
-            OrderCustomerInput::Ambiguous { given_both } => {
-                let why = if *given_both {
-                    "give either customer_id or customer, not both"
-                } else {
-                    "give customer_id, or customer with a phone and a name"
-                };
-                v.add("customer_id", why);
-                None
-            }
-        };
-        let currency = v.check("currency", Currency::parse(&self.currency));
-        let items = parse_items(&self.items, &mut v);
-        let metadata = match Metadata::parse(self.metadata) {
-            Ok(m) => Some(m),
-            Err(errors) => {
-                v.absorb(errors);
-                None
-            }
-        };
-        let total = items
-            .as_deref()
-            .and_then(|items| order_total(items, &mut v));
-        match (customer, currency, items, total, metadata) {
-            (Some(customer), Some(currency), Some(items), Some(total), Some(metadata))
-                if v.is_empty() =>
-            {
-                Ok(NewOrder {
-                    customer,
-                    currency,
-                    items,
-                    total,
-                    metadata,
-                })
-            }
-            _ => Err(v),
+        if v.check("items", Self::check_line_count(items.len()))
+            .is_none()
+        {
+            return Err(v);
+        }
+        let total = order_total(&items, &mut v);
+        match total {
+            Some(total) => Ok(NewOrder {
+                customer,
+                currency,
+                items,
+                total,
+                metadata,
+            }),
+            None => Err(v),
         }
     }
 }
 
-fn parse_items(inputs: &[LineItemInput], v: &mut Violations) -> Option<Vec<LineItem>> {
-    if inputs.is_empty() || inputs.len() > MAX_ITEMS {
-        v.add("items", format!("must have 1 to {MAX_ITEMS} line items"));
-        return None;
-    }
-    let mut items = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.iter().enumerate() {
-        let name = v.check(format!("items[{i}].name"), ItemName::parse(&input.name));
-        let required = || "is required".to_string();
-        let quantity = v.check(
-            format!("items[{i}].quantity"),
-            input
-                .quantity
-                .ok_or_else(required)
-                .and_then(Quantity::parse),
-        );
-        let unit_amount = v.check(
-            format!("items[{i}].unit_amount"),
-            input
-                .unit_amount
-                .ok_or_else(required)
-                .and_then(|a| Amount::new(a).map_err(|e| e.to_string())),
-        );
-        if let (Some(name), Some(quantity), Some(unit_amount)) = (name, quantity, unit_amount)
-            && let Some(item) = v.check(
-                format!("items[{i}]"),
-                LineItem::new(name, quantity, unit_amount),
-            )
-        {
-            items.push(item);
+/// Test support: an order for `customer` of `items` (name, quantity, unit amount), parsed by
+/// the same constructors a request's fields go through.
+#[cfg(any(test, feature = "testing"))]
+pub fn order_of(
+    customer: OrderCustomer,
+    currency: &str,
+    items: &[(&str, i64, i64)],
+    metadata: BTreeMap<String, String>,
+) -> Result<NewOrder, Violations> {
+    let mut v = Violations::new();
+    let currency = v.check("currency", Currency::parse(currency));
+    let lines: Vec<_> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, quantity, unit_amount))| {
+            let name = v.check(format!("items[{i}].name"), ItemName::parse(name))?;
+            let quantity = v.check(format!("items[{i}].quantity"), Quantity::parse(*quantity))?;
+            let unit = v.check(format!("items[{i}].unit_amount"), Amount::new(*unit_amount))?;
+            v.check(format!("items[{i}]"), LineItem::new(name, quantity, unit))
+        })
+        .collect();
+    let metadata = match Metadata::parse(metadata) {
+        Ok(m) => Some(m),
+        Err(errors) => {
+            v.absorb(errors);
+            None
         }
+    };
+    match (currency, metadata) {
+        (Some(currency), Some(metadata)) if v.is_empty() => {
+            NewOrder::new(customer, currency, lines, metadata)
+        }
+        _ => Err(v),
     }
-    (items.len() == inputs.len()).then_some(items)
 }
 
 fn order_total(items: &[LineItem], v: &mut Violations) -> Option<Amount> {
@@ -173,22 +132,16 @@ fn order_total(items: &[LineItem], v: &mut Violations) -> Option<Amount> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use uuid::Uuid;
 
-    fn item(quantity: i64, unit_amount: i64) -> LineItemInput {
-        LineItemInput {
-            name: "Tea".into(),
-            quantity: Some(quantity),
-            unit_amount: Some(unit_amount),
-        }
-    }
-
-    fn input(items: Vec<LineItemInput>) -> OrderInput {
-        OrderInput {
-            customer: OrderCustomerInput::Id(Uuid::now_v7()),
-            currency: "usd".into(),
-            items,
-            metadata: BTreeMap::new(),
-        }
+    fn order(items: &[(i64, i64)]) -> Result<NewOrder, Violations> {
+        let items: Vec<_> = items.iter().map(|(q, a)| ("Tea", *q, *a)).collect();
+        order_of(
+            OrderCustomer::Id(CustomerId::from_uuid(Uuid::now_v7())),
+            "usd",
+            &items,
+            BTreeMap::new(),
+        )
     }
 
     fn fields(v: &Violations) -> Vec<&str> {
@@ -197,26 +150,27 @@ mod tests {
 
     #[test]
     fn totals_are_computed_per_line_and_summed() {
-        let order = input(vec![item(2, 450), item(1, 100)]).parse(None).unwrap();
+        let order = order(&[(2, 450), (1, 100)]).unwrap();
         assert_eq!(order.items[0].amount.minor_units(), 900);
         assert_eq!(order.total.minor_units(), 1000);
         assert_eq!(order.currency.code(), "usd");
     }
 
     #[test]
-    fn every_bad_field_is_reported_at_once_with_its_path() {
-        let mut bad = input(vec![item(0, 100), item(1, -5)]);
-        bad.currency = "zzz".into();
-        bad.items[1].name = "".into();
-        bad.metadata.insert("k".repeat(41), "v".into());
-        let err = bad.parse(None).unwrap_err();
+    fn every_bad_part_is_reported_at_once_with_its_path() {
+        let err = order_of(
+            OrderCustomer::Id(CustomerId::from_uuid(Uuid::now_v7())),
+            "zzz",
+            &[("Tea", 0, 100), ("", 1, -5)],
+            BTreeMap::from([("k".repeat(41), "v".into())]),
+        )
+        .unwrap_err();
         assert_eq!(
             fields(&err),
             [
                 "currency",
                 "items[0].quantity",
                 "items[1].name",
-                "items[1].unit_amount",
                 &format!("metadata.{}", "k".repeat(41)),
             ]
         );
@@ -224,51 +178,23 @@ mod tests {
 
     #[test]
     fn item_count_is_bounded() {
-        assert_eq!(fields(&input(vec![]).parse(None).unwrap_err()), ["items"]);
-        let many = (0..101).map(|_| item(1, 1)).collect();
-        assert_eq!(fields(&input(many).parse(None).unwrap_err()), ["items"]);
-        let hundred = (0..100).map(|_| item(1, 1)).collect();
-        assert!(input(hundred).parse(None).is_ok());
+        assert_eq!(fields(&order(&[]).unwrap_err()), ["items"]);
+        assert_eq!(fields(&order(&[(1, 1); 101]).unwrap_err()), ["items"]);
+        assert!(order(&[(1, 1); 100]).is_ok());
     }
 
     #[test]
     fn total_must_be_positive_and_within_the_ceiling() {
-        assert_eq!(
-            fields(&input(vec![item(1, 0)]).parse(None).unwrap_err()),
-            ["items"]
-        );
-        assert!(
-            input(vec![item(1, MAX_TOTAL_MINOR_UNITS)])
-                .parse(None)
-                .is_ok()
-        );
-        let over = input(vec![item(1, MAX_TOTAL_MINOR_UNITS), item(1, 1)]);
-        assert_eq!(fields(&over.parse(None).unwrap_err()), ["items"]);
+        assert_eq!(fields(&order(&[(1, 0)]).unwrap_err()), ["items"]);
+        assert!(order(&[(1, MAX_TOTAL_MINOR_UNITS)]).is_ok());
+        let over = order(&[(1, MAX_TOTAL_MINOR_UNITS), (1, 1)]);
+        assert_eq!(fields(&over.unwrap_err()), ["items"]);
     }
 
     #[test]
     fn line_overflow_names_the_line() {
-        let err = input(vec![item(1, 1), item(2, i64::MAX)])
-            .parse(None)
-            .unwrap_err();
+        let err = order(&[(1, 1), (2, i64::MAX)]).unwrap_err();
         assert_eq!(fields(&err), ["items[1]"]);
-    }
-
-    #[test]
-    fn customer_must_be_given_one_way() {
-        let mut both = input(vec![item(1, 1)]);
-        both.customer = OrderCustomerInput::Ambiguous { given_both: true };
-        assert_eq!(fields(&both.parse(None).unwrap_err()), ["customer_id"]);
-        let mut by_phone = input(vec![item(1, 1)]);
-        by_phone.customer = OrderCustomerInput::Phone(CustomerInput {
-            phone: "12".into(),
-            name: "Ada".into(),
-            email: None,
-        });
-        assert_eq!(
-            fields(&by_phone.parse(None).unwrap_err()),
-            ["customer.phone"]
-        );
     }
 
     proptest! {
@@ -276,9 +202,8 @@ mod tests {
         fn parsed_totals_equal_the_wide_sum_or_are_rejected(
             lines in prop::collection::vec((1i64..1000, 0i64..10_000_000), 1..20)
         ) {
-            let items = lines.iter().map(|(q, a)| item(*q, *a)).collect();
             let wide: i128 = lines.iter().map(|(q, a)| i128::from(*q) * i128::from(*a)).sum();
-            match input(items).parse(None) {
+            match order(&lines) {
                 Ok(order) => {
                     prop_assert_eq!(i128::from(order.total.minor_units()), wide);
                     prop_assert!(wide > 0 && wide <= i128::from(MAX_TOTAL_MINOR_UNITS));

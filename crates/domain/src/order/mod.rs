@@ -9,10 +9,9 @@ mod service;
 mod status;
 
 pub use events::{OrderEvent, OrderEventId, OrderEventType, OrderFlag};
-pub use input::{
-    LineItemInput, MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, NewOrder, OrderCustomer, OrderCustomerInput,
-    OrderInput,
-};
+#[cfg(any(test, feature = "testing"))]
+pub use input::order_of;
+pub use input::{MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, NewOrder, OrderCustomer};
 pub use models::{
     ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, PayToken, Quantity,
 };

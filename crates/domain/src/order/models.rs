@@ -400,22 +400,18 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{LineItemInput, OrderCustomerInput, OrderInput};
+    use crate::customer::CustomerId;
+    use crate::order::{OrderCustomer, order_of};
     use proptest::prelude::*;
     use uuid::Uuid;
 
     fn tea() -> NewOrder {
-        OrderInput {
-            customer: OrderCustomerInput::Id(Uuid::now_v7()),
-            currency: "usd".into(),
-            items: vec![LineItemInput {
-                name: "Tea".into(),
-                quantity: Some(1),
-                unit_amount: Some(1),
-            }],
-            metadata: BTreeMap::new(),
-        }
-        .parse(None)
+        order_of(
+            OrderCustomer::Id(CustomerId::from_uuid(Uuid::now_v7())),
+            "usd",
+            &[("Tea", 1, 1)],
+            Default::default(),
+        )
         .unwrap()
     }
 

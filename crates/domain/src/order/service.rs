@@ -244,14 +244,10 @@ impl OrderService {
 mod tests {
     use super::*;
     use crate::clock::MockClock;
-    use crate::customer::CustomerInput;
-    use crate::order::{
-        LineItemInput, MockOrderRepository, MockReferenceGenerator, OrderCustomerInput, OrderInput,
-        OrderStatus,
-    };
+    use crate::customer::{CustomerId, NewCustomer};
+    use crate::order::{MockOrderRepository, MockReferenceGenerator, OrderStatus, order_of};
     use crate::payment::MockPaymentGateway;
     use chrono::Utc;
-    use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use uuid::Uuid;
 
@@ -289,23 +285,12 @@ mod tests {
         )
     }
 
-    fn new_order(customer: OrderCustomerInput) -> NewOrder {
-        OrderInput {
-            customer,
-            currency: "usd".into(),
-            items: vec![LineItemInput {
-                name: "Tea".into(),
-                quantity: Some(2),
-                unit_amount: Some(450),
-            }],
-            metadata: BTreeMap::new(),
-        }
-        .parse(None)
-        .unwrap()
+    fn new_order(customer: OrderCustomer) -> NewOrder {
+        order_of(customer, "usd", &[("Tea", 2, 450)], Default::default()).unwrap()
     }
 
     fn by_id() -> NewOrder {
-        new_order(OrderCustomerInput::Id(Uuid::now_v7()))
+        new_order(OrderCustomer::Id(CustomerId::from_uuid(Uuid::now_v7())))
     }
 
     #[tokio::test]
@@ -401,11 +386,9 @@ mod tests {
             .times(1)
             .returning(move |_, _, _, _| Ok(Inserted::Stored(winner)));
         let order = service(orders)
-            .create(new_order(OrderCustomerInput::Phone(CustomerInput {
-                phone: "+14155550100".into(),
-                name: "Ada".into(),
-                email: None,
-            })))
+            .create(new_order(OrderCustomer::FindOrCreate(
+                NewCustomer::parse("+14155550100", "Ada", None, None).unwrap(),
+            )))
             .await
             .unwrap();
         assert_eq!(order.customer_id, winner);

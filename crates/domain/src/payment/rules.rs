@@ -221,7 +221,7 @@ impl Draft {
 mod tests {
     use super::*;
     use crate::customer::CustomerId;
-    use crate::order::{LineItemInput, OrderCustomerInput, OrderInput, OrderReference};
+    use crate::order::{OrderCustomer, OrderReference, order_of};
     use crate::payment::{PaymentId, PaymentProvider, SessionRef};
     use chrono::TimeZone;
 
@@ -231,17 +231,12 @@ mod tests {
 
     /// A pending order of 1200 eur.
     fn world() -> (Order, Payment) {
-        let new = OrderInput {
-            customer: OrderCustomerInput::Id(CustomerId::generate().as_uuid()),
-            currency: "eur".into(),
-            items: vec![LineItemInput {
-                name: "Tea".into(),
-                quantity: Some(2),
-                unit_amount: Some(600),
-            }],
-            metadata: Default::default(),
-        }
-        .parse(None)
+        let new = order_of(
+            OrderCustomer::Id(CustomerId::generate()),
+            "eur",
+            &[("Tea", 2, 600)],
+            Default::default(),
+        )
         .unwrap();
         let o = Order::create(
             new,

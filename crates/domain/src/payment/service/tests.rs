@@ -9,9 +9,7 @@ use crate::payment::{Lease, MockLeases};
 
 struct HeldLease;
 impl Lease for HeldLease {}
-use crate::order::{
-    LineItemInput, MockOrderRepository, OrderCustomerInput, OrderInput, OrderReference, StatusEvent,
-};
+use crate::order::{MockOrderRepository, OrderCustomer, OrderReference, StatusEvent, order_of};
 use crate::order::{OrderEventType, OrderId, OrderStatus};
 use crate::payment::GatewayError;
 use crate::payment::{
@@ -23,17 +21,12 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 fn pending_order() -> Order {
-    let new = OrderInput {
-        customer: OrderCustomerInput::Id(CustomerId::generate().as_uuid()),
-        currency: "usd".into(),
-        items: vec![LineItemInput {
-            name: "Tea".into(),
-            quantity: Some(2),
-            unit_amount: Some(450),
-        }],
-        metadata: Default::default(),
-    }
-    .parse(None)
+    let new = order_of(
+        OrderCustomer::Id(CustomerId::generate()),
+        "usd",
+        &[("Tea", 2, 450)],
+        Default::default(),
+    )
     .unwrap();
     Order::create(
         new,
