@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 pub mod cli;
+mod conformance;
 mod customers;
 mod health;
 mod helpers;

@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 
-use crate::phone::{PhoneNumber, PhoneRegion};
-use crate::validation::{Violations, bounded_text};
+use crate::phone::PhoneNumber;
+use crate::validation::bounded_text;
+#[cfg(any(test, feature = "testing"))]
+use crate::{phone::PhoneRegion, validation::Violations};
 
 entity_id!(CustomerId);
 

@@ -8,6 +8,8 @@ mod money;
 mod refunds;
 mod webhooks;
 
+pub(crate) use refunds::refund_json;
+
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

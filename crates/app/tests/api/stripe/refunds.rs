@@ -2,7 +2,7 @@
 use super::*;
 
 /// A Refund as Stripe answers it.
-pub(super) fn refund_json(id: &str, amount: i64, payment_intent: &str) -> Value {
+pub(crate) fn refund_json(id: &str, amount: i64, payment_intent: &str) -> Value {
     json!({
         "id": id, "object": "refund", "amount": amount, "balance_transaction": null,
         "charge": "ch_1", "created": 1_900_000_000, "currency": "usd", "customer": null,
