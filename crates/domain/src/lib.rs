@@ -17,6 +17,7 @@ pub mod payment;
 pub mod phone;
 pub mod store;
 pub mod validation;
+pub mod webhook;
 
 #[cfg(feature = "testing")]
 pub mod contract;

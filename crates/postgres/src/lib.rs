@@ -18,6 +18,7 @@ mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -24,6 +24,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        sequence -> Int8,
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        order_id -> Uuid,
+        created_at -> Timestamptz,
+        snapshot -> Jsonb,
+    }
+}
+
+diesel::table! {
     idempotency_keys (api_key_id, key) {
         api_key_id -> Uuid,
         key -> Text,
@@ -105,19 +117,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        event_id -> Uuid,
+        order_id -> Uuid,
+        event_sequence -> Int8,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        leased_until -> Nullable<Timestamptz>,
+        lease -> Nullable<Uuid>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_status -> Nullable<Int2>,
+        last_duration_ms -> Nullable<Int4>,
+        last_response -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        description -> Nullable<Text>,
+        enabled_events -> Array<Text>,
+        status -> Text,
+        secret_version -> Int4,
+        previous_secret_until -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(events -> order_events (id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> payments (payment_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(orders -> customers (customer_id));
 diesel::joinable!(payments -> orders (order_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     customers,
+    events,
     idempotency_keys,
     order_events,
     order_items,
     orders,
     payments,
     processed_events,
+    webhook_deliveries,
+    webhook_endpoints,
 );

@@ -33,7 +33,8 @@ use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
 use crate::schema::{order_items, orders};
 
-#[derive(Queryable, Selectable, Insertable)]
+/// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
+#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct OrderRow {
     id: Uuid,
@@ -51,7 +52,7 @@ pub(crate) struct OrderRow {
     version: i32,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
 #[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ItemRow {
     order_id: Uuid,
@@ -117,7 +118,7 @@ pub(crate) fn flag_names(order: &Order) -> Vec<String> {
         .collect()
 }
 
-fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
+pub(crate) fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
     let metadata: BTreeMap<String, String> =
         serde_json::from_value(row.metadata).map_err(|e| corrupt("order metadata", e))?;
     Ok(Order::restore(OrderParts {

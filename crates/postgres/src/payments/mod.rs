@@ -27,9 +27,10 @@ use crate::events::EventRow;
 use crate::orders::{ItemRow, Key, OrderRow, assemble, load_one};
 use crate::schema::{order_events, order_items, orders, payments, processed_events};
 
-#[derive(Queryable, Selectable, Insertable)]
+/// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
+#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
-struct PaymentRow {
+pub(crate) struct PaymentRow {
     id: Uuid,
     order_id: Uuid,
     provider: String,

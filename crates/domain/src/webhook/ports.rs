@@ -1,0 +1,122 @@
+//! What webhooks out need from the world: a store (endpoints, the event outbox, deliveries),
+//! a sender (signs and POSTs), the secrets (derived, never stored) and how an event looks.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use super::delivery::{Attempt, Delivery, DeliveryId, Verdict};
+use super::endpoint::{WebhookEndpoint, WebhookEndpointId};
+use crate::order::{Order, OrderEventId, OrderEventType};
+use crate::pagination::{Page, PageRequest};
+use crate::payment::Payment;
+use crate::store::StoreError;
+
+/// An event: a change to an order, with the order (and its latest payment) as that change
+/// left it. Its id is the id of the history entry it reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: OrderEventId,
+    pub kind: OrderEventType,
+    pub created_at: DateTime<Utc>,
+    pub order: Order,
+    pub payment: Option<Payment>,
+}
+
+/// A delivery a sender claimed: no other sender sends it until the claim lapses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub id: DeliveryId,
+    /// The claim's token: the attempt's outcome is recorded only under it.
+    pub lease: Uuid,
+    /// Attempts made, this one included.
+    pub attempts: u32,
+    pub endpoint: WebhookEndpoint,
+    pub event: Event,
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait WebhookRepository: Send + Sync {
+    async fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError>;
+    async fn endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError>;
+    /// Newest first.
+    async fn endpoints(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, StoreError>;
+    /// Writes every field; `false` when there is no such endpoint.
+    async fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool, StoreError>;
+    /// Removes it with its deliveries; `false` when there is no such endpoint.
+    async fn delete_endpoint(&self, id: WebhookEndpointId) -> Result<bool, StoreError>;
+
+    async fn event(&self, id: OrderEventId) -> Result<Option<Event>, StoreError>;
+    /// Newest first, of one type or all.
+    async fn events(
+        &self,
+        kind: Option<OrderEventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, StoreError>;
+
+    /// An endpoint's deliveries, newest first.
+    async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, StoreError>;
+    /// Makes the delivery due now (again); `None` when the endpoint has no such delivery.
+    async fn retry_delivery(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>, StoreError>;
+
+    /// Claims up to `limit` deliveries due at `now` to enabled endpoints, for `lease`: the
+    /// earliest pending event of each order and endpoint only, so that one order's events
+    /// reach an endpoint in the order they happened.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: TimeDelta,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+    /// Records an attempt under its claim, and what it makes of the delivery and endpoint.
+    async fn record_attempt(
+        &self,
+        due: &DueDelivery,
+        attempted_at: DateTime<Utc>,
+        attempt: &Attempt,
+        verdict: &Verdict,
+    ) -> Result<(), StoreError>;
+}
+
+/// One signed POST to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingWebhook {
+    pub url: String,
+    pub endpoint: WebhookEndpointId,
+    /// Sign with each of these secret versions (the current first).
+    pub secret_versions: Vec<i32>,
+    /// `webhook-id`: the event's id, the same on every attempt.
+    pub message_id: String,
+    pub timestamp: DateTime<Utc>,
+    pub body: String,
+}
+
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// Sends it once; never fails, the failure being the attempt's outcome.
+    async fn send(&self, webhook: &OutgoingWebhook) -> Attempt;
+}
+
+/// Endpoints' signing secrets (`whsec_...`), derived from the service's key, never stored.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait Secrets: Send + Sync {
+    fn secret(&self, endpoint: WebhookEndpointId, version: i32) -> String;
+}
+
+/// How an event is shown: its id (`evt_...`) and its JSON, as the API shows it.
+#[cfg_attr(any(test, feature = "testing"), mockall::automock)]
+pub trait EventRenderer: Send + Sync {
+    fn id(&self, event: &Event) -> String;
+    fn render(&self, event: &Event) -> String;
+}

@@ -1,0 +1,218 @@
+//! The API's webhook operations: endpoints (create, read, change, delete, rotate the secret),
+//! the event feed, and an endpoint's deliveries.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::delivery::{Delivery, DeliveryId};
+use super::endpoint::{
+    EndpointStatus, EndpointUrl, EventSelection, UrlPolicy, WebhookEndpoint, WebhookEndpointId,
+};
+use super::ports::{Event, Secrets, WebhookRepository};
+use crate::Clock;
+use crate::order::{OrderEventId, OrderEventType};
+use crate::pagination::{Page, PageRequest};
+use crate::store::StoreError;
+
+/// What a webhook operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// `starting_after` names nothing in the list.
+    #[error("no {0} matches `starting_after`")]
+    CursorNotFound(&'static str),
+    /// The store cannot be reached now: worth a retry (503).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+crate::store::from_store_error!(WebhookError);
+
+/// A list's error: an unknown cursor is the client's, the rest the store's.
+fn listing(what: &'static str) -> impl FnOnce(StoreError) -> WebhookError {
+    move |e| match e {
+        StoreError::MissingReference => WebhookError::CursorNotFound(what),
+        other => other.into(),
+    }
+}
+
+/// A new endpoint, its fields parsed.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub url: EndpointUrl,
+    pub enabled_events: EventSelection,
+    pub description: Option<String>,
+}
+
+/// Changes to an endpoint: only what is given.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointChanges {
+    pub url: Option<EndpointUrl>,
+    pub enabled_events: Option<EventSelection>,
+    pub status: Option<EndpointStatus>,
+    pub description: Option<Option<String>>,
+}
+
+pub struct WebhookService {
+    repo: Arc<dyn WebhookRepository>,
+    secrets: Arc<dyn Secrets>,
+    clock: Arc<dyn Clock>,
+    url_policy: UrlPolicy,
+    /// How long both secrets sign after a rotation.
+    overlap: TimeDelta,
+}
+
+impl WebhookService {
+    pub fn new(
+        repo: Arc<dyn WebhookRepository>,
+        secrets: Arc<dyn Secrets>,
+        clock: Arc<dyn Clock>,
+        url_policy: UrlPolicy,
+        overlap: TimeDelta,
+    ) -> Self {
+        Self {
+            repo,
+            secrets,
+            clock,
+            url_policy,
+            overlap,
+        }
+    }
+
+    /// Which URLs endpoints may have here.
+    pub fn url_policy(&self) -> UrlPolicy {
+        self.url_policy
+    }
+
+    /// Creates an enabled endpoint; its secret is answered now and on rotation only.
+    pub async fn create(
+        &self,
+        new: NewEndpoint,
+    ) -> Result<(WebhookEndpoint, String), WebhookError> {
+        let now = self.clock.now();
+        let endpoint = WebhookEndpoint {
+            id: WebhookEndpointId::generate(),
+            url: new.url,
+            description: new.description,
+            enabled_events: new.enabled_events,
+            status: EndpointStatus::Enabled,
+            secret_version: 1,
+            previous_secret_until: None,
+            failing_since: None,
+            disabled_reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.repo.insert_endpoint(&endpoint).await?;
+        let secret = self.secrets.secret(endpoint.id, endpoint.secret_version);
+        Ok((endpoint, secret))
+    }
+
+    pub async fn get(&self, id: WebhookEndpointId) -> Result<WebhookEndpoint, WebhookError> {
+        self.repo
+            .endpoint(id)
+            .await?
+            .ok_or(WebhookError::NotFound("webhook endpoint"))
+    }
+
+    pub async fn list(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, WebhookError> {
+        self.repo
+            .endpoints(page)
+            .await
+            .map_err(listing("webhook endpoint"))
+    }
+
+    /// Applies the changes; enabling an endpoint forgets its failures.
+    pub async fn update(
+        &self,
+        id: WebhookEndpointId,
+        changes: EndpointChanges,
+    ) -> Result<WebhookEndpoint, WebhookError> {
+        let mut endpoint = self.get(id).await?;
+        if let Some(url) = changes.url {
+            endpoint.url = url;
+        }
+        if let Some(events) = changes.enabled_events {
+            endpoint.enabled_events = events;
+        }
+        if let Some(description) = changes.description {
+            endpoint.description = description;
+        }
+        if let Some(status) = changes.status {
+            if status == EndpointStatus::Enabled {
+                endpoint.failing_since = None;
+                endpoint.disabled_reason = None;
+            }
+            endpoint.status = status;
+        }
+        endpoint.updated_at = self.clock.now();
+        if !self.repo.update_endpoint(&endpoint).await? {
+            return Err(WebhookError::NotFound("webhook endpoint"));
+        }
+        Ok(endpoint)
+    }
+
+    pub async fn delete(&self, id: WebhookEndpointId) -> Result<(), WebhookError> {
+        if self.repo.delete_endpoint(id).await? {
+            Ok(())
+        } else {
+            Err(WebhookError::NotFound("webhook endpoint"))
+        }
+    }
+
+    /// A new secret; the old one keeps signing (beside it) for the overlap.
+    pub async fn rotate_secret(&self, id: WebhookEndpointId) -> Result<String, WebhookError> {
+        let mut endpoint = self.get(id).await?;
+        let now = self.clock.now();
+        endpoint.secret_version += 1;
+        endpoint.previous_secret_until = Some(now + self.overlap);
+        endpoint.updated_at = now;
+        if !self.repo.update_endpoint(&endpoint).await? {
+            return Err(WebhookError::NotFound("webhook endpoint"));
+        }
+        Ok(self.secrets.secret(endpoint.id, endpoint.secret_version))
+    }
+
+    pub async fn event(&self, id: OrderEventId) -> Result<Event, WebhookError> {
+        self.repo
+            .event(id)
+            .await?
+            .ok_or(WebhookError::NotFound("event"))
+    }
+
+    pub async fn events(
+        &self,
+        kind: Option<OrderEventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, WebhookError> {
+        self.repo.events(kind, page).await.map_err(listing("event"))
+    }
+
+    pub async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, WebhookError> {
+        self.get(endpoint).await?;
+        self.repo
+            .deliveries(endpoint, page)
+            .await
+            .map_err(listing("delivery"))
+    }
+
+    /// Sends the delivery again now (the sender picks it up at once).
+    pub async fn retry(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+    ) -> Result<Delivery, WebhookError> {
+        self.repo
+            .retry_delivery(endpoint, delivery, self.clock.now())
+            .await?
+            .ok_or(WebhookError::NotFound("delivery"))
+    }
+}

@@ -1,0 +1,374 @@
+//! Webhooks out in PostgreSQL: endpoints, the event feed (the `events` outbox, filled by the
+//! `order_events_outbox` trigger in the statement that writes an order's history) and
+//! deliveries. Sending (`sending`) claims due deliveries under a lease, never holding a
+//! transaction across the network; `listen` wakes senders when a commit made deliveries.
+
+mod listen;
+mod sending;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use orderpay_domain::order::{OrderEventId, OrderEventType};
+use orderpay_domain::pagination::{Page, PageRequest};
+use orderpay_domain::payment::Payment;
+use orderpay_domain::store::StoreError;
+use orderpay_domain::webhook::{
+    Attempt, Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointStatus, EndpointUrl, Event,
+    EventSelection, Verdict, WebhookEndpoint, WebhookEndpointId, WebhookRepository,
+};
+
+use crate::PgStore;
+use crate::errors::{corrupt, store_error};
+use crate::orders::{ItemRow, OrderRow, order_of};
+use crate::payments::PaymentRow;
+use crate::schema::{events, webhook_deliveries, webhook_endpoints};
+
+pub use listen::WAKE_CHANNEL;
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset, QueryableByName)]
+#[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
+#[diesel(treat_none_as_null = true)]
+pub(crate) struct EndpointRow {
+    id: Uuid,
+    url: String,
+    description: Option<String>,
+    enabled_events: Vec<String>,
+    status: String,
+    secret_version: i32,
+    previous_secret_until: Option<DateTime<Utc>>,
+    failing_since: Option<DateTime<Utc>>,
+    disabled_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&WebhookEndpoint> for EndpointRow {
+    fn from(e: &WebhookEndpoint) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            url: e.url.as_str().to_owned(),
+            description: e.description.clone(),
+            enabled_events: e
+                .enabled_events
+                .names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            status: e.status.as_str().to_owned(),
+            secret_version: e.secret_version,
+            previous_secret_until: e.previous_secret_until,
+            failing_since: e.failing_since,
+            disabled_reason: e.disabled_reason.clone(),
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+impl TryFrom<EndpointRow> for WebhookEndpoint {
+    type Error = StoreError;
+
+    fn try_from(row: EndpointRow) -> Result<Self, StoreError> {
+        Ok(WebhookEndpoint {
+            id: WebhookEndpointId::from_uuid(row.id),
+            url: EndpointUrl::from_stored(row.url),
+            description: row.description,
+            enabled_events: EventSelection::parse(&row.enabled_events)
+                .map_err(|e| corrupt("endpoint events", e))?,
+            status: EndpointStatus::parse(&row.status)
+                .map_err(|e| corrupt("endpoint status", e))?,
+            secret_version: row.secret_version,
+            previous_secret_until: row.previous_secret_until,
+            failing_since: row.failing_since,
+            disabled_reason: row.disabled_reason,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct EventRow {
+    id: Uuid,
+    type_: String,
+    created_at: DateTime<Utc>,
+    snapshot: serde_json::Value,
+}
+
+/// What the outbox trigger wrote: the order's row, its items and its latest payment's row.
+#[derive(serde::Deserialize)]
+struct Snapshot {
+    order: OrderRow,
+    items: Vec<ItemRow>,
+    payment: Option<PaymentRow>,
+}
+
+pub(crate) fn event_of(
+    id: Uuid,
+    kind: &str,
+    created_at: DateTime<Utc>,
+    snapshot: serde_json::Value,
+) -> Result<Event, StoreError> {
+    let snapshot: Snapshot =
+        serde_json::from_value(snapshot).map_err(|e| corrupt("event snapshot", e))?;
+    Ok(Event {
+        id: OrderEventId::from_uuid(id),
+        kind: OrderEventType::parse(kind).map_err(|e| corrupt("event type", e))?,
+        created_at,
+        order: order_of(snapshot.order, snapshot.items)?,
+        payment: snapshot.payment.map(Payment::try_from).transpose()?,
+    })
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        event_of(row.id, &row.type_, row.created_at, row.snapshot)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
+struct DeliveryRow {
+    id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Uuid,
+    status: String,
+    attempts: i32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_attempt_at: Option<DateTime<Utc>>,
+    last_status: Option<i16>,
+    last_duration_ms: Option<i32>,
+    last_response: Option<String>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+fn delivery_of((row, kind): (DeliveryRow, String)) -> Result<Delivery, StoreError> {
+    let last_attempt = row.last_attempt_at.map(|_| Attempt {
+        status: row.last_status.and_then(|s| u16::try_from(s).ok()),
+        duration: TimeDelta::milliseconds(i64::from(row.last_duration_ms.unwrap_or(0))),
+        response: row.last_response.clone().unwrap_or_default(),
+        error: row.last_error.clone(),
+    });
+    Ok(Delivery {
+        id: DeliveryId::from_uuid(row.id),
+        endpoint_id: WebhookEndpointId::from_uuid(row.endpoint_id),
+        event_id: OrderEventId::from_uuid(row.event_id),
+        event_type: OrderEventType::parse(&kind).map_err(|e| corrupt("event type", e))?,
+        status: DeliveryStatus::parse(&row.status).map_err(|e| corrupt("delivery status", e))?,
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        next_attempt_at: row.next_attempt_at,
+        last_attempt_at: row.last_attempt_at,
+        last_attempt,
+        created_at: row.created_at,
+    })
+}
+
+#[async_trait]
+impl WebhookRepository for PgStore {
+    async fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        let row = EndpointRow::from(endpoint);
+        self.with_conn(async |conn| {
+            diesel::insert_into(webhook_endpoints::table)
+                .values(&row)
+                .execute(conn)
+                .await
+                .map(|_| ())
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        self.with_conn(async |conn| {
+            webhook_endpoints::table
+                .find(id.as_uuid())
+                .select(EndpointRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .map(WebhookEndpoint::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn endpoints(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, StoreError> {
+        self.with_conn(async |conn| {
+            let rows: Vec<EndpointRow> = newest_first_page!(
+                webhook_endpoints,
+                webhook_endpoints::table.into_boxed(),
+                page
+            )
+            .select(EndpointRow::as_select())
+            .load(conn)
+            .await
+            .map_err(store_error)?;
+            check_cursor!(webhook_endpoints, conn, page, rows.is_empty());
+            let endpoints = rows
+                .into_iter()
+                .map(WebhookEndpoint::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(endpoints, page.limit))
+        })
+        .await
+    }
+
+    async fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool, StoreError> {
+        let row = EndpointRow::from(endpoint);
+        self.with_conn(async |conn| {
+            diesel::update(webhook_endpoints::table.find(row.id))
+                .set(&row)
+                .execute(conn)
+                .await
+                .map(|n| n == 1)
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, id: WebhookEndpointId) -> Result<bool, StoreError> {
+        self.with_conn(async |conn| {
+            diesel::delete(webhook_endpoints::table.find(id.as_uuid()))
+                .execute(conn)
+                .await
+                .map(|n| n == 1)
+                .map_err(store_error)
+        })
+        .await
+    }
+
+    async fn event(&self, id: OrderEventId) -> Result<Option<Event>, StoreError> {
+        self.with_conn(async |conn| {
+            events::table
+                .find(id.as_uuid())
+                .select(EventRow::as_select())
+                .first(conn)
+                .await
+                .optional()
+                .map_err(store_error)?
+                .map(Event::try_from)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn events(
+        &self,
+        kind: Option<OrderEventType>,
+        page: PageRequest,
+    ) -> Result<Page<Event>, StoreError> {
+        self.with_conn(async |conn| {
+            let mut query = events::table.into_boxed();
+            if let Some(kind) = kind {
+                query = query.filter(events::type_.eq(kind.as_str()));
+            }
+            let rows: Vec<EventRow> = newest_first_page!(events, query, page)
+                .select(EventRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?;
+            check_cursor!(events, conn, page, rows.is_empty());
+            let events = rows
+                .into_iter()
+                .map(Event::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(events, page.limit))
+        })
+        .await
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint: WebhookEndpointId,
+        page: PageRequest,
+    ) -> Result<Page<Delivery>, StoreError> {
+        self.with_conn(async |conn| {
+            let query = webhook_deliveries::table
+                .inner_join(events::table)
+                .filter(webhook_deliveries::endpoint_id.eq(endpoint.as_uuid()))
+                .into_boxed();
+            let rows: Vec<(DeliveryRow, String)> =
+                newest_first_page!(webhook_deliveries, query, page)
+                    .select((DeliveryRow::as_select(), events::type_))
+                    .load(conn)
+                    .await
+                    .map_err(store_error)?;
+            check_cursor!(webhook_deliveries, conn, page, rows.is_empty());
+            let deliveries = rows
+                .into_iter()
+                .map(delivery_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_overfetch(deliveries, page.limit))
+        })
+        .await
+    }
+
+    async fn retry_delivery(
+        &self,
+        endpoint: WebhookEndpointId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.with_conn(async |conn| {
+            let updated: Option<Uuid> = diesel::update(
+                webhook_deliveries::table
+                    .find(delivery.as_uuid())
+                    .filter(webhook_deliveries::endpoint_id.eq(endpoint.as_uuid())),
+            )
+            .set((
+                webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                webhook_deliveries::next_attempt_at.eq(now),
+            ))
+            .returning(webhook_deliveries::id)
+            .get_result(conn)
+            .await
+            .optional()
+            .map_err(store_error)?;
+            let Some(id) = updated else {
+                return Ok(None);
+            };
+            // Wakes the senders of every replica, as a commit that made deliveries does.
+            diesel::sql_query(format!("NOTIFY {WAKE_CHANNEL}"))
+                .execute(conn)
+                .await
+                .map_err(store_error)?;
+            let row: (DeliveryRow, String) = webhook_deliveries::table
+                .inner_join(events::table)
+                .filter(webhook_deliveries::id.eq(id))
+                .select((DeliveryRow::as_select(), events::type_))
+                .first(conn)
+                .await
+                .map_err(store_error)?;
+            delivery_of(row).map(Some)
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: TimeDelta,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        sending::claim_due(self, now, limit, lease).await
+    }
+
+    async fn record_attempt(
+        &self,
+        due: &DueDelivery,
+        attempted_at: DateTime<Utc>,
+        attempt: &Attempt,
+        verdict: &Verdict,
+    ) -> Result<(), StoreError> {
+        sending::record_attempt(self, due, attempted_at, attempt, verdict).await
+    }
+}
