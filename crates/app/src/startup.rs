@@ -15,12 +15,14 @@ use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
     EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings, Reconciled,
 };
+use orderpay_domain::webhook::{Dispatcher, RetryRules, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::Limits;
 use orderpay_http::{AppState, PublicServices, Readiness};
 use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, PoolOptions, database};
 use orderpay_stripe::{StripeGateway, StripeWebhooks};
+use orderpay_webhooks::HttpSender;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
@@ -116,7 +118,16 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         let probe = probe.clone();
         Box::pin(async move { probe.ping().await.map_err(|e| format!("{e:#}")) })
     });
+    let outbound = WebhookService::new(
+        Arc::new(store.clone()),
+        Arc::new(config.webhooks.signing_key.clone()),
+        clock.clone(),
+        config.webhooks.url_policy,
+        chrono::TimeDelta::from_std(config.webhooks.secret_overlap)
+            .context("WEBHOOK_SECRET_OVERLAP_HOURS")?,
+    );
     Ok(AppState {
+        outbound,
         customers,
         orders,
         payments,
@@ -209,6 +220,64 @@ fn spawn_idempotency_purge(store: PgStore, ttl: chrono::TimeDelta) {
     });
 }
 
+/// The sender of webhooks out, over `store`.
+fn webhook_dispatcher(config: &Config, store: &PgStore) -> anyhow::Result<Dispatcher> {
+    let settings = &config.webhooks;
+    let sender = HttpSender::new(
+        settings.signing_key.clone(),
+        settings.url_policy,
+        settings.timeout,
+    )
+    .map_err(|e| anyhow::anyhow!("building the webhook sender: {e}"))?;
+    Ok(Dispatcher::new(
+        Arc::new(store.clone()),
+        Arc::new(sender),
+        Arc::new(orderpay_http::EventJson),
+        Arc::new(SystemClock),
+        RetryRules {
+            schedule: settings.schedule.clone(),
+            disable_after: chrono::TimeDelta::from_std(settings.disable_after)
+                .context("WEBHOOK_DISABLE_AFTER_HOURS")?,
+        },
+        chrono::TimeDelta::from_std(settings.timeout).context("WEBHOOK_TIMEOUT_SECONDS")?,
+    ))
+}
+
+/// How often the sender looks for due deliveries when nothing woke it (a retry falling due,
+/// or a replica whose LISTEN connection is down).
+const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Sends webhooks for as long as the process runs: at once when a commit made deliveries (a
+/// LISTEN on the outbox's channel wakes it, whichever replica committed), and every
+/// [`WEBHOOK_POLL`] for retries falling due. Replicas share the work through claims.
+fn spawn_webhook_sender(store: PgStore, dispatcher: Dispatcher) {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let listener = wake.clone();
+    tokio::spawn(async move {
+        loop {
+            let wake = listener.clone();
+            if let Err(e) = store.listen_for_deliveries(move || wake.notify_one()).await {
+                tracing::warn!(error = %format!("{e:#}"), "listening for webhook deliveries failed");
+            }
+            tokio::time::sleep(WEBHOOK_POLL).await;
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            match dispatcher.run_once().await {
+                // More may be due (the next event of an order just delivered, say).
+                Ok(claimed) if claimed > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "sending webhooks failed"),
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(WEBHOOK_POLL) => {}
+            }
+        }
+    });
+}
+
 /// Runs one reconciliation now (`orderpay reconcile`).
 pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
     let store = store(config)?;
@@ -244,6 +313,7 @@ impl Application {
             spawn_reconciliation(state.payments.clone(), every);
         }
         spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
+        spawn_webhook_sender(store.clone(), webhook_dispatcher(config, &store)?);
         let shutting_down = state.shutting_down.clone();
         let server = orderpay_http::server(
             listener,

@@ -3,6 +3,8 @@
 
 mod body;
 mod customers;
+mod endpoints;
+mod events;
 mod idempotency;
 pub mod limits;
 mod middleware;
@@ -33,11 +35,13 @@ use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::OrderService;
 use orderpay_domain::payment::{EventFeed, PaymentService};
 use orderpay_domain::phone::PhoneRegion;
+use orderpay_domain::webhook::WebhookService;
 
 use crate::problem::{Code, Problem};
 
 pub use body::MAX_BODY_BYTES;
 pub use middleware::request_context;
+pub use views::EventJson;
 
 /// Whether the service can do its work now (the database answers). `Err` says why not.
 pub type Readiness =
@@ -65,6 +69,8 @@ pub struct AppState {
     pub sandbox: bool,
     /// Stripe's signed webhook events, when Stripe is configured.
     pub webhooks: Option<Arc<dyn EventFeed>>,
+    /// Webhooks out: merchants' endpoints, the event feed, deliveries.
+    pub outbound: WebhookService,
     /// The region national phone numbers are read in; `None` accepts international form only.
     pub default_region: Option<PhoneRegion>,
     pub readiness: Readiness,
@@ -115,7 +121,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
                 .service(web::resource("/orders/{id}/events").get(payments::events))
                 .service(web::resource("/orders/{id}/refunds").post(payments::refund))
-                .service(web::resource("/orders/{id}/clear-flags").post(payments::clear_flags)),
+                .service(web::resource("/orders/{id}/clear-flags").post(payments::clear_flags))
+                .service(
+                    web::resource("/webhook_endpoints")
+                        .get(endpoints::list)
+                        .post(endpoints::create),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}")
+                        .get(endpoints::get)
+                        .patch(endpoints::update)
+                        .delete(endpoints::delete),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/rotate_secret")
+                        .post(endpoints::rotate_secret),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/deliveries").get(endpoints::deliveries),
+                )
+                .service(
+                    web::resource("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry")
+                        .post(endpoints::retry),
+                )
+                .service(web::resource("/events").get(events::list))
+                .service(web::resource("/events/{id}").get(events::get)),
         )
         .service(
             web::resource("/webhooks/stripe")

@@ -230,6 +230,9 @@ pub(crate) fn required_scope(method: &actix_web::http::Method, route: &str) -> O
         r if r.starts_with("/v1/customers") => Some(Scope::CustomersWrite),
         r if r.starts_with("/v1/orders") && reads => Some(Scope::OrdersRead),
         r if r.starts_with("/v1/orders") => Some(Scope::OrdersWrite),
+        r if r.starts_with("/v1/events") => Some(Scope::EventsRead),
+        r if r.starts_with("/v1/webhook_endpoints") && reads => Some(Scope::WebhooksRead),
+        r if r.starts_with("/v1/webhook_endpoints") => Some(Scope::WebhooksWrite),
         _ => None,
     }
 }

@@ -86,6 +86,9 @@ lists! {
     OrderList of "OrderView";
     OrderEventList of "OrderEventView";
     CustomerList of "CustomerView";
+    WebhookEndpointList of "WebhookEndpointView";
+    DeliveryList of "DeliveryView";
+    EventList of "EventView";
 }
 
 /// `GET /v1/customers`: one customer (with `phone`), or a page of them.
@@ -214,6 +217,16 @@ impl Modify for BearerAuth {
         crate::payments::refund,
         crate::payments::clear_flags,
         crate::payments::events,
+        crate::endpoints::create,
+        crate::endpoints::list,
+        crate::endpoints::get,
+        crate::endpoints::update,
+        crate::endpoints::delete,
+        crate::endpoints::rotate_secret,
+        crate::endpoints::deliveries,
+        crate::endpoints::retry,
+        crate::events::list,
+        crate::events::get,
         crate::webhooks::stripe,
         crate::pay::open,
         crate::pay::done,
@@ -235,13 +248,20 @@ impl Modify for BearerAuth {
         CustomerView,
         crate::views::PaymentView,
         crate::views::LineItemView,
+        WebhookEndpointList,
+        DeliveryList,
+        EventList,
+        crate::views::WebhookEndpointView,
+        crate::views::DeliveryView,
+        crate::views::EventView,
+        crate::views::EventData,
     )),
     modifiers(&BearerAuth, &CommonErrors),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),
         (name = "payments", description = "Pay links and refunds"),
-        (name = "webhooks", description = "Stripe's signed events"),
+        (name = "webhooks", description = "Stripe's signed events in; events out, to merchants' endpoints and in a feed"),
         (name = "pages", description = "What a customer opens"),
         (name = "health", description = "For load balancers"),
     )

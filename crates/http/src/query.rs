@@ -69,6 +69,11 @@ impl Query {
     }
 
     pub fn page(&mut self) -> PageRequest {
+        self.page_with(|raw| Uuid::parse_str(raw).map_err(|_| "must be an id".to_owned()))
+    }
+
+    /// A page whose `starting_after` is read by `cursor` (an `evt_...` id, say).
+    pub fn page_with(&mut self, cursor: fn(&str) -> Result<Uuid, String>) -> PageRequest {
         let limit = match self.get("limit").map(str::to_owned) {
             None => Some(Limit::default()),
             Some(raw) => {
@@ -79,9 +84,13 @@ impl Query {
                 self.violations.check("limit", parsed)
             }
         };
+        let starting_after = match self.get("starting_after").map(str::to_owned) {
+            Some(raw) => self.violations.check("starting_after", cursor(&raw)),
+            None => None,
+        };
         PageRequest {
             limit: limit.unwrap_or_default(),
-            starting_after: self.uuid("starting_after"),
+            starting_after,
         }
     }
 

@@ -16,6 +16,10 @@ use orderpay_domain::order::{
 use orderpay_domain::payment::RefundReason;
 use orderpay_domain::phone::{PhoneNumber, PhoneRegion};
 use orderpay_domain::validation::Violations;
+use orderpay_domain::webhook::{
+    EndpointChanges, EndpointStatus, EndpointUrl, EventSelection, NewEndpoint, UrlPolicy,
+    parse_description,
+};
 
 use crate::body::{Expected, Field};
 
@@ -291,4 +295,100 @@ impl Expected for CustomerRequest {
 
 impl Expected for LineItemRequest {
     const MUST_BE: &'static str = "must be an object";
+}
+
+/// `POST /v1/webhook_endpoints`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://bot.example.com/orderpay", "enabled_events": ["order.paid", "order.refunded"], "description": "the shop's bot"}))]
+pub struct CreateWebhookEndpointRequest {
+    /// In production, `https` to a public host.
+    #[schema(value_type = String)]
+    pub url: Field<String>,
+    /// `["*"]` for every event type, or the types to deliver.
+    #[schema(value_type = Vec<String>)]
+    pub enabled_events: Field<Vec<Field<String>>>,
+    /// Up to 500 characters.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub description: Field<String>,
+}
+
+impl CreateWebhookEndpointRequest {
+    pub fn parse(self, policy: UrlPolicy, v: &mut Violations) -> Option<NewEndpoint> {
+        let url = self
+            .url
+            .parsed("url", v, |url| EndpointUrl::parse(&url, policy));
+        let events = self
+            .enabled_events
+            .required("enabled_events", v)
+            .and_then(|names| event_selection(names, v));
+        let description = self
+            .description
+            .optional_parsed("description", v, |d| parse_description(&d));
+        Some(NewEndpoint {
+            url: url?,
+            enabled_events: events?,
+            description: description?,
+        })
+    }
+}
+
+/// `PATCH /v1/webhook_endpoints/{id}`: the fields to change; `"description": null` clears it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"enabled_events": ["*"], "status": "enabled"}))]
+pub struct UpdateWebhookEndpointRequest {
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub url: Field<String>,
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default)]
+    pub enabled_events: Field<Vec<Field<String>>>,
+    /// `enabled` or `disabled`.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub status: Field<String>,
+    #[schema(value_type = Option<String>, nullable)]
+    #[serde(default)]
+    pub description: Field<String>,
+}
+
+impl UpdateWebhookEndpointRequest {
+    pub fn parse(self, policy: UrlPolicy, v: &mut Violations) -> Option<EndpointChanges> {
+        let url = self
+            .url
+            .optional_parsed("url", v, |url| EndpointUrl::parse(&url, policy));
+        let events = match self.enabled_events.optional("enabled_events", v) {
+            Some(names) => event_selection(names, v).map(Some),
+            None => Some(None),
+        };
+        let status = self
+            .status
+            .optional_parsed("status", v, |s| EndpointStatus::parse(&s));
+        let description = match self.description.nullable("description", v) {
+            None => Some(None),
+            Some(None) => Some(Some(None)),
+            Some(Some(d)) => v
+                .check("description", parse_description(&d))
+                .map(|d| Some(Some(d))),
+        };
+        Some(EndpointChanges {
+            url: url?,
+            enabled_events: events?,
+            status: status?,
+            description: description?,
+        })
+    }
+}
+
+/// `enabled_events`: strings, then the domain's rules over them.
+fn event_selection(names: Vec<Field<String>>, v: &mut Violations) -> Option<EventSelection> {
+    let names: Vec<Option<String>> = names
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| name.required(&format!("enabled_events[{i}]"), v))
+        .collect();
+    let names: Vec<String> = names.into_iter().collect::<Option<_>>()?;
+    v.check("enabled_events", EventSelection::parse(&names))
 }

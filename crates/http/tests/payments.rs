@@ -20,6 +20,7 @@ use orderpay_domain::payment::{
     EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentService, PaymentSettings,
     ProviderEvent, SessionRef,
 };
+use orderpay_domain::webhook::{MockSecrets, MockWebhookRepository, UrlPolicy, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::{LimitSettings, Limits};
 use orderpay_http::{AppState, PublicServices};
@@ -96,7 +97,16 @@ async fn world() -> World {
         payments: payments.clone(),
         orders: orders.clone(),
     };
+    // Webhooks out are not exercised here: no call may reach these.
+    let outbound = WebhookService::new(
+        Arc::new(MockWebhookRepository::new()),
+        Arc::new(MockSecrets::new()),
+        Arc::new(SystemClock),
+        UrlPolicy::AllowPrivate,
+        chrono::TimeDelta::hours(24),
+    );
     let state = web::Data::new(AppState {
+        outbound,
         public,
         limits: Limits::new(LimitSettings::NONE),
         customers,

@@ -2,6 +2,7 @@
 
 mod provider;
 mod reader;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use self::reader::{Reader, base_url, boolean};
+pub use self::webhooks::WebhookConfig;
 
 use orderpay_domain::phone::PhoneRegion;
 use orderpay_http::limits::{Limit, LimitSettings};
@@ -67,6 +69,8 @@ pub struct Config {
     pub customer_directory_timeout: Duration,
     pub default_phone_region: Option<PhoneRegion>,
     pub log_format: LogFormat,
+    /// Webhooks out.
+    pub webhooks: WebhookConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -237,6 +241,7 @@ impl Config {
                 _ => Err("must be text or json".into()),
             }
         });
+        let webhooks = webhooks::webhooks(&mut r, production);
         if environment == Environment::Production && r.get("PUBLIC_BASE_URL").is_none() {
             r.problems.push(
                 "PUBLIC_BASE_URL: required when APP_ENV=production (payment links point at it)"
@@ -268,6 +273,7 @@ impl Config {
                 customer_directory_timeout,
                 default_phone_region,
                 log_format,
+                webhooks,
             }),
             _ => Err(r.problems),
         }
@@ -290,13 +296,45 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orderpay_domain::webhook::{RetrySchedule, UrlPolicy};
+
+    /// A signing key for webhooks out (required in production) unless the test gives one.
+    const SIGNING_KEY: (&str, &str) = ("WEBHOOK_SIGNING_KEY", "0123456789abcdef0123456789abcdef");
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let vars: HashMap<String, String> = pairs
+        let mut vars: HashMap<String, String> =
+            HashMap::from([(SIGNING_KEY.0.to_string(), SIGNING_KEY.1.to_string())]);
+        vars.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_map(&vars)
+    }
+
+    #[test]
+    fn production_requires_a_webhook_signing_key_and_public_webhook_urls() {
+        let mut vars: HashMap<String, String> = PRODUCTION
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_map(&vars)
+        let problems = Config::from_map(&vars).unwrap_err();
+        assert!(
+            problems[0].starts_with("WEBHOOK_SIGNING_KEY"),
+            "{problems:?}"
+        );
+        vars.insert("WEBHOOK_SIGNING_KEY".into(), "short-and-secret".into());
+        let problems = Config::from_map(&vars).unwrap_err();
+        assert!(!problems[0].contains("short-and-secret"), "never echoed");
+        vars.insert(SIGNING_KEY.0.into(), SIGNING_KEY.1.into());
+        let c = Config::from_map(&vars).unwrap();
+        assert_eq!(c.webhooks.url_policy, UrlPolicy::PublicHttpsOnly);
+        vars.insert("WEBHOOK_ALLOW_PRIVATE_URLS".into(), "true".into());
+        assert!(Config::from_map(&vars).is_err());
+        let dev = config(&[]).unwrap();
+        assert_eq!(dev.webhooks.url_policy, UrlPolicy::AllowPrivate);
+        let schedule = config(&[("WEBHOOK_RETRY_SCHEDULE", "1s,2h")]).unwrap();
+        assert_eq!(
+            schedule.webhooks.schedule,
+            RetrySchedule::parse("1s,2h").unwrap()
+        );
+        assert!(config(&[("WEBHOOK_RETRY_SCHEDULE", "soon")]).is_err());
     }
 
     #[test]

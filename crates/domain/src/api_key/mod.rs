@@ -70,16 +70,24 @@ pub enum Scope {
     /// Pay links.
     PaymentsWrite,
     RefundsWrite,
+    /// The event feed.
+    EventsRead,
+    /// Webhook endpoints and their deliveries.
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 9] = [
         Self::CustomersRead,
         Self::CustomersWrite,
         Self::OrdersRead,
         Self::OrdersWrite,
         Self::PaymentsWrite,
         Self::RefundsWrite,
+        Self::EventsRead,
+        Self::WebhooksRead,
+        Self::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +98,9 @@ impl Scope {
             Self::OrdersWrite => "orders:write",
             Self::PaymentsWrite => "payments:write",
             Self::RefundsWrite => "refunds:write",
+            Self::EventsRead => "events:read",
+            Self::WebhooksRead => "webhooks:read",
+            Self::WebhooksWrite => "webhooks:write",
         }
     }
 

@@ -8,6 +8,7 @@ use orderpay_domain::payment::{
     CancelError, ChargeRefusal, ClearFlagsError, PayLinkError, RefundError,
 };
 use orderpay_domain::store::StoreError;
+use orderpay_domain::webhook::WebhookError;
 
 use super::{Code, Problem};
 
@@ -214,6 +215,19 @@ impl From<StoreError> for Problem {
         match e {
             StoreError::Unavailable(cause) => Self::unavailable(&cause),
             other => Self::unexpected(&other.into()),
+        }
+    }
+}
+
+impl From<WebhookError> for Problem {
+    fn from(e: WebhookError) -> Self {
+        match e {
+            WebhookError::NotFound(what) => Self::not_found(what),
+            WebhookError::CursorNotFound(what) => {
+                Self::field("starting_after", format!("no {what} has this id"))
+            }
+            WebhookError::Unavailable(cause) => Self::unavailable(&cause),
+            WebhookError::Unexpected(cause) => Self::unexpected(&cause),
         }
     }
 }

@@ -64,6 +64,27 @@ struct Fixtures {
 
 impl Fixtures {
     async fn new(app: &TestApp, stripe: &wiremock::MockServer) -> Self {
+        // A receiver for webhooks out, subscribed before the orders so they have deliveries.
+        let receiver = wiremock::MockServer::start().await;
+        Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&receiver)
+            .await;
+        let subscription =
+            json!({"url": format!("{}/hooks", receiver.uri()), "enabled_events": ["*"]});
+        let endpoint: Value = app
+            .post("/v1/webhook_endpoints", &subscription)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let doomed: Value = app
+            .post("/v1/webhook_endpoints", &subscription)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let endpoint = endpoint["id"].as_str().unwrap().to_owned();
         let (pending, payment) = order_with_payment(app, "+14155550170").await;
         let pending_order = app.order(&pending).await;
         let link = app.payment_link(&pending).await;
@@ -107,7 +128,26 @@ impl Fixtures {
                 .await;
             cancellable.push(order["id"].as_str().unwrap().to_owned());
         }
+        let deliveries: Value = app
+            .get(&format!(
+                "/v1/webhook_endpoints/{endpoint}/deliveries?limit=1"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let events: Value = app.get("/v1/events?limit=1").await.json().await.unwrap();
         let values = BTreeMap::from([
+            ("endpoint", endpoint),
+            ("doomed_endpoint", doomed["id"].as_str().unwrap().to_owned()),
+            (
+                "delivery",
+                deliveries["data"][0]["id"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "event",
+                events["data"][0]["id"].as_str().unwrap().to_owned(),
+            ),
             ("customer", c["id"].as_str().unwrap().to_owned()),
             ("order", pending),
             ("payment", payment),
@@ -127,8 +167,14 @@ impl Fixtures {
 
     /// A value the service accepts for the path parameter `name` of `path`, in its `nth` valid
     /// call.
-    fn path_value(&self, path: &str, name: &str, nth: usize) -> String {
+    fn path_value(&self, method: &Method, path: &str, name: &str, nth: usize) -> String {
         let key = match (name, path) {
+            ("id", p) if p.starts_with("/v1/webhook_endpoints") && method == Method::DELETE => {
+                "doomed_endpoint"
+            }
+            ("id", p) if p.starts_with("/v1/webhook_endpoints") => "endpoint",
+            ("id", p) if p.starts_with("/v1/events") => "event",
+            ("delivery_id", _) => "delivery",
             ("id", p) if p.starts_with("/v1/customers") => "customer",
             ("id", p) if p.ends_with("/refunds") || p.ends_with("/clear-flags") => {
                 return self.paid_order.clone();
@@ -150,7 +196,13 @@ impl Fixtures {
             "limit" => "2".into(),
             "status" => "paid".into(),
             "customer_id" => self.values["customer"].clone(),
+            "type" => "order.paid".into(),
             "starting_after" if path.starts_with("/v1/orders") => self.values["order"].clone(),
+            "starting_after" if path.starts_with("/v1/events") => self.values["event"].clone(),
+            "starting_after" if path.ends_with("/deliveries") => self.values["delivery"].clone(),
+            "starting_after" if path.starts_with("/v1/webhook_endpoints") => {
+                self.values["endpoint"].clone()
+            }
             "starting_after" => self.values["customer"].clone(),
             other => panic!("no valid value for query parameter `{other}`"),
         }
@@ -195,7 +247,8 @@ fn cases(doc: &Value, fx: &Fixtures, path: &str, method: &Method, op: &Value) ->
         let mut concrete = path.to_owned();
         for p in params.iter().filter(|p| p["in"] == "path") {
             let name = p["name"].as_str().unwrap();
-            concrete = concrete.replace(&format!("{{{name}}}"), &fx.path_value(path, name, nth));
+            let value = fx.path_value(method, path, name, nth);
+            concrete = concrete.replace(&format!("{{{name}}}"), &value);
         }
         concrete
     };
@@ -262,7 +315,7 @@ fn cases(doc: &Value, fx: &Fixtures, path: &str, method: &Method, op: &Value) ->
                     "token" => "0".repeat(40),
                     _ => "01900000-0000-7000-8000-000000000000".to_owned(),
                 };
-                let real = fx.path_value(path, name, 0);
+                let real = fx.path_value(method, path, name, 0);
                 let mut bad = valid(&format!("unknown {name}"));
                 bad.valid = false;
                 bad.path = concrete.replace(&real, &unknown);

@@ -1,5 +1,7 @@
 //! Response bodies: what clients see, kept apart from the domain types they are made from.
 
+mod webhooks;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -10,6 +12,11 @@ use orderpay_domain::Page;
 use orderpay_domain::customer::Customer;
 use orderpay_domain::order::{LineItem, Order, OrderEvent};
 use orderpay_domain::payment::{PayLink, Payment};
+
+pub use webhooks::{
+    DeletedView, DeliveryView, EventData, EventJson, EventView, SecretView, WebhookEndpointView,
+    parse_event_id,
+};
 
 /// A moment as the API writes it: RFC 3339 in UTC, `Z`, with as many fraction digits as it
 /// has (chrono's own serde form). Formatted into one string and written once: chrono's
