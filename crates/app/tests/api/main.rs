@@ -13,6 +13,7 @@ mod input;
 mod limits;
 mod orders;
 mod outages;
+mod outbound;
 mod payments;
 mod processes;
 mod round_trips;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_problem, no_redirects, redirect_of, spawn_app};
 
-async fn new_order(app: &TestApp) -> Value {
+pub(crate) async fn new_order(app: &TestApp) -> Value {
     let c = app.create_customer("+14155550100", "Ada").await;
     app.create_order(
         c["id"].as_str().unwrap(),
@@ -212,7 +212,7 @@ async fn unknown_pay_links_and_sessions_are_plain_404_pages() {
 }
 
 /// Pays `id` through its pay link and the sandbox's Pay button.
-async fn pay(app: &TestApp, id: &str) {
+pub(crate) async fn pay(app: &TestApp, id: &str) {
     let url = app.payment_link(id).await["url"]
         .as_str()
         .unwrap()
