@@ -14,6 +14,7 @@ mod limits;
 mod orders;
 mod outages;
 mod outbound;
+mod outbound_processes;
 mod payments;
 mod processes;
 mod round_trips;

@@ -36,7 +36,7 @@ impl Respond for Script {
     }
 }
 
-async fn receiver(script: &[(u16, Duration)]) -> MockServer {
+pub(crate) async fn receiver(script: &[(u16, Duration)]) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::method("POST"))
         .respond_with(Script(Mutex::new(script.iter().copied().collect())))
@@ -58,7 +58,7 @@ async fn subscribe(app: &TestApp, url: &str, events: Value) -> Value {
 }
 
 /// The requests `server` received once there are at least `n`, waiting up to 10 s.
-async fn received(server: &MockServer, n: usize) -> Vec<Request> {
+pub(crate) async fn received(server: &MockServer, n: usize) -> Vec<Request> {
     for _ in 0..200 {
         let got = server.received_requests().await.unwrap();
         if got.len() >= n {
@@ -70,11 +70,11 @@ async fn received(server: &MockServer, n: usize) -> Vec<Request> {
     panic!("{} deliveries received, {n} expected", got.len());
 }
 
-fn body(request: &Request) -> Value {
+pub(crate) fn body(request: &Request) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
 
-fn header(request: &Request, name: &str) -> String {
+pub(crate) fn header(request: &Request, name: &str) -> String {
     request.headers[name].to_str().unwrap().to_owned()
 }
 

@@ -17,7 +17,8 @@ pub struct Dispatcher {
     renderer: Arc<dyn EventRenderer>,
     clock: Arc<dyn Clock>,
     rules: RetryRules,
-    /// How long a claim holds: the send's timeout and a margin.
+    /// How long a claim holds: twice the send's timeout, so a sender that is merely slow is
+    /// never overtaken, and one that died hands its claims on soon.
     lease: TimeDelta,
     /// Deliveries claimed at once, and sent at once.
     batch: usize,
@@ -38,7 +39,7 @@ impl Dispatcher {
             renderer,
             clock,
             rules,
-            lease: timeout + TimeDelta::seconds(30),
+            lease: timeout * 2,
             batch: 64,
         }
     }

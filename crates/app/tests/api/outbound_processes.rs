@@ -1,0 +1,143 @@
+//! Webhooks out across real `orderpay serve` processes sharing one database: a `kill -9`
+//! in the middle of a delivery, then a restart; and three processes sending the deliveries
+//! of 50 paid orders, each exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use orderpay_postgres::testing::TestDatabase;
+
+use crate::cli::{KillOnDrop, api_key, serve_with, stop};
+use crate::outbound::{body, header, received, receiver};
+
+fn stripe_env(stripe_uri: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("STRIPE_SECRET_KEY", "sk_test_orderpay".into()),
+        (
+            "STRIPE_WEBHOOK_SECRET",
+            crate::stripe::WEBHOOK_SECRET.into(),
+        ),
+        ("STRIPE_API_BASE", stripe_uri.into()),
+        ("WEBHOOK_TIMEOUT_SECONDS", "2".into()),
+        ("WEBHOOK_RETRY_SCHEDULE", "500ms,500ms,1s,1s,2s".into()),
+    ]
+}
+
+fn serve(db: &TestDatabase, env: &[(&'static str, String)]) -> (KillOnDrop, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (child, port, _) = serve_with(db.url(), &env);
+    (KillOnDrop(Some(child)), format!("http://127.0.0.1:{port}"))
+}
+
+/// A paid order (through a signed Stripe event), created through `base`: its id.
+async fn paid_order(client: &reqwest::Client, base: &str, key: &str, phone: &str) -> String {
+    let order: Value = client
+        .post(format!("{base}/v1/orders"))
+        .bearer_auth(key)
+        .json(
+            &json!({"customer": {"phone": phone, "name": "Ada"}, "currency": "usd",
+                      "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = order["id"].as_str().unwrap().to_owned();
+    let link: Value = client
+        .post(format!("{base}/v1/orders/{id}/payment-link"))
+        .bearer_auth(key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payment = link["payment_id"].as_str().unwrap();
+    let event = crate::stripe::session_event(
+        &format!("evt_paid_{id}"),
+        "checkout.session.completed",
+        &id,
+        payment,
+        json!({}),
+    );
+    assert_eq!(crate::stripe::deliver(base, &event).await.status(), 200);
+    id
+}
+
+async fn subscribe(client: &reqwest::Client, base: &str, key: &str, url: &str) {
+    let created = client
+        .post(format!("{base}/v1/webhook_endpoints"))
+        .bearer_auth(key)
+        .json(&json!({"url": url, "enabled_events": ["order.paid"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_in_the_middle_of_a_delivery_delays_it_and_a_restart_delivers_it() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    let stripe = crate::stripe::fake_stripe().await;
+    let env = stripe_env(&stripe.uri());
+    let key = api_key(db.url());
+    let client = reqwest::Client::new();
+    // The first delivery is answered only after 10 s: the process dies before that.
+    let bot = receiver(&[(200, Duration::from_secs(10))]).await;
+    let (mut first, base) = serve(&db, &env);
+    subscribe(&client, &base, &key, &bot.uri()).await;
+    let id = paid_order(&client, &base, &key, "+14155550180").await;
+    let in_flight = received(&bot, 1).await;
+    first.0.take().unwrap().kill().unwrap(); // SIGKILL: no shutdown, the claim left held
+    let (mut second, _) = serve(&db, &env);
+    let attempts = received(&bot, 2).await;
+    assert_eq!(
+        header(&attempts[1], "webhook-id"),
+        header(&in_flight[0], "webhook-id")
+    );
+    assert_eq!(body(&attempts[1])["data"]["object"]["id"], id.as_str());
+    assert!(stop(second.0.take().unwrap()).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_deliver_each_of_fifty_payments_exactly_once() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    let stripe = crate::stripe::fake_stripe().await;
+    let env = stripe_env(&stripe.uri());
+    let key = api_key(db.url());
+    let client = reqwest::Client::new();
+    let bot = receiver(&[]).await;
+    let mut servers: Vec<(KillOnDrop, String)> = (0..3).map(|_| serve(&db, &env)).collect();
+    subscribe(&client, &servers[0].1, &key, &bot.uri()).await;
+
+    let bases: Vec<String> = servers.iter().map(|(_, b)| b.clone()).collect();
+    let payments = (0..50).map(|i| {
+        let (client, key, base) = (&client, &key, &bases[i % 3]);
+        async move { paid_order(client, base, key, &format!("+1415555{:04}", 2000 + i)).await }
+    });
+    let orders = futures_util::future::join_all(payments).await;
+    received(&bot, 50).await;
+    // Time for a duplicate to show, if any process were to send one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deliveries = bot.received_requests().await.unwrap();
+    let mut per_order = BTreeMap::<String, usize>::new();
+    for d in &deliveries {
+        let event = body(d);
+        assert_eq!(event["type"], "order.paid");
+        *per_order
+            .entry(event["data"]["object"]["id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(deliveries.len(), 50, "{per_order:?}");
+    assert!(orders.iter().all(|o| per_order.get(o) == Some(&1)));
+    for (server, _) in &mut servers {
+        assert!(stop(server.0.take().unwrap()).success());
+    }
+}
