@@ -11,5 +11,10 @@ WITH o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amoun
            SELECT o.id, item.* FROM o, unnest('{0,1}'::smallint[], '{Tea,Cake}'::text[],
                   '{2,1}'::integer[], '{450,325}'::bigint[], '{900,325}'::bigint[]) AS item),
      e AS (INSERT INTO order_events (id, order_id, type, created_at)
-           SELECT gen_random_uuid(), o.id, 'order.created', now() FROM o)
+           SELECT gen_random_uuid(), o.id, 'order.created', now() FROM o
+           RETURNING id, order_id, type, sequence),
+     d AS (INSERT INTO webhook_deliveries (endpoint_id, event_id, order_id, event_sequence, next_attempt_at)
+           SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w
+             ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) OR '*' = ANY (w.enabled_events))
+           RETURNING pg_notify('orderpay_webhooks', ''))
 SELECT 1;

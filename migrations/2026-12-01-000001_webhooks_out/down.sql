@@ -1,5 +1,7 @@
+DROP FUNCTION orderpay_event_snapshot(order_events);
 DROP TRIGGER order_events_outbox ON order_events;
 DROP FUNCTION orderpay_outbox();
 DROP TABLE webhook_deliveries;
-DROP TABLE events;
 DROP TABLE webhook_endpoints;
+DROP INDEX order_events_by_type;
+ALTER TABLE order_events DROP COLUMN published, DROP COLUMN snapshot, DROP COLUMN sequence;

@@ -1,5 +1,6 @@
--- Webhooks out: the endpoints merchants subscribe, the events (a transactional outbox written
--- by the statement that records an order's history) and one delivery per event and endpoint.
+-- Webhooks out: the endpoints merchants subscribe; the events, which are the order history's
+-- rows (the history table is the transactional outbox); and one delivery per event and
+-- subscribed endpoint, made in the statement that writes the event.
 
 CREATE TABLE webhook_endpoints (
     id                    uuid        PRIMARY KEY,
@@ -20,25 +21,23 @@ CREATE TABLE webhook_endpoints (
     updated_at            timestamptz NOT NULL
 );
 
--- The event feed and outbox: one row per history row, with a snapshot of the order (its row,
--- its items and its latest payment) as the statement left them. `sequence` orders one order's
--- deliveries.
-CREATE TABLE events (
-    sequence   bigserial   UNIQUE NOT NULL,
-    id         uuid        PRIMARY KEY REFERENCES order_events (id),
-    type       text        NOT NULL,
-    order_id   uuid        NOT NULL,
-    created_at timestamptz NOT NULL,
-    snapshot   jsonb       NOT NULL
-);
--- The feed, newest first (all, or of one type).
-CREATE INDEX events_newest_first ON events (created_at DESC, id DESC);
-CREATE INDEX events_by_type ON events (type, created_at DESC, id DESC);
+-- Each history row is an event. `sequence` orders one order's deliveries (assigned as the row
+-- is written, so a later change of an order always has a greater one); `snapshot` is the
+-- order (its row, its items, its latest payment) as the statement that wrote the row left it.
+-- An `order.created` row has none: the order as created is its row as it is now with the
+-- fields that change reset (see orderpay_event_snapshot), so the hottest write stays lean.
+-- Rows written before this migration have no sequence worth the name and are not events.
+ALTER TABLE order_events ADD COLUMN sequence bigserial;
+ALTER TABLE order_events ADD COLUMN snapshot jsonb;
+ALTER TABLE order_events ADD COLUMN published boolean NOT NULL DEFAULT false;
+ALTER TABLE order_events ALTER COLUMN published SET DEFAULT true;
+-- The feed of one type, newest first (ids are time-ordered UUIDv7s; all types use the key).
+CREATE INDEX order_events_by_type ON order_events (type, id) WHERE published;
 
 CREATE TABLE webhook_deliveries (
     id               uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     endpoint_id      uuid        NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
-    event_id         uuid        NOT NULL REFERENCES events (id),
+    event_id         uuid        NOT NULL REFERENCES order_events (id) ON DELETE CASCADE,
     order_id         uuid        NOT NULL,
     event_sequence   bigint      NOT NULL,
     status           text        NOT NULL DEFAULT 'pending'
@@ -64,39 +63,48 @@ CREATE INDEX webhook_deliveries_in_order ON webhook_deliveries (endpoint_id, ord
     WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at DESC, id DESC);
 
--- The outbox, filled in the statement that writes history rows: an AFTER trigger sees what
--- the whole statement did, so the snapshot is the order as that statement left it. Each
--- event goes to every enabled endpoint subscribed to its type; a NOTIFY (sent at commit)
--- wakes the senders of every replica.
+-- The outbox's work for a history row, in the statement that wrote it (an AFTER trigger runs
+-- at the end of that statement and sees all it did): the snapshot of the order; a delivery to
+-- each enabled endpoint subscribed to the event's type; and a NOTIFY, sent at commit, that
+-- wakes the senders of every replica. Not for `order.created`: it needs no snapshot, and the
+-- statement that creates an order makes its deliveries itself (crates/postgres/src/orders/
+-- insert.rs, the same INSERT as below), so that creating an order with no endpoint subscribed
+-- pays nothing for webhooks.
 CREATE FUNCTION orderpay_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    fanned integer;
 BEGIN
-    WITH ev AS (
-        INSERT INTO events (id, type, order_id, created_at, snapshot)
-        SELECT e.id, e.type, e.order_id, e.created_at,
-               jsonb_build_object(
-                   'order', to_jsonb(o),
-                   'items', (SELECT coalesce(jsonb_agg(to_jsonb(i) ORDER BY i.position), '[]')
-                               FROM order_items i WHERE i.order_id = o.id),
-                   'payment', (SELECT to_jsonb(p) FROM payments p WHERE p.order_id = o.id
-                                ORDER BY p.created_at DESC, p.id DESC LIMIT 1))
-          FROM new_events e JOIN orders o ON o.id = e.order_id
-         ORDER BY e.created_at, e.id
-        RETURNING id, type, order_id, sequence
-    )
+    UPDATE order_events SET snapshot = jsonb_build_object(
+        'order', (SELECT to_jsonb(o) FROM orders o WHERE o.id = NEW.order_id),
+        'items', (SELECT coalesce(jsonb_agg(to_jsonb(i) ORDER BY i.position), '[]')
+                    FROM order_items i WHERE i.order_id = NEW.order_id),
+        'payment', (SELECT to_jsonb(p) FROM payments p WHERE p.order_id = NEW.order_id
+                     ORDER BY p.created_at DESC, p.id DESC LIMIT 1))
+     WHERE id = NEW.id;
     INSERT INTO webhook_deliveries (endpoint_id, event_id, order_id, event_sequence, next_attempt_at)
-    SELECT w.id, ev.id, ev.order_id, ev.sequence, now()
-      FROM ev JOIN webhook_endpoints w
-        ON w.status = 'enabled' AND (ev.type = ANY (w.enabled_events) OR '*' = ANY (w.enabled_events));
-    GET DIAGNOSTICS fanned = ROW_COUNT;
-    IF fanned > 0 THEN
+    SELECT w.id, NEW.id, NEW.order_id, NEW.sequence, now()
+      FROM webhook_endpoints w
+     WHERE w.status = 'enabled' AND (NEW.type = ANY (w.enabled_events) OR '*' = ANY (w.enabled_events));
+    IF FOUND THEN
         PERFORM pg_notify('orderpay_webhooks', '');
     END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER order_events_outbox AFTER INSERT ON order_events
-    REFERENCING NEW TABLE AS new_events
-    FOR EACH STATEMENT EXECUTE FUNCTION orderpay_outbox();
+CREATE TRIGGER order_events_outbox AFTER INSERT ON order_events FOR EACH ROW
+    WHEN (NEW.type <> 'order.created')
+    EXECUTE FUNCTION orderpay_outbox();
+
+-- An event's snapshot: the one written with it, or, for `order.created`, the order's row now
+-- with what changes since creation reset (status, flags, refunds, version, updated_at) and no
+-- payment, which is exactly the order as it was created.
+CREATE FUNCTION orderpay_event_snapshot(e order_events) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(e.snapshot, (
+        SELECT jsonb_build_object(
+            'order', to_jsonb(o) || jsonb_build_object(
+                'status', 'pending_payment', 'flags', '[]'::jsonb, 'amount_refunded', 0,
+                'version', 0, 'updated_at', o.created_at),
+            'items', (SELECT coalesce(jsonb_agg(to_jsonb(i) ORDER BY i.position), '[]')
+                        FROM order_items i WHERE i.order_id = o.id),
+            'payment', NULL)
+          FROM orders o WHERE o.id = e.order_id))
+$$;

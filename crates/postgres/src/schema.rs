@@ -24,18 +24,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    events (id) {
-        sequence -> Int8,
-        id -> Uuid,
-        #[sql_name = "type"]
-        type_ -> Text,
-        order_id -> Uuid,
-        created_at -> Timestamptz,
-        snapshot -> Jsonb,
-    }
-}
-
-diesel::table! {
     idempotency_keys (api_key_id, key) {
         api_key_id -> Uuid,
         key -> Text,
@@ -57,6 +45,9 @@ diesel::table! {
         amount -> Nullable<Int8>,
         reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        sequence -> Int8,
+        snapshot -> Nullable<Jsonb>,
+        published -> Bool,
     }
 }
 
@@ -154,19 +145,17 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(events -> order_events (id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> payments (payment_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(orders -> customers (customer_id));
 diesel::joinable!(payments -> orders (order_id));
-diesel::joinable!(webhook_deliveries -> events (event_id));
+diesel::joinable!(webhook_deliveries -> order_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     customers,
-    events,
     idempotency_keys,
     order_events,
     order_items,

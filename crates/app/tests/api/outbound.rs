@@ -360,3 +360,103 @@ async fn in_production_an_endpoint_must_be_https_to_a_public_host() {
     let list: Value = app.get("/v1/webhook_endpoints").await.json().await.unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 0, "nothing stored");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_listed_with_its_answer_and_a_retry_sends_it_again_now() {
+    let app = spawn_app_with(&FAST).await;
+    // Four answers of 500: the first attempt and the schedule's three retries.
+    let bot = receiver(&[(500, Duration::ZERO); 4]).await;
+    let endpoint = subscribe(&app, &bot.uri(), json!(["order.created"])).await;
+    let deliveries = format!(
+        "/v1/webhook_endpoints/{}/deliveries",
+        endpoint["id"].as_str().unwrap()
+    );
+    new_order(&app).await;
+    received(&bot, 4).await;
+    let mut listed = Value::Null;
+    for _ in 0..40 {
+        listed = app.get(&deliveries).await.json().await.unwrap();
+        if listed["data"][0]["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = &listed["data"][0];
+    assert_eq!(failed["status"], "failed", "{listed}");
+    assert_eq!(failed["attempts"], 4);
+    assert_eq!(failed["response_status"], 500);
+    assert_eq!(failed["next_attempt_at"], Value::Null);
+    assert_eq!(failed["event_type"], "order.created");
+
+    let retried = app
+        .post(
+            &format!("{deliveries}/{}/retry", failed["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retried.status(), 200);
+    let again = received(&bot, 5).await;
+    assert_eq!(
+        header(&again[4], "webhook-id"),
+        failed["event_id"].as_str().unwrap()
+    );
+    for _ in 0..40 {
+        listed = app.get(&deliveries).await.json().await.unwrap();
+        if listed["data"][0]["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed["data"][0]["status"], "succeeded", "{listed}");
+    assert_eq!(listed["data"][0]["attempts"], 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_shows_the_order_as_that_change_left_it() {
+    let app = spawn_app_with(&FAST).await;
+    let order = new_order(&app).await;
+    let id = order["id"].as_str().unwrap();
+    pay(&app, id).await;
+    let refunded = app
+        .post(&format!("/v1/orders/{id}/refunds"), &json!({"amount": 300}))
+        .await;
+    assert_eq!(refunded.status(), 200);
+    let now: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let feed: Value = app.get("/v1/events?limit=100").await.json().await.unwrap();
+    let shown = |kind: &str| -> Value {
+        feed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {feed}"))["data"]["object"]
+            .clone()
+    };
+    // As created: what POST /v1/orders answered, with no payment yet.
+    let mut created = shown("order.created");
+    assert_eq!(created["payment"], Value::Null);
+    created.as_object_mut().unwrap().remove("payment");
+    assert_eq!(created, order);
+    assert_eq!(shown("order.paid")["status"], "paid");
+    assert_eq!(shown("order.paid")["amount_refunded"], 0);
+    assert_eq!(
+        shown("order.partially_refunded"),
+        now,
+        "the latest is the order now"
+    );
+    let types: Vec<&str> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    let mut history: Vec<String> = app.event_types(id).await;
+    history.reverse();
+    assert_eq!(types, history, "the feed is the history, newest first");
+}

@@ -51,8 +51,9 @@ impl NewOrderRows {
     }
 
     /// `o AS (INSERT INTO orders …), i AS (INSERT INTO order_items …), e AS (INSERT INTO
-    /// order_events …)`: the CTEs that write the order, to follow a `WITH`; each only if the
-    /// `claimed` CTE claimed the idempotency key, when `gated`.
+    /// order_events …), d AS (INSERT INTO webhook_deliveries …)`: the CTEs that write the
+    /// order, to follow a `WITH`; each only if the `claimed` CTE claimed the idempotency key,
+    /// when `gated`.
     fn walk_ctes<'b>(
         &'b self,
         out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
@@ -128,7 +129,18 @@ impl NewOrderRows {
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
         out.push_sql(gate);
-        out.push_sql(")");
+        // Webhooks out: `order.created`'s deliveries, made here rather than by the outbox
+        // trigger, which skips this event so that creating an order with no endpoint
+        // subscribed costs nothing more (see the migration `webhooks_out`). NOTIFY (one per
+        // transaction, sent at commit) wakes the senders.
+        out.push_sql(
+            " RETURNING id, order_id, type, sequence), \
+             d AS (INSERT INTO webhook_deliveries \
+             (endpoint_id, event_id, order_id, event_sequence, next_attempt_at) \
+             SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
+             ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
+             OR '*' = ANY (w.enabled_events)) RETURNING pg_notify('orderpay_webhooks', ''))",
+        );
         Ok(())
     }
 }

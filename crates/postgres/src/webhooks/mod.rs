@@ -1,6 +1,6 @@
-//! Webhooks out in PostgreSQL: endpoints, the event feed (the `events` outbox, filled by the
-//! `order_events_outbox` trigger in the statement that writes an order's history) and
-//! deliveries. Sending (`sending`) claims due deliveries under a lease, never holding a
+//! Webhooks out in PostgreSQL: endpoints, the event feed (the order history's rows, which
+//! are the outbox: the `order_events_outbox` trigger gives each its snapshot and deliveries
+//! in the statement that writes it) and deliveries. Sending (`sending`) claims due deliveries under a lease, never holding a
 //! transaction across the network; `listen` wakes senders when a commit made deliveries.
 
 mod listen;
@@ -25,7 +25,7 @@ use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::orders::{ItemRow, OrderRow, order_of};
 use crate::payments::PaymentRow;
-use crate::schema::{events, webhook_deliveries, webhook_endpoints};
+use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
 
 pub use listen::WAKE_CHANNEL;
 
@@ -91,16 +91,25 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
     }
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct EventRow {
-    id: Uuid,
-    type_: String,
-    created_at: DateTime<Utc>,
-    snapshot: serde_json::Value,
+/// An event as read: its history row and its snapshot (`orderpay_event_snapshot`).
+type EventRow = (Uuid, String, DateTime<Utc>, Option<serde_json::Value>);
+
+/// The columns of an [`EventRow`].
+fn event_columns() -> (
+    order_events::id,
+    order_events::type_,
+    order_events::created_at,
+    diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>>,
+) {
+    (
+        order_events::id,
+        order_events::type_,
+        order_events::created_at,
+        diesel::dsl::sql("orderpay_event_snapshot(order_events)"),
+    )
 }
 
-/// What the outbox trigger wrote: the order's row, its items and its latest payment's row.
+/// An event's snapshot: the order's row, its items and its latest payment's row.
 #[derive(serde::Deserialize)]
 struct Snapshot {
     order: OrderRow,
@@ -112,8 +121,9 @@ pub(crate) fn event_of(
     id: Uuid,
     kind: &str,
     created_at: DateTime<Utc>,
-    snapshot: serde_json::Value,
+    snapshot: Option<serde_json::Value>,
 ) -> Result<Event, StoreError> {
+    let snapshot = snapshot.ok_or_else(|| corrupt("event", "its order is gone"))?;
     let snapshot: Snapshot =
         serde_json::from_value(snapshot).map_err(|e| corrupt("event snapshot", e))?;
     Ok(Event {
@@ -125,12 +135,8 @@ pub(crate) fn event_of(
     })
 }
 
-impl TryFrom<EventRow> for Event {
-    type Error = StoreError;
-
-    fn try_from(row: EventRow) -> Result<Self, StoreError> {
-        event_of(row.id, &row.type_, row.created_at, row.snapshot)
-    }
+fn event_of_row((id, kind, created_at, snapshot): EventRow) -> Result<Event, StoreError> {
+    event_of(id, &kind, created_at, snapshot)
 }
 
 #[derive(Queryable, Selectable)]
@@ -248,38 +254,60 @@ impl WebhookRepository for PgStore {
 
     async fn event(&self, id: OrderEventId) -> Result<Option<Event>, StoreError> {
         self.with_conn(async |conn| {
-            events::table
+            order_events::table
                 .find(id.as_uuid())
-                .select(EventRow::as_select())
-                .first(conn)
+                .filter(order_events::published)
+                .select(event_columns())
+                .first::<EventRow>(conn)
                 .await
                 .optional()
                 .map_err(store_error)?
-                .map(Event::try_from)
+                .map(event_of_row)
                 .transpose()
         })
         .await
     }
 
+    /// Newest first by id (a time-ordered UUIDv7: the primary key serves it, and the
+    /// `order_events_by_type` index a type's).
     async fn events(
         &self,
         kind: Option<OrderEventType>,
         page: PageRequest,
     ) -> Result<Page<Event>, StoreError> {
         self.with_conn(async |conn| {
-            let mut query = events::table.into_boxed();
+            let mut query = order_events::table
+                .filter(order_events::published)
+                .into_boxed();
             if let Some(kind) = kind {
-                query = query.filter(events::type_.eq(kind.as_str()));
+                query = query.filter(order_events::type_.eq(kind.as_str()));
             }
-            let rows: Vec<EventRow> = newest_first_page!(events, query, page)
-                .select(EventRow::as_select())
+            if let Some(cursor) = page.starting_after {
+                query = query.filter(order_events::id.lt(cursor));
+            }
+            let rows: Vec<EventRow> = query
+                .order(order_events::id.desc())
+                .limit(page.limit.get() as i64 + 1)
+                .select(event_columns())
                 .load(conn)
                 .await
                 .map_err(store_error)?;
-            check_cursor!(events, conn, page, rows.is_empty());
+            if let (true, Some(cursor)) = (rows.is_empty(), page.starting_after) {
+                let exists: bool = diesel::select(diesel::dsl::exists(
+                    order_events::table
+                        .find(cursor)
+                        .filter(order_events::published),
+                ))
+                .get_result(conn)
+                .await
+                .map_err(store_error)?;
+                if !exists {
+                    return Err(StoreError::MissingReference);
+                }
+            }
             let events = rows
                 .into_iter()
-                .map(Event::try_from)
+                .map(event_of_row)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Page::from_overfetch(events, page.limit))
         })
@@ -293,12 +321,12 @@ impl WebhookRepository for PgStore {
     ) -> Result<Page<Delivery>, StoreError> {
         self.with_conn(async |conn| {
             let query = webhook_deliveries::table
-                .inner_join(events::table)
+                .inner_join(order_events::table)
                 .filter(webhook_deliveries::endpoint_id.eq(endpoint.as_uuid()))
                 .into_boxed();
             let rows: Vec<(DeliveryRow, String)> =
                 newest_first_page!(webhook_deliveries, query, page)
-                    .select((DeliveryRow::as_select(), events::type_))
+                    .select((DeliveryRow::as_select(), order_events::type_))
                     .load(conn)
                     .await
                     .map_err(store_error)?;
@@ -342,9 +370,9 @@ impl WebhookRepository for PgStore {
                 .await
                 .map_err(store_error)?;
             let row: (DeliveryRow, String) = webhook_deliveries::table
-                .inner_join(events::table)
+                .inner_join(order_events::table)
                 .filter(webhook_deliveries::id.eq(id))
-                .select((DeliveryRow::as_select(), events::type_))
+                .select((DeliveryRow::as_select(), order_events::type_))
                 .first(conn)
                 .await
                 .map_err(store_error)?;

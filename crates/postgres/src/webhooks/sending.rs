@@ -41,11 +41,11 @@ WITH claimed AS (
            FOR UPDATE OF c SKIP LOCKED)
     RETURNING d.id, d.endpoint_id, d.event_id, d.attempts)
 SELECT claimed.id AS delivery_id, claimed.attempts AS delivery_attempts,
-       e.id AS event_id, e.type AS event_type, e.created_at AS event_created_at, e.snapshot,
-       w.*
+       e.id AS event_id, e.type AS event_type, e.created_at AS event_created_at,
+       orderpay_event_snapshot(e) AS snapshot, w.*
   FROM claimed
   JOIN webhook_endpoints w ON w.id = claimed.endpoint_id
-  JOIN events e ON e.id = claimed.event_id";
+  JOIN order_events e ON e.id = claimed.event_id";
 
 #[derive(QueryableByName)]
 struct ClaimRow {
@@ -59,8 +59,8 @@ struct ClaimRow {
     event_type: String,
     #[diesel(sql_type = Timestamptz)]
     event_created_at: DateTime<Utc>,
-    #[diesel(sql_type = Jsonb)]
-    snapshot: serde_json::Value,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    snapshot: Option<serde_json::Value>,
     #[diesel(embed)]
     endpoint: EndpointRow,
 }

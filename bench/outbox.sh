@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Webhooks out, in one run on one machine:
+#   1. what the outbox costs the hot write paths: POST /v1/orders (wrk, bench/create.lua) and
+#      the Stripe webhook path (crates/app/examples/webhook_load.rs), for the commit before
+#      webhooks out ($BEFORE, default 97c493c) and for this tree, this tree both with no
+#      endpoint and with one endpoint subscribed to every event (a receiver answering 204);
+#   2. deliveries per second to a local receiver, and commit-to-receipt p50/p99 at $RATE/s
+#      (crates/app/examples/outbox_load.rs: the receiver runs in the load's process, so both
+#      times are on one clock; "commit" is the 201, which the commit precedes).
+#
+#   bash bench/outbox.sh
+#   DURATION=30s ORDERS=50000 RATE=500 bash bench/outbox.sh
+#
+# Needs wrk and psql. Databases orderpay_bench_outbox_* are recreated. Never run by CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BEFORE=${BEFORE:-97c493c}
+source bench/lib.sh
+DURATION=${DURATION:-15s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+POOL=${POOL:-10}
+PORT=${PORT:-18084}
+export BASE="http://127.0.0.1:$PORT" CUSTOMER_ID=01a21a70-0000-7000-8000-00000000c001
+export STRIPE_SECRET_KEY=sk_test_bench STRIPE_WEBHOOK_SECRET=whsec_bench WEBHOOK_SECRET=whsec_bench
+export STRIPE_API_BASE=http://127.0.0.1:9 ORDERS=${ORDERS:-5000} STORM=1 CONCURRENCY=$CONNECTIONS
+need wrk psql curl git
+
+build_both --example webhook_load --example outbox_load
+echo "== machine: $(nproc) cores; PostgreSQL $(psql "$SERVER/postgres" -Atc 'show server_version')"
+
+declare -A CREATE EVENTS
+for run in before now now+endpoint; do
+  build=${run%+endpoint}
+  db=orderpay_bench_outbox_${build}
+  fresh_database "$build" "$db"
+  psql "$SERVER/$db" -q -f bench/seed.sql
+  API_KEY=$(api_key "$build" "$db")
+  export API_KEY
+  DATABASE_POOL_SIZE=$POOL serve "$build" "$db"
+  receiver=
+  if [ "$run" = now+endpoint ]; then
+    RECEIVE_FOR_SECONDS=600 target/release/examples/outbox_load &
+    receiver=$!
+    sleep 1
+  fi
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/create.lua "$BASE")
+  CREATE[$run]="$(echo "$out" | rps) req/s, p50 $(echo "$out" | pct 50), p99 $(echo "$out" | pct 99)"
+  EVENTS[$run]=$(target/release/examples/webhook_load | grep '^distinct')
+  echo "   $run: POST /v1/orders ${CREATE[$run]}; Stripe events ${EVENTS[$run]}"
+  [ -n "$receiver" ] && { kill "$receiver"; wait "$receiver" 2>/dev/null || true; }
+  stop
+done
+
+echo "== deliveries: this tree, one endpoint, a receiver in the load's process"
+db=orderpay_bench_outbox_deliveries
+fresh_database now "$db"
+psql "$SERVER/$db" -q -f bench/seed.sql
+API_KEY=$(api_key now "$db")
+export API_KEY
+DATABASE_POOL_SIZE=$POOL serve now "$db"
+ORDERS=${DELIVERIES:-20000} RATE=${RATE:-500} SECONDS=${SECONDS_PACED:-20} \
+  target/release/examples/outbox_load
+echo "   RSS: $(rss_mib) MiB"
+stop
+
+printf '\n| build | POST /v1/orders | Stripe webhook path (distinct events) |\n|---|---|---|\n'
+for run in before now now+endpoint; do
+  printf "| %s | %s | %s |\n" "$run" "${CREATE[$run]}" "${EVENTS[$run]#*: }"
+done
