@@ -16,5 +16,5 @@ WITH o AS (INSERT INTO orders (id, reference, customer_id, currency, total_amoun
      d AS (INSERT INTO webhook_deliveries (endpoint_id, event_id, order_id, event_sequence, next_attempt_at)
            SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w
              ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) OR '*' = ANY (w.enabled_events))
-           RETURNING pg_notify('orderpay_webhooks', ''))
+           )
 SELECT 1;

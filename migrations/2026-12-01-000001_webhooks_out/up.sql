@@ -65,8 +65,9 @@ CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, 
 
 -- The outbox's work for a history row, in the statement that wrote it (an AFTER trigger runs
 -- at the end of that statement and sees all it did): the snapshot of the order; a delivery to
--- each enabled endpoint subscribed to the event's type; and a NOTIFY, sent at commit, that
--- wakes the senders of every replica. Not for `order.created`: it needs no snapshot, and the
+-- each enabled endpoint subscribed to the event's type. (No NOTIFY: it serializes commits,
+-- halving the rate of writes; the writing process wakes its own sender, and every sender
+-- polls.) Not for `order.created`: it needs no snapshot, and the
 -- statement that creates an order makes its deliveries itself (crates/postgres/src/orders/
 -- insert.rs, the same INSERT as below), so that creating an order with no endpoint subscribed
 -- pays nothing for webhooks.
@@ -83,9 +84,6 @@ BEGIN
     SELECT w.id, NEW.id, NEW.order_id, NEW.sequence, now()
       FROM webhook_endpoints w
      WHERE w.status = 'enabled' AND (NEW.type = ANY (w.enabled_events) OR '*' = ANY (w.enabled_events));
-    IF FOUND THEN
-        PERFORM pg_notify('orderpay_webhooks', '');
-    END IF;
     RETURN NULL;
 END
 $$;

@@ -111,7 +111,9 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             shards: 1,
             ..config.pool
         },
-    )?;
+    )?
+    // Stripe's events and the sandbox's pages write history too: they wake the same sender.
+    .sharing_outbox_signal(store);
     let (public_orders, public_payments) = services(&public_store);
     let probe = public_store.clone();
     let readiness: Readiness = Arc::new(move || {
@@ -243,25 +245,22 @@ fn webhook_dispatcher(config: &Config, store: &PgStore) -> anyhow::Result<Dispat
     ))
 }
 
-/// How often the sender looks for due deliveries when nothing woke it (a retry falling due,
-/// or a replica whose LISTEN connection is down).
+/// How often the sender looks for due deliveries when nothing woke it: retries falling due,
+/// and deliveries another replica committed (each process's writes wake its own sender).
 const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Sends webhooks for as long as the process runs: at once when a commit made deliveries (a
-/// LISTEN on the outbox's channel wakes it, whichever replica committed), and every
-/// [`WEBHOOK_POLL`] for retries falling due. Replicas share the work through claims.
-fn spawn_webhook_sender(store: PgStore, dispatcher: Dispatcher) {
-    let wake = Arc::new(tokio::sync::Notify::new());
-    let listener = wake.clone();
-    tokio::spawn(async move {
-        loop {
-            let wake = listener.clone();
-            if let Err(e) = store.listen_for_deliveries(move || wake.notify_one()).await {
-                tracing::warn!(error = %format!("{e:#}"), "listening for webhook deliveries failed");
-            }
-            tokio::time::sleep(WEBHOOK_POLL).await;
-        }
-    });
+/// Connections of the webhook sender's own pool (claims and outcomes; the sends themselves
+/// hold none).
+const WEBHOOK_POOL_SIZE: usize = 4;
+
+/// The least time between two looks that found nothing: while orders are written and no
+/// endpoint wants them, the sender looks at most this often.
+const WEBHOOK_IDLE_GAP: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Sends webhooks for as long as the process runs: at once after this process wrote
+/// something that may have made deliveries (`PgStore::outbox_signal`), and every
+/// [`WEBHOOK_POLL`]. Replicas share the work through claims.
+fn spawn_webhook_sender(wake: Arc<tokio::sync::Notify>, dispatcher: Dispatcher) {
     tokio::spawn(async move {
         loop {
             match dispatcher.run_once().await {
@@ -274,6 +273,7 @@ fn spawn_webhook_sender(store: PgStore, dispatcher: Dispatcher) {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(WEBHOOK_POLL) => {}
             }
+            tokio::time::sleep(WEBHOOK_IDLE_GAP).await;
         }
     });
 }
@@ -313,7 +313,19 @@ impl Application {
             spawn_reconciliation(state.payments.clone(), every);
         }
         spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
-        spawn_webhook_sender(store.clone(), webhook_dispatcher(config, &store)?);
+        // The sender has a small pool of its own: it never takes the API's connections.
+        let sender_store = PgStore::new(
+            &config.database,
+            PoolOptions {
+                max_size: WEBHOOK_POOL_SIZE,
+                shards: 1,
+                ..config.pool
+            },
+        )?;
+        spawn_webhook_sender(
+            store.outbox_signal(),
+            webhook_dispatcher(config, &sender_store)?,
+        );
         let shutting_down = state.shutting_down.clone();
         let server = orderpay_http::server(
             listener,

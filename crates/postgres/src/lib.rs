@@ -42,6 +42,9 @@ pub struct PgStore {
     pools: Arc<[Pool<AsyncPgConnection>]>,
     queries: Arc<AtomicU64>,
     query_timeout: Duration,
+    /// Signalled after each write that may have made webhook deliveries (history rows, a
+    /// retry): the sender in this process wakes at once.
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 thread_local! {
@@ -92,7 +95,27 @@ impl PgStore {
             pools: pools.into(),
             queries,
             query_timeout,
+            outbox: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// What [`PgStore::outbox_signal`] of `other` is, this store's writes signal too (another
+    /// pool of the same process).
+    #[must_use]
+    pub fn sharing_outbox_signal(mut self, other: &PgStore) -> Self {
+        self.outbox = other.outbox.clone();
+        self
+    }
+
+    /// Notified after each write that may have made webhook deliveries (a permit is kept when
+    /// nobody waits, so none is missed).
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
+    }
+
+    /// A write that may have made deliveries committed.
+    pub(crate) fn outbox_written(&self) {
+        self.outbox.notify_one();
     }
 
     /// Runs `work` on a pooled connection within the store's deadline, waiting for the

@@ -271,6 +271,7 @@ impl OrderRepository for PgStore {
                 .map_err(store_error),
         })
         .await
+        .inspect(|_| self.outbox_written())
     }
 
     /// One statement, like `insert`: the customer found or made by phone, then the order.
@@ -306,6 +307,7 @@ impl OrderRepository for PgStore {
             .map_err(store_error),
         })
         .await
+        .inspect(|_| self.outbox_written())
     }
 
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
@@ -402,5 +404,6 @@ impl OrderRepository for PgStore {
             })
         })
         .await
+        .inspect(|()| self.outbox_written())
     }
 }

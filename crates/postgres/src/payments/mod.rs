@@ -373,6 +373,7 @@ impl PaymentRepository for PgStore {
             Err(e) => Err(store_error(e)),
         })
         .await
+        .inspect(|()| self.outbox_written())
     }
 
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
@@ -387,6 +388,11 @@ impl PaymentRepository for PgStore {
                 .map_err(store_error)
         })
         .await
+        .inspect(|&written| {
+            if written {
+                self.outbox_written();
+            }
+        })
     }
 
     async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {

@@ -1,9 +1,10 @@
 //! Webhooks out in PostgreSQL: endpoints, the event feed (the order history's rows, which
 //! are the outbox: the `order_events_outbox` trigger gives each its snapshot and deliveries
-//! in the statement that writes it) and deliveries. Sending (`sending`) claims due deliveries under a lease, never holding a
-//! transaction across the network; `listen` wakes senders when a commit made deliveries.
+//! at the end of the statement that writes it) and deliveries. Sending (`sending`) claims due
+//! deliveries under a lease, never holding a transaction across the network. Each write that
+//! may have made deliveries signals [`PgStore::outbox_signal`], which wakes this process's
+//! sender.
 
-mod listen;
 mod sending;
 
 use async_trait::async_trait;
@@ -26,8 +27,6 @@ use crate::errors::{corrupt, store_error};
 use crate::orders::{ItemRow, OrderRow, order_of};
 use crate::payments::PaymentRow;
 use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
-
-pub use listen::WAKE_CHANNEL;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, QueryableByName)]
 #[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
@@ -364,11 +363,6 @@ impl WebhookRepository for PgStore {
             let Some(id) = updated else {
                 return Ok(None);
             };
-            // Wakes the senders of every replica, as a commit that made deliveries does.
-            diesel::sql_query(format!("NOTIFY {WAKE_CHANNEL}"))
-                .execute(conn)
-                .await
-                .map_err(store_error)?;
             let row: (DeliveryRow, String) = webhook_deliveries::table
                 .inner_join(order_events::table)
                 .filter(webhook_deliveries::id.eq(id))
@@ -379,6 +373,7 @@ impl WebhookRepository for PgStore {
             delivery_of(row).map(Some)
         })
         .await
+        .inspect(|_| self.outbox_written())
     }
 
     async fn claim_due(
