@@ -253,19 +253,25 @@ const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 /// hold none).
 const WEBHOOK_POOL_SIZE: usize = 4;
 
-/// The least time between two looks that found nothing: while orders are written and no
-/// endpoint wants them, the sender looks at most this often.
+/// The least time between two looks that found nothing, doubling while they keep finding
+/// nothing up to the most: while orders are written and no endpoint wants them, the sender
+/// looks ten times a second, and the first delivery after a quiet spell waits at most that.
 const WEBHOOK_IDLE_GAP: std::time::Duration = std::time::Duration::from_millis(5);
+const WEBHOOK_IDLE_GAP_MAX: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Sends webhooks for as long as the process runs: at once after this process wrote
 /// something that may have made deliveries (`PgStore::outbox_signal`), and every
 /// [`WEBHOOK_POLL`]. Replicas share the work through claims.
 fn spawn_webhook_sender(wake: Arc<tokio::sync::Notify>, dispatcher: Dispatcher) {
     tokio::spawn(async move {
+        let mut idle_gap = WEBHOOK_IDLE_GAP;
         loop {
             match dispatcher.run_once().await {
                 // More may be due (the next event of an order just delivered, say).
-                Ok(claimed) if claimed > 0 => continue,
+                Ok(claimed) if claimed > 0 => {
+                    idle_gap = WEBHOOK_IDLE_GAP;
+                    continue;
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "sending webhooks failed"),
             }
@@ -273,7 +279,10 @@ fn spawn_webhook_sender(wake: Arc<tokio::sync::Notify>, dispatcher: Dispatcher) 
                 () = wake.notified() => {}
                 () = tokio::time::sleep(WEBHOOK_POLL) => {}
             }
-            tokio::time::sleep(WEBHOOK_IDLE_GAP).await;
+            // Woken but found nothing, again and again (orders written, no endpoint): look
+            // less often, up to WEBHOOK_IDLE_GAP_MAX; a look that finds work resets it.
+            tokio::time::sleep(idle_gap).await;
+            idle_gap = (idle_gap * 2).min(WEBHOOK_IDLE_GAP_MAX);
         }
     });
 }

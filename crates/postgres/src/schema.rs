@@ -24,6 +24,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_snapshots (event_id) {
+        event_id -> Uuid,
+        snapshot -> Jsonb,
+    }
+}
+
+diesel::table! {
     idempotency_keys (api_key_id, key) {
         api_key_id -> Uuid,
         key -> Text,
@@ -46,7 +53,6 @@ diesel::table! {
         reason -> Nullable<Text>,
         created_at -> Timestamptz,
         sequence -> Int8,
-        snapshot -> Nullable<Jsonb>,
         published -> Bool,
     }
 }
@@ -145,6 +151,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(event_snapshots -> order_events (event_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> payments (payment_id));
 diesel::joinable!(order_items -> orders (order_id));
@@ -156,6 +163,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     customers,
+    event_snapshots,
     idempotency_keys,
     order_events,
     order_items,
