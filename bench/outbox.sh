@@ -53,6 +53,8 @@ for run in before now now+endpoint; do
 done
 
 echo "== deliveries: this tree, one endpoint, a receiver in the load's process"
+PORT=$((PORT + 1))
+export BASE="http://127.0.0.1:$PORT"
 db=orderpay_bench_outbox_deliveries
 fresh_database now "$db"
 psql "$SERVER/$db" -q -f bench/seed.sql

@@ -251,7 +251,7 @@ const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Connections of the webhook sender's own pool (claims and outcomes; the sends themselves
 /// hold none).
-const WEBHOOK_POOL_SIZE: usize = 4;
+const WEBHOOK_POOL_SIZE: usize = 8;
 
 /// The least time between two looks that found nothing, doubling while they keep finding
 /// nothing up to the most: while orders are written and no endpoint wants them, the sender

@@ -7,7 +7,10 @@ use chrono::TimeDelta;
 use futures_util::StreamExt;
 
 use super::delivery::{EndpointHealth, RetryRules};
-use super::ports::{DueDelivery, EventRenderer, OutgoingWebhook, WebhookRepository, WebhookSender};
+use super::endpoint::WebhookEndpointId;
+use super::ports::{
+    DueDelivery, EventRenderer, OutgoingWebhook, RecordedAttempt, WebhookRepository, WebhookSender,
+};
 use crate::Clock;
 use crate::store::StoreError;
 
@@ -44,24 +47,46 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what is due now: one batch. Returns how many were claimed, so a caller loops
-    /// while batches come back full.
+    /// Sends what is due now: one batch, its outcomes recorded in one statement. Returns how
+    /// many were claimed, so a caller loops while batches come back full.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let due = self
             .repo
             .claim_due(self.clock.now(), self.batch, self.lease)
             .await?;
         let claimed = due.len();
-        let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
+        if claimed == 0 {
+            return Ok(0);
+        }
+        let outcomes: Vec<(RecordedAttempt, WebhookEndpointId)> = futures_util::stream::iter(due)
             .map(|delivery| self.deliver(delivery))
             .buffer_unordered(self.batch)
             .collect()
             .await;
-        results.into_iter().collect::<Result<(), _>>()?;
+        let mut healths: Vec<(WebhookEndpointId, Vec<EndpointHealth>)> = Vec::new();
+        for (outcome, endpoint) in &outcomes {
+            let health = outcome.verdict.endpoint.clone();
+            match healths.iter_mut().find(|(id, _)| id == endpoint) {
+                Some((_, all)) => all.push(health),
+                None => healths.push((*endpoint, vec![health])),
+            }
+        }
+        let endpoints: Vec<(WebhookEndpointId, EndpointHealth)> = healths
+            .into_iter()
+            .filter_map(|(id, all)| EndpointHealth::combine(all).map(|h| (id, h)))
+            .collect();
+        for (endpoint, health) in &endpoints {
+            if let EndpointHealth::Disable(reason) = health {
+                tracing::warn!(%endpoint, reason, "webhook endpoint disabled");
+            }
+        }
+        let attempts: Vec<RecordedAttempt> = outcomes.into_iter().map(|(o, _)| o).collect();
+        self.repo.record_attempts(&attempts, &endpoints).await?;
         Ok(claimed)
     }
 
-    async fn deliver(&self, due: DueDelivery) -> Result<(), StoreError> {
+    /// Signs and sends one delivery, and judges the outcome.
+    async fn deliver(&self, due: DueDelivery) -> (RecordedAttempt, WebhookEndpointId) {
         let now = self.clock.now();
         let webhook = OutgoingWebhook {
             url: due.endpoint.url.as_str().to_owned(),
@@ -79,9 +104,6 @@ impl Dispatcher {
             self.clock.now(),
             rand::random::<f64>(),
         );
-        if let EndpointHealth::Disable(reason) = &verdict.endpoint {
-            tracing::warn!(endpoint = %due.endpoint.id, reason, "webhook endpoint disabled");
-        }
         if !attempt.succeeded() {
             tracing::info!(
                 endpoint = %due.endpoint.id,
@@ -92,8 +114,13 @@ impl Dispatcher {
                 "webhook delivery failed"
             );
         }
-        self.repo
-            .record_attempt(&due, now, &attempt, &verdict)
-            .await
+        let recorded = RecordedAttempt {
+            delivery: due.id,
+            lease: due.lease,
+            attempted_at: now,
+            attempt,
+            verdict,
+        };
+        (recorded, due.endpoint.id)
     }
 }

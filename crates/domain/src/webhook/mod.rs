@@ -20,7 +20,8 @@ pub use endpoint::{
     parse_description,
 };
 pub use ports::{
-    DueDelivery, Event, EventRenderer, OutgoingWebhook, Secrets, WebhookRepository, WebhookSender,
+    DueDelivery, Event, EventRenderer, OutgoingWebhook, RecordedAttempt, Secrets,
+    WebhookRepository, WebhookSender,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockEventRenderer, MockSecrets, MockWebhookRepository, MockWebhookSender};

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::delivery::{Attempt, Delivery, DeliveryId, Verdict};
+use super::delivery::{Attempt, Delivery, DeliveryId, EndpointHealth, Verdict};
 use super::endpoint::{WebhookEndpoint, WebhookEndpointId};
 use crate::order::{Order, OrderEventId, OrderEventType};
 use crate::pagination::{Page, PageRequest};
@@ -78,14 +78,23 @@ pub trait WebhookRepository: Send + Sync {
         limit: usize,
         lease: TimeDelta,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records an attempt under its claim, and what it makes of the delivery and endpoint.
-    async fn record_attempt(
+    /// Records a batch's attempts, each under its claim with what it makes of its delivery,
+    /// and what they make of their endpoints (one health per endpoint).
+    async fn record_attempts(
         &self,
-        due: &DueDelivery,
-        attempted_at: DateTime<Utc>,
-        attempt: &Attempt,
-        verdict: &Verdict,
+        attempts: &[RecordedAttempt],
+        endpoints: &[(WebhookEndpointId, EndpointHealth)],
     ) -> Result<(), StoreError>;
+}
+
+/// One attempt's outcome, to record under its claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedAttempt {
+    pub delivery: DeliveryId,
+    pub lease: Uuid,
+    pub attempted_at: DateTime<Utc>,
+    pub attempt: Attempt,
+    pub verdict: Verdict,
 }
 
 /// One signed POST to send.

@@ -18,8 +18,9 @@ use orderpay_domain::pagination::{Page, PageRequest};
 use orderpay_domain::payment::Payment;
 use orderpay_domain::store::StoreError;
 use orderpay_domain::webhook::{
-    Attempt, Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointStatus, EndpointUrl, Event,
-    EventSelection, Verdict, WebhookEndpoint, WebhookEndpointId, WebhookRepository,
+    Attempt, Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, EndpointStatus,
+    EndpointUrl, Event, EventSelection, RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
+    WebhookRepository,
 };
 
 use crate::PgStore;
@@ -280,6 +281,10 @@ impl WebhookRepository for PgStore {
                 .into_boxed();
             if let Some(kind) = kind {
                 query = query.filter(order_events::type_.eq(kind.as_str()));
+                if kind != OrderEventType::Created {
+                    // Says what the `order_events_by_type` index's predicate needs proven.
+                    query = query.filter(order_events::type_.ne(OrderEventType::Created.as_str()));
+                }
             }
             if let Some(cursor) = page.starting_after {
                 query = query.filter(order_events::id.lt(cursor));
@@ -385,13 +390,11 @@ impl WebhookRepository for PgStore {
         sending::claim_due(self, now, limit, lease).await
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
-        due: &DueDelivery,
-        attempted_at: DateTime<Utc>,
-        attempt: &Attempt,
-        verdict: &Verdict,
+        attempts: &[RecordedAttempt],
+        endpoints: &[(WebhookEndpointId, EndpointHealth)],
     ) -> Result<(), StoreError> {
-        sending::record_attempt(self, due, attempted_at, attempt, verdict).await
+        sending::record_attempts(self, attempts, endpoints).await
     }
 }

@@ -6,14 +6,14 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{
-    BigInt, Bool, Int2, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bool, Int2, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use orderpay_domain::store::StoreError;
 use orderpay_domain::webhook::{
-    Attempt, DeliveryId, DueDelivery, EndpointHealth, Verdict, WebhookEndpoint,
+    DeliveryId, DueDelivery, EndpointHealth, RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
 };
 
 use super::{EndpointRow, event_of};
@@ -102,51 +102,96 @@ pub(super) async fn claim_due(
         .collect()
 }
 
-/// The attempt on the delivery (under its claim) and its consequence for the endpoint, in
-/// one statement.
+/// A batch's attempts on their deliveries (each under its claim), and their consequences for
+/// the endpoints, in one statement.
 const RECORD: &str = "\
-WITH d AS (
-    UPDATE webhook_deliveries
-       SET status = $3, next_attempt_at = $4, leased_until = NULL, lease = NULL,
-           last_attempt_at = $5, last_status = $6, last_duration_ms = $7,
-           last_response = $8, last_error = $9
-     WHERE id = $1 AND lease = $2
-    RETURNING endpoint_id)
-UPDATE webhook_endpoints
-   SET failing_since = CASE WHEN $10 THEN NULL ELSE coalesce(failing_since, $11) END,
-       status = CASE WHEN $12 THEN 'disabled' ELSE status END,
-       disabled_reason = CASE WHEN $12 THEN $13 ELSE disabled_reason END
- WHERE id = (SELECT endpoint_id FROM d)";
+WITH r AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
+                         $5::timestamptz[], $6::int2[], $7::int4[], $8::text[], $9::text[])
+        AS r(id, lease, status, next_attempt_at, attempted_at, code, ms, response, error)),
+d AS (
+    UPDATE webhook_deliveries w
+       SET status = r.status, next_attempt_at = r.next_attempt_at, leased_until = NULL,
+           lease = NULL, last_attempt_at = r.attempted_at, last_status = r.code,
+           last_duration_ms = r.ms, last_response = r.response, last_error = r.error
+      FROM r
+     WHERE w.id = r.id AND w.lease = r.lease
+    RETURNING w.id)
+UPDATE webhook_endpoints x
+   SET failing_since = CASE WHEN h.healthy THEN NULL ELSE coalesce(x.failing_since, h.since) END,
+       status = CASE WHEN h.disable THEN 'disabled' ELSE x.status END,
+       disabled_reason = CASE WHEN h.disable THEN h.reason ELSE x.disabled_reason END
+  FROM unnest($10::uuid[], $11::bool[], $12::timestamptz[], $13::bool[], $14::text[])
+        AS h(id, healthy, since, disable, reason)
+ WHERE x.id = h.id";
 
-pub(super) async fn record_attempt(
+pub(super) async fn record_attempts(
     store: &PgStore,
-    due: &DueDelivery,
-    attempted_at: DateTime<Utc>,
-    attempt: &Attempt,
-    verdict: &Verdict,
+    attempts: &[RecordedAttempt],
+    endpoints: &[(WebhookEndpointId, EndpointHealth)],
 ) -> Result<(), StoreError> {
-    let (healthy, since, disable) = match &verdict.endpoint {
-        EndpointHealth::Healthy => (true, None, None),
-        EndpointHealth::FailingSince(since) => (false, Some(*since), None),
-        EndpointHealth::Disable(reason) => (false, Some(attempted_at), Some(reason.clone())),
-    };
-    let duration_ms = i32::try_from(attempt.duration.num_milliseconds()).unwrap_or(i32::MAX);
+    let ids: Vec<Uuid> = attempts.iter().map(|a| a.delivery.as_uuid()).collect();
+    let leases: Vec<Uuid> = attempts.iter().map(|a| a.lease).collect();
+    let statuses: Vec<&str> = attempts.iter().map(|a| a.verdict.status.as_str()).collect();
+    let next: Vec<Option<DateTime<Utc>>> =
+        attempts.iter().map(|a| a.verdict.next_attempt_at).collect();
+    let at: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.attempted_at).collect();
+    let codes: Vec<Option<i16>> = attempts
+        .iter()
+        .map(|a| a.attempt.status.and_then(|s| i16::try_from(s).ok()))
+        .collect();
+    let ms: Vec<i32> = attempts
+        .iter()
+        .map(|a| i32::try_from(a.attempt.duration.num_milliseconds()).unwrap_or(i32::MAX))
+        .collect();
+    let responses: Vec<&str> = attempts
+        .iter()
+        .map(|a| a.attempt.response.as_str())
+        .collect();
+    let errors: Vec<Option<&str>> = attempts
+        .iter()
+        .map(|a| a.attempt.error.as_deref())
+        .collect();
+    let endpoint_ids: Vec<Uuid> = endpoints.iter().map(|(id, _)| id.as_uuid()).collect();
+    let healthy: Vec<bool> = endpoints
+        .iter()
+        .map(|(_, h)| matches!(h, EndpointHealth::Healthy))
+        .collect();
+    let since: Vec<Option<DateTime<Utc>>> = endpoints
+        .iter()
+        .map(|(_, h)| match h {
+            EndpointHealth::FailingSince(at) => Some(*at),
+            _ => None,
+        })
+        .collect();
+    let disable: Vec<bool> = endpoints
+        .iter()
+        .map(|(_, h)| matches!(h, EndpointHealth::Disable(_)))
+        .collect();
+    let reasons: Vec<Option<&str>> = endpoints
+        .iter()
+        .map(|(_, h)| match h {
+            EndpointHealth::Disable(reason) => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
     store
         .with_conn(async |conn| {
             diesel::sql_query(RECORD)
-                .bind::<SqlUuid, _>(due.id.as_uuid())
-                .bind::<SqlUuid, _>(due.lease)
-                .bind::<Text, _>(verdict.status.as_str())
-                .bind::<Nullable<Timestamptz>, _>(verdict.next_attempt_at)
-                .bind::<Timestamptz, _>(attempted_at)
-                .bind::<Nullable<Int2>, _>(attempt.status.and_then(|s| i16::try_from(s).ok()))
-                .bind::<Int4, _>(duration_ms)
-                .bind::<Text, _>(&attempt.response)
-                .bind::<Nullable<Text>, _>(attempt.error.as_deref())
-                .bind::<Bool, _>(healthy)
-                .bind::<Nullable<Timestamptz>, _>(since)
-                .bind::<Bool, _>(disable.is_some())
-                .bind::<Nullable<Text>, _>(disable.as_deref())
+                .bind::<Array<SqlUuid>, _>(&ids)
+                .bind::<Array<SqlUuid>, _>(&leases)
+                .bind::<Array<Text>, _>(&statuses)
+                .bind::<Array<Nullable<Timestamptz>>, _>(&next)
+                .bind::<Array<Timestamptz>, _>(&at)
+                .bind::<Array<Nullable<Int2>>, _>(&codes)
+                .bind::<Array<Int4>, _>(&ms)
+                .bind::<Array<Text>, _>(&responses)
+                .bind::<Array<Nullable<Text>>, _>(&errors)
+                .bind::<Array<SqlUuid>, _>(&endpoint_ids)
+                .bind::<Array<Bool>, _>(&healthy)
+                .bind::<Array<Nullable<Timestamptz>>, _>(&since)
+                .bind::<Array<Bool>, _>(&disable)
+                .bind::<Array<Nullable<Text>>, _>(&reasons)
                 .execute(conn)
                 .await
                 .map(|_| ())
