@@ -96,6 +96,8 @@ async fn main() {
             .route("/hooks", web::post().to(receive))
     })
     .workers(1)
+    // SIGTERM (the bench stopping a receiver) ends the process, not only the server.
+    .disable_signals()
     .bind("127.0.0.1:0")
     .unwrap();
     let port = server.addrs()[0].port();
