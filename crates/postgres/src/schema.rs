@@ -54,6 +54,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sequence -> Int8,
         published -> Bool,
+        outboxed -> Bool,
     }
 }
 
