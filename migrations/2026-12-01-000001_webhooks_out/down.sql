@@ -5,4 +5,4 @@ DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
 DROP TABLE event_snapshots;
 DROP INDEX order_events_by_type;
-ALTER TABLE order_events DROP COLUMN outboxed, DROP COLUMN published, DROP COLUMN sequence;
+ALTER TABLE order_events DROP COLUMN published, DROP COLUMN sequence;

@@ -27,9 +27,6 @@ CREATE TABLE webhook_endpoints (
 ALTER TABLE order_events ADD COLUMN sequence bigserial;
 ALTER TABLE order_events ADD COLUMN published boolean NOT NULL DEFAULT false;
 ALTER TABLE order_events ALTER COLUMN published SET DEFAULT true;
--- Set by a statement that wrote the row's snapshot and deliveries itself (a provider event's
--- commit, from the rows it just updated), so the outbox trigger has nothing to do for it.
-ALTER TABLE order_events ADD COLUMN outboxed boolean NOT NULL DEFAULT false;
 -- The feed of one type, newest first (ids are time-ordered UUIDv7s; all types use the key).
 -- `order.created` is left out: it is one event in four, found soon enough by the key, and
 -- creating an order then writes no entry here.
@@ -100,7 +97,7 @@ END
 $$;
 
 CREATE TRIGGER order_events_outbox AFTER INSERT ON order_events FOR EACH ROW
-    WHEN (NEW.type <> 'order.created' AND NOT NEW.outboxed)
+    WHEN (NEW.type <> 'order.created')
     EXECUTE FUNCTION orderpay_outbox();
 
 -- An event's snapshot: the one written with it, or, for `order.created`, the order's row now

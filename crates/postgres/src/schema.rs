@@ -54,7 +54,6 @@ diesel::table! {
         created_at -> Timestamptz,
         sequence -> Int8,
         published -> Bool,
-        outboxed -> Bool,
     }
 }
 

@@ -102,26 +102,6 @@ impl CommitStatement {
     }
 }
 
-/// The outbox's work for the history rows `e`, done by this statement itself rather than by
-/// the `order_events_outbox` trigger (the rows are `outboxed`): each event's snapshot, from the
-/// order and payment rows this statement just updated (`o`, `p`) or, where it left them
-/// alone, as they are; and its deliveries. The same as the trigger's (migration
-/// `webhooks_out`), which costs this, the provider's event path, a quarter of its rate.
-const OUTBOX_CTES: &str = ", s AS (INSERT INTO event_snapshots (event_id, snapshot) \
-     SELECT e.id, jsonb_build_object(\
-     'order', coalesce((SELECT to_jsonb(o) FROM o WHERE o.id = e.order_id), \
-     (SELECT to_jsonb(x) FROM orders x WHERE x.id = e.order_id)), \
-     'items', (SELECT coalesce(jsonb_agg(to_jsonb(i) ORDER BY i.position), '[]') \
-     FROM order_items i WHERE i.order_id = e.order_id), \
-     'payment', (SELECT coalesce((SELECT to_jsonb(p) FROM p WHERE p.id = l.id), to_jsonb(l)) \
-     FROM payments l WHERE l.order_id = e.order_id ORDER BY l.created_at DESC, l.id DESC \
-     LIMIT 1)) FROM e), \
-     d AS (INSERT INTO webhook_deliveries \
-     (endpoint_id, event_id, order_id, event_sequence, next_attempt_at) \
-     SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
-     ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
-     OR '*' = ANY (w.enabled_events)))";
-
 impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
     fn walk_ast<'b>(
         &'b self,
@@ -154,7 +134,7 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Nullable<Id>, _>(&self.payment_id)?;
         out.push_sql(" AND version = ");
         out.push_bind_param::<Nullable<Integer>, _>(&self.payment_version)?;
-        out.push_sql(" RETURNING *), o AS (UPDATE orders SET status = ");
+        out.push_sql(" RETURNING id), o AS (UPDATE orders SET status = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.order_status)?;
         out.push_sql(", flags = ");
         out.push_bind_param::<Nullable<Array<Text>>, _>(&self.order_flags)?;
@@ -167,8 +147,8 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_sql(" AND version = ");
         out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
         out.push_sql(
-            " RETURNING *), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
-             amount, reason, created_at, outboxed) SELECT *, true FROM unnest(",
+            " RETURNING id), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
+             amount, reason, created_at) SELECT * FROM unnest(",
         );
         let e = &self.events;
         out.push_bind_param::<Array<Id>, _>(&e.ids)?;
@@ -184,9 +164,7 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&e.reasons)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&e.created_at)?;
-        out.push_sql(") RETURNING id, order_id, type, sequence)");
-        out.push_sql(OUTBOX_CTES);
-        out.push_sql(" SELECT CASE WHEN (SELECT count(*) FROM p) = ");
+        out.push_sql(")) SELECT CASE WHEN (SELECT count(*) FROM p) = ");
         out.push_bind_param::<BigInt, _>(&self.expected_payments)?;
         out.push_sql(" AND (SELECT count(*) FROM o) = ");
         out.push_bind_param::<BigInt, _>(&self.expected_orders)?;
