@@ -70,6 +70,20 @@ pub(crate) async fn received(server: &MockServer, n: usize) -> Vec<Request> {
     panic!("{} deliveries received, {n} expected", got.len());
 }
 
+/// The newest delivery listed at `path` once `ready` holds for it, waiting up to 10 s; the
+/// list as last seen otherwise (the caller's assertions then say what is wrong).
+async fn newest_delivery_when(app: &TestApp, path: &str, ready: impl Fn(&Value) -> bool) -> Value {
+    let mut listed = Value::Null;
+    for _ in 0..200 {
+        listed = app.get(path).await.json().await.unwrap();
+        if ready(&listed["data"][0]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    listed
+}
+
 pub(crate) fn body(request: &Request) -> Value {
     serde_json::from_slice(&request.body).unwrap()
 }
@@ -230,14 +244,7 @@ async fn a_5xx_a_timeout_and_a_refused_connection_are_retried_with_the_same_webh
         "/v1/webhook_endpoints/{}/deliveries",
         late["id"].as_str().unwrap()
     );
-    let mut seen = Value::Null;
-    for _ in 0..40 {
-        seen = app.get(&deliveries).await.json().await.unwrap();
-        if seen["data"][0]["attempts"].as_u64() >= Some(1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let seen = newest_delivery_when(&app, &deliveries, |d| d["attempts"].as_u64() >= Some(1)).await;
     let first = &seen["data"][0];
     assert!(
         first["error"].as_str().unwrap_or("").contains("connect"),
@@ -373,14 +380,7 @@ async fn a_failed_delivery_is_listed_with_its_answer_and_a_retry_sends_it_again_
     );
     new_order(&app).await;
     received(&bot, 4).await;
-    let mut listed = Value::Null;
-    for _ in 0..40 {
-        listed = app.get(&deliveries).await.json().await.unwrap();
-        if listed["data"][0]["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let listed = newest_delivery_when(&app, &deliveries, |d| d["status"] == "failed").await;
     let failed = &listed["data"][0];
     assert_eq!(failed["status"], "failed", "{listed}");
     assert_eq!(failed["attempts"], 4);
@@ -400,13 +400,7 @@ async fn a_failed_delivery_is_listed_with_its_answer_and_a_retry_sends_it_again_
         header(&again[4], "webhook-id"),
         failed["event_id"].as_str().unwrap()
     );
-    for _ in 0..40 {
-        listed = app.get(&deliveries).await.json().await.unwrap();
-        if listed["data"][0]["status"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let listed = newest_delivery_when(&app, &deliveries, |d| d["status"] == "succeeded").await;
     assert_eq!(listed["data"][0]["status"], "succeeded", "{listed}");
     assert_eq!(listed["data"][0]["attempts"], 5);
 }
