@@ -4,6 +4,9 @@
 #      the Stripe webhook path (crates/app/examples/webhook_load.rs), for the commit before
 #      webhooks out ($BEFORE, default 97c493c) and for this tree, this tree both with no
 #      endpoint and with one endpoint subscribed to every event (a receiver answering 204);
+#      then the Stripe webhook path again, before and now alternated for $ROUNDS rounds on
+#      fresh databases ($ALT_ORDERS distinct events each), since one run of each differs
+#      from the next by up to 20% on a small machine;
 #   2. deliveries per second to a local receiver, and commit-to-receipt p50/p99 at $RATE/s
 #      (crates/app/examples/outbox_load.rs: the receiver runs in the load's process, so both
 #      times are on one clock; "commit" is the 201, which the commit precedes).
@@ -24,6 +27,8 @@ PORT=${PORT:-18084}
 export BASE="http://127.0.0.1:$PORT" CUSTOMER_ID=01a21a70-0000-7000-8000-00000000c001
 export STRIPE_SECRET_KEY=sk_test_bench STRIPE_WEBHOOK_SECRET=whsec_bench WEBHOOK_SECRET=whsec_bench
 export STRIPE_API_BASE=http://127.0.0.1:9 ORDERS=${ORDERS:-5000} STORM=1 CONCURRENCY=$CONNECTIONS
+ROUNDS=${ROUNDS:-5}
+ALT_ORDERS=${ALT_ORDERS:-6000}
 need wrk psql curl git
 
 build_both --example webhook_load --example outbox_load
@@ -51,6 +56,26 @@ for run in before now now+endpoint; do
   [ -n "$receiver" ] && { kill "$receiver"; wait "$receiver" 2>/dev/null || true; }
   stop
 done
+
+echo "== the Stripe webhook path, alternated: $ROUNDS rounds of $ALT_ORDERS distinct events"
+declare -A SUM=([before]=0 [now]=0)
+for round in $(seq 1 "$ROUNDS"); do
+  for build in before now; do
+    db=orderpay_bench_outbox_${build}
+    fresh_database "$build" "$db"
+    psql "$SERVER/$db" -q -f bench/seed.sql
+    API_KEY=$(api_key "$build" "$db")
+    export API_KEY
+    DATABASE_POOL_SIZE=$POOL serve "$build" "$db"
+    rate=$(ORDERS=$ALT_ORDERS target/release/examples/webhook_load | grep '^distinct' \
+      | sed -nE 's/.* = ([0-9]+)\/s.*/\1/p')
+    stop
+    SUM[$build]=$((SUM[$build] + rate))
+    echo "   round $round $build: $rate events/s"
+  done
+done
+echo "   mean: before $((SUM[before] / ROUNDS))/s, now $((SUM[now] / ROUNDS))/s =" \
+  "$(percent "${SUM[now]}" "${SUM[before]}") of before"
 
 echo "== deliveries: this tree, one endpoint, a receiver in the load's process"
 PORT=$((PORT + 1))

@@ -12,6 +12,7 @@ use orderpay_domain::store::StoreError;
 
 use crate::errors::corrupt;
 use crate::schema::order_events;
+use crate::webhooks::DELIVERIES_OF_E;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_events, check_for_backend(diesel::pg::Pg))]
@@ -40,11 +41,18 @@ impl From<&OrderEvent> for EventRow {
 }
 
 impl EventRow {
+    /// Writes the row with its snapshot, made from the order's rows as they are (so after the
+    /// statements of this transaction that made the change), and its deliveries (webhooks
+    /// out). Returns the number of rows written.
     pub(crate) async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-        diesel::insert_into(order_events::table)
-            .values(self)
-            .execute(conn)
-            .await
+        let written: i64 = InsertEvent::<false>(self).get_result(conn).await?;
+        Ok(written as usize)
+    }
+
+    /// [`insert`](Self::insert), unless a unique key holds the row already: then nothing.
+    pub(crate) async fn insert_once(&self, conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+        let written: i64 = InsertEvent::<true>(self).get_result(conn).await?;
+        Ok(written == 1)
     }
 
     pub(crate) fn created_at(&self) -> DateTime<Utc> {
@@ -65,5 +73,65 @@ impl EventRow {
             reason: self.reason,
             created_at: self.created_at,
         })
+    }
+}
+
+/// `WITH e AS (INSERT INTO order_events … orderpay_order_state(order_id), orderpay_payment_
+/// state(order_id) [ON CONFLICT DO NOTHING] RETURNING …), d AS (<deliveries>) SELECT count(*)
+/// FROM e`: a history row written after the change it records, with its snapshot and
+/// deliveries. `ONCE` adds the `ON
+/// CONFLICT`; each is a statement type of its own, so each connection prepares it once.
+struct InsertEvent<'a, const ONCE: bool>(&'a EventRow);
+
+/// The [`InsertEvent`]'s prepared-statement cache key.
+struct InsertEventId<const ONCE: bool>;
+
+impl<const ONCE: bool> diesel::query_builder::QueryId for InsertEvent<'_, ONCE> {
+    type QueryId = InsertEventId<ONCE>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const ONCE: bool> diesel::query_builder::Query for InsertEvent<'_, ONCE> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    for InsertEvent<'_, ONCE>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz, Uuid as Id};
+        let row = self.0;
+        out.push_sql(
+            "WITH e AS (INSERT INTO order_events (id, order_id, type, payment_id, amount, \
+             reason, created_at, order_state, payment_state) VALUES (",
+        );
+        out.push_bind_param::<Id, _>(&row.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Id, _>(&row.order_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.type_)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Id>, _>(&row.payment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&row.amount)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.reason)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&row.created_at)?;
+        out.push_sql(", orderpay_order_state(");
+        out.push_bind_param::<Id, _>(&row.order_id)?;
+        out.push_sql("), orderpay_payment_state(");
+        out.push_bind_param::<Id, _>(&row.order_id)?;
+        out.push_sql("))");
+        if ONCE {
+            out.push_sql(" ON CONFLICT DO NOTHING");
+        }
+        out.push_sql(" RETURNING id, order_id, type, sequence), ");
+        out.push_sql(DELIVERIES_OF_E);
+        out.push_sql(" SELECT count(*) FROM e");
+        Ok(())
     }
 }

@@ -1,5 +1,15 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "orderpay_order_state"))]
+    pub struct OrderpayOrderState;
+
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "orderpay_payment_state"))]
+    pub struct OrderpayPaymentState;
+}
+
 diesel::table! {
     api_keys (id) {
         id -> Uuid,
@@ -24,13 +34,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    event_snapshots (event_id) {
-        event_id -> Uuid,
-        snapshot -> Jsonb,
-    }
-}
-
-diesel::table! {
     idempotency_keys (api_key_id, key) {
         api_key_id -> Uuid,
         key -> Text,
@@ -43,6 +46,10 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::OrderpayOrderState;
+    use super::sql_types::OrderpayPaymentState;
+
     order_events (id) {
         id -> Uuid,
         order_id -> Uuid,
@@ -54,6 +61,8 @@ diesel::table! {
         created_at -> Timestamptz,
         sequence -> Int8,
         published -> Bool,
+        order_state -> Nullable<OrderpayOrderState>,
+        payment_state -> Nullable<OrderpayPaymentState>,
     }
 }
 
@@ -151,7 +160,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(event_snapshots -> order_events (event_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_events -> payments (payment_id));
 diesel::joinable!(order_items -> orders (order_id));
@@ -163,7 +171,6 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     customers,
-    event_snapshots,
     idempotency_keys,
     order_events,
     order_items,

@@ -411,6 +411,12 @@ async fn each_event_shows_the_order_as_that_change_left_it() {
     let order = new_order(&app).await;
     let id = order["id"].as_str().unwrap();
     pay(&app, id).await;
+    let paid: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let refunded = app
         .post(&format!("/v1/orders/{id}/refunds"), &json!({"amount": 300}))
         .await;
@@ -437,8 +443,7 @@ async fn each_event_shows_the_order_as_that_change_left_it() {
     assert_eq!(created["payment"], Value::Null);
     created.as_object_mut().unwrap().remove("payment");
     assert_eq!(created, order);
-    assert_eq!(shown("order.paid")["status"], "paid");
-    assert_eq!(shown("order.paid")["amount_refunded"], 0);
+    assert_eq!(shown("order.paid"), paid, "order.paid shows the order as paid");
     assert_eq!(
         shown("order.partially_refunded"),
         now,

@@ -131,15 +131,9 @@ impl NewOrderRows {
         out.push_sql(gate);
         // Webhooks out: `order.created`'s deliveries, made here rather than by the outbox
         // trigger, which skips this event so that creating an order with no endpoint
-        // subscribed costs next to nothing (see the migration `webhooks_out`).
-        out.push_sql(
-            " RETURNING id, order_id, type, sequence), \
-             d AS (INSERT INTO webhook_deliveries \
-             (endpoint_id, event_id, order_id, event_sequence, next_attempt_at) \
-             SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
-             ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
-             OR '*' = ANY (w.enabled_events)))",
-        );
+        // subscribed costs next to nothing (see the migration `snapshots_in_history`).
+        out.push_sql(" RETURNING id, order_id, type, sequence), ");
+        out.push_sql(crate::webhooks::DELIVERIES_OF_E);
         Ok(())
     }
 }

@@ -17,7 +17,8 @@ use crate::orders::flag_names;
 /// WITH seen AS (INSERT INTO processed_events …),            -- the event id, if any
 ///      p AS (UPDATE payments … WHERE id = $ AND version = $ RETURNING id),
 ///      o AS (UPDATE orders … WHERE id = $ AND version = $ RETURNING id),
-///      e AS (INSERT INTO order_events … FROM unnest(…))     -- the history rows
+///      e AS (INSERT INTO order_events … FROM unnest(…)),    -- the history rows
+///      d AS (INSERT INTO webhook_deliveries …)              -- their deliveries
 /// SELECT CASE WHEN <p and o each changed the rows they were given>
 ///             THEN 0 ELSE orderpay_version_conflict() END
 /// ```
@@ -27,6 +28,11 @@ use crate::orders::flag_names;
 /// error (SQLSTATE 40001) rolls the whole statement back. A missing payment or order binds
 /// NULL ids, which update nothing and are expected to. The text never varies, so the
 /// connection prepares it once.
+///
+/// The history rows are events (webhooks out): each carries its snapshot, the order's and its
+/// latest payment's changing fields as this statement leaves them (built here from what it
+/// writes, or read as they are where it leaves them alone), and the statement makes their
+/// deliveries ([`DELIVERIES_OF_E`](crate::webhooks::DELIVERIES_OF_E)).
 #[derive(diesel::query_builder::QueryId)]
 pub(super) struct CommitStatement {
     event_id: Option<String>,
@@ -102,6 +108,51 @@ impl CommitStatement {
     }
 }
 
+impl CommitStatement {
+    /// The history rows' snapshot (migration `snapshots_in_history`): the order's and its
+    /// payment's changing fields as this statement writes them, or, for a row it leaves alone,
+    /// as the row is (`orderpay_order_state`, `orderpay_payment_state`).
+    fn walk_snapshot<'b>(
+        &'b self,
+        out: &mut diesel::query_builder::AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+        type Id = diesel::sql_types::Uuid;
+        out.push_sql("CASE WHEN ");
+        out.push_bind_param::<Nullable<Id>, _>(&self.order_id)?;
+        out.push_sql(" IS NULL THEN orderpay_order_state(u.order_id) ELSE ROW(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.order_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Array<Text>>, _>(&self.order_flags)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.order_refunded)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
+        out.push_sql(" + 1, ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.order_updated_at)?;
+        out.push_sql(")::orderpay_order_state END, CASE WHEN ");
+        out.push_bind_param::<Nullable<Id>, _>(&self.payment_id)?;
+        out.push_sql(" IS NULL THEN orderpay_payment_state(u.order_id) ELSE ROW(");
+        out.push_bind_param::<Nullable<Id>, _>(&self.payment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.payment_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.session_expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.provider_payment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.amount_received)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.payment_refunded)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Integer>, _>(&self.payment_version)?;
+        out.push_sql(" + 1, ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.payment_updated_at)?;
+        out.push_sql(")::orderpay_payment_state END");
+        Ok(())
+    }
+}
+
 impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
     fn walk_ast<'b>(
         &'b self,
@@ -148,8 +199,10 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
         out.push_sql(
             " RETURNING id), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
-             amount, reason, created_at) SELECT * FROM unnest(",
+             amount, reason, created_at, order_state, payment_state) SELECT u.*, ",
         );
+        self.walk_snapshot(&mut out)?;
+        out.push_sql(" FROM unnest(");
         let e = &self.events;
         out.push_bind_param::<Array<Id>, _>(&e.ids)?;
         out.push_sql(", ");
@@ -164,7 +217,12 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&e.reasons)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&e.created_at)?;
-        out.push_sql(")) SELECT CASE WHEN (SELECT count(*) FROM p) = ");
+        out.push_sql(
+            ") AS u (id, order_id, type, payment_id, amount, reason, created_at) \
+             RETURNING id, order_id, type, sequence), ",
+        );
+        out.push_sql(crate::webhooks::DELIVERIES_OF_E);
+        out.push_sql(" SELECT CASE WHEN (SELECT count(*) FROM p) = ");
         out.push_bind_param::<BigInt, _>(&self.expected_payments)?;
         out.push_sql(" AND (SELECT count(*) FROM o) = ");
         out.push_bind_param::<BigInt, _>(&self.expected_orders)?;

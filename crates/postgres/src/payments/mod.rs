@@ -378,15 +378,7 @@ impl PaymentRepository for PgStore {
 
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
         let row = EventRow::from(event);
-        self.with_conn(async |conn| {
-            diesel::insert_into(order_events::table)
-                .values(&row)
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await
-                .map(|n| n == 1)
-                .map_err(store_error)
-        })
+        self.with_conn(async |conn| row.insert_once(conn).await.map_err(store_error))
         .await
         .inspect(|&written| {
             if written {

@@ -1,6 +1,6 @@
 //! Webhooks out in PostgreSQL: endpoints, the event feed (the order history's rows, which
-//! are the outbox: the `order_events_outbox` trigger gives each its snapshot and deliveries
-//! at the end of the statement that writes it) and deliveries. Sending (`sending`) claims due
+//! are the outbox: the statement that writes a row writes its snapshot and, by
+//! [`DELIVERIES_OF_E`], its deliveries) and deliveries. Sending (`sending`) claims due
 //! deliveries under a lease, never holding a transaction across the network. Each write that
 //! may have made deliveries signals [`PgStore::outbox_signal`], which wakes this process's
 //! sender.
@@ -28,6 +28,16 @@ use crate::errors::{corrupt, store_error};
 use crate::orders::{ItemRow, OrderRow, order_of};
 use crate::payments::PaymentRow;
 use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
+
+/// A CTE that makes the deliveries of the history rows written by a CTE `e` (returning `id,
+/// order_id, type, sequence`): one per enabled endpoint subscribed to the row's type. To
+/// follow `e` in a `WITH`; the one statement of the subscription rule in SQL (the domain's is
+/// `EventSelection::includes`).
+pub(crate) const DELIVERIES_OF_E: &str = "d AS (INSERT INTO webhook_deliveries \
+     (endpoint_id, event_id, order_id, event_sequence, next_attempt_at) \
+     SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
+     ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
+     OR '*' = ANY (w.enabled_events)))";
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, QueryableByName)]
 #[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
