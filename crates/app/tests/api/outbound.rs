@@ -443,7 +443,11 @@ async fn each_event_shows_the_order_as_that_change_left_it() {
     assert_eq!(created["payment"], Value::Null);
     created.as_object_mut().unwrap().remove("payment");
     assert_eq!(created, order);
-    assert_eq!(shown("order.paid"), paid, "order.paid shows the order as paid");
+    assert_eq!(
+        shown("order.paid"),
+        paid,
+        "order.paid shows the order as paid"
+    );
     assert_eq!(
         shown("order.partially_refunded"),
         now,

@@ -379,12 +379,12 @@ impl PaymentRepository for PgStore {
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
         let row = EventRow::from(event);
         self.with_conn(async |conn| row.insert_once(conn).await.map_err(store_error))
-        .await
-        .inspect(|&written| {
-            if written {
-                self.outbox_written();
-            }
-        })
+            .await
+            .inspect(|&written| {
+                if written {
+                    self.outbox_written();
+                }
+            })
     }
 
     async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
