@@ -80,7 +80,7 @@ pub(crate) fn provider_key(key: &IdempotencyKey) -> String {
         .chain_update(key.api_key().as_uuid().as_bytes())
         .chain_update(key.as_str().as_bytes())
         .finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..16])
 }
 
 /// `response` as the answer to store.

@@ -1,4 +1,4 @@
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -53,49 +53,40 @@ const MAX_PREFIX_DRAWS: usize = 3;
 pub const KEY_CACHE_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// How many verified keys are remembered. Only keys that verified are cached, so unknown or
-/// forged tokens never take space; past this bound the cache starts over.
+/// forged tokens never take space; past this bound the least used are evicted.
 const KEY_CACHE_CAPACITY: usize = 10_000;
 
-/// Keys verified recently, by prefix, with when they were read from the store.
+/// Keys verified recently, by prefix, with when they were read from the store: a bounded
+/// concurrent cache (quick_cache), whose entries this checks against the TTL on the domain's
+/// clock.
 struct KeyCache {
     ttl: chrono::TimeDelta,
-    keys: std::sync::Mutex<HashMap<String, (ApiKey, DateTime<Utc>)>>,
+    keys: quick_cache::sync::Cache<String, (ApiKey, DateTime<Utc>)>,
 }
 
 impl KeyCache {
     fn new(ttl: chrono::TimeDelta) -> Self {
         Self {
             ttl,
-            keys: std::sync::Mutex::default(),
+            keys: quick_cache::sync::Cache::new(KEY_CACHE_CAPACITY),
         }
     }
 
     fn get(&self, prefix: &str, now: DateTime<Utc>) -> Option<ApiKey> {
-        let cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        cache
+        self.keys
             .get(prefix)
             .filter(|(_, read_at)| now - *read_at < self.ttl)
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| key)
     }
 
     fn put(&self, key: ApiKey, now: DateTime<Utc>) {
-        if self.ttl <= chrono::TimeDelta::zero() {
-            return;
+        if self.ttl > chrono::TimeDelta::zero() {
+            self.keys.insert(key.prefix.clone(), (key, now));
         }
-        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= KEY_CACHE_CAPACITY {
-            let ttl = self.ttl;
-            cache.retain(|_, (_, read_at)| now - *read_at < ttl);
-            if cache.len() >= KEY_CACHE_CAPACITY {
-                cache.clear();
-            }
-        }
-        cache.insert(key.prefix.clone(), (key, now));
     }
 
     fn forget(&self, id: ApiKeyId) {
-        let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
-        cache.retain(|_, (key, _)| key.id != id);
+        self.keys.retain(|_, (key, _)| key.id != id);
     }
 }
 

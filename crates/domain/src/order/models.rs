@@ -168,7 +168,7 @@ impl PayToken {
     pub fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
         let mut bytes = [0u8; Self::BYTES];
         rng.fill_bytes(&mut bytes);
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Self(hex::encode(bytes))
     }
 
     /// A token as a link carries it: 40 lower-case hex digits, or nothing.
