@@ -1,4 +1,11 @@
-//! Translating diesel and pool errors into the domain's `StoreError`.
+//! Translating diesel and pool errors into the domain's `StoreError`, by diesel's error kind
+//! (which diesel-async derives from the SQLSTATE) and constraint name.
+//!
+//! diesel keeps the SQLSTATE only for the kinds it names; for the rest (`Unknown`) it keeps the
+//! server's message and drops the code (`diesel-async`'s `PostgresDbErrorWrapper`). The two
+//! classes orderpay must tell apart among those, outages and an ended lock wait, are therefore
+//! recognised by the server's words, here and nowhere else: [`is_outage`] and
+//! [`is_lock_wait_over`], each tested below against the server's text.
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use orderpay_domain::store::{StoreError, UniqueKey};
@@ -17,6 +24,12 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
         }
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             StoreError::MissingReference
+        }
+        // 40001: a row changed since it was read (`orderpay_version_conflict()`, which a
+        // statement calls when a row is not at the version it was read at), or PostgreSQL
+        // could not serialize the transaction. Either way: read again and retry.
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            StoreError::Conflict
         }
         // No SQLSTATE: the command never reached the server, or its answer never came back.
         DieselError::DatabaseError(
@@ -52,6 +65,12 @@ fn is_outage(message: &str) -> bool {
         "canceling statement due to statement timeout",
     ];
     OUTAGES.iter().any(|o| message.contains(o))
+}
+
+/// Whether `e` ended a wait for a lock at `lock_timeout` (SQLSTATE 55P03, which diesel drops).
+pub(crate) fn is_lock_wait_over(e: &DieselError) -> bool {
+    matches!(e, DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+        if info.message().starts_with("canceling statement due to lock timeout"))
 }
 
 pub(crate) fn pool_error(e: diesel_async::pooled_connection::deadpool::PoolError) -> StoreError {
@@ -92,5 +111,54 @@ mod tests {
             Box::new("syntax error at or near".to_string()),
         );
         assert!(matches!(store_error(syntax), StoreError::Unexpected(_)));
+    }
+
+    /// Each class this module tells apart, raised by a real server: by kind where diesel
+    /// keeps the SQLSTATE, by the server's words where it does not.
+    #[tokio::test]
+    async fn a_real_servers_errors_are_classified() {
+        use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+        let db = crate::testing::TestDatabase::new().await;
+        let mut conn = db.connection().await;
+        let mut other = db.connection().await;
+        let query = diesel::sql_query;
+
+        let conflict = query("SELECT orderpay_version_conflict()")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(matches!(store_error(conflict), StoreError::Conflict));
+
+        conn.batch_execute("SET statement_timeout = 50")
+            .await
+            .unwrap();
+        let timeout = query("SELECT pg_sleep(5)")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(!is_lock_wait_over(&timeout));
+        assert!(matches!(store_error(timeout), StoreError::Unavailable(_)));
+
+        query("SELECT pg_advisory_lock(4242)")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        conn.batch_execute("SET statement_timeout = 0; SET lock_timeout = 50")
+            .await
+            .unwrap();
+        let lock_wait = query("SELECT pg_advisory_lock(4242)")
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(is_lock_wait_over(&lock_wait), "{lock_wait}");
+
+        let syntax = query("SELEC 1").execute(&mut conn).await.unwrap_err();
+        assert!(!is_lock_wait_over(&syntax));
+        assert!(matches!(store_error(syntax), StoreError::Unexpected(_)));
+        conn.batch_execute("RESET lock_timeout").await.unwrap();
+        query("SELECT pg_advisory_unlock(4242)")
+            .execute(&mut other)
+            .await
+            .unwrap();
     }
 }

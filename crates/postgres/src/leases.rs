@@ -8,7 +8,7 @@ use orderpay_domain::payment::{Lease, Leases};
 use orderpay_domain::store::StoreError;
 
 use crate::PgStore;
-use crate::errors::store_error;
+use crate::errors::{is_lock_wait_over, store_error};
 
 /// A lease held as a PostgreSQL session-level advisory lock on a connection of its own, taken
 /// out of the pool: no transaction is open while it is held, and closing the connection (when
@@ -62,11 +62,7 @@ impl Leases for PgStore {
                 .await;
         match locked {
             Ok(_) => Ok(Some(Box::new(AdvisoryLease { _conn: conn }))),
-            Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("lock timeout") =>
-            {
-                Ok(None)
-            }
+            Err(e) if is_lock_wait_over(&e) => Ok(None),
             Err(e) => Err(store_error(e)),
         }
     }

@@ -194,3 +194,70 @@ async fn rows_that_todays_rules_refuse_still_read_back() {
         .expect("the list reads back");
     assert_eq!(page.data.len(), 1);
 }
+
+/// The quoted names in a constraint's or an index predicate's definition as PostgreSQL shows
+/// it (`status = ANY (ARRAY['pending'::text, ...])`), sorted.
+fn quoted_names(definition: &str) -> Vec<String> {
+    let mut names: Vec<String> = definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+fn sorted(names: Vec<&str>) -> Vec<String> {
+    let mut names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+/// The status sets written in the migrations' SQL (CHECK constraints, the one-open-payment
+/// index) are the domain's, so adding a status to an enum cannot silently miss the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schemas_status_sets_are_the_domains() {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    use orderpay_domain::order::OrderStatus;
+    use orderpay_domain::payment::PaymentStatus;
+
+    #[derive(diesel::QueryableByName)]
+    struct Definition {
+        #[diesel(sql_type = Text)]
+        definition: String,
+    }
+    let db = TestDatabase::new().await;
+    let mut conn = db.connection().await;
+    let mut definition = async |sql: &str| -> String {
+        diesel::sql_query(sql)
+            .get_result::<Definition>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .definition
+    };
+    let check = "SELECT pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c \
+                 WHERE c.conrelid = '{table}'::regclass AND c.contype = 'c' \
+                 AND pg_get_constraintdef(c.oid) LIKE '%status%'";
+
+    let payments = definition(&check.replace("{table}", "payments")).await;
+    assert_eq!(
+        quoted_names(&payments),
+        sorted(PaymentStatus::names(|_| true))
+    );
+    let orders = definition(&check.replace("{table}", "orders")).await;
+    assert_eq!(
+        quoted_names(&orders),
+        sorted(OrderStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    let one_open = definition(
+        "SELECT pg_get_expr(i.indpred, i.indrelid) AS definition FROM pg_index i \
+         WHERE i.indexrelid = 'payments_one_open_per_order'::regclass",
+    )
+    .await;
+    assert_eq!(
+        quoted_names(&one_open),
+        sorted(PaymentStatus::names(PaymentStatus::is_open))
+    );
+}

@@ -61,6 +61,22 @@ impl PaymentStatus {
         matches!(self, Self::Pending | Self::Open | Self::Processing)
     }
 
+    /// Whether an attempt in this status that nothing has touched for a while may be stuck
+    /// (its provider's answer lost): open ones waiting for no session deadline.
+    pub fn is_stuck_when_stale(self) -> bool {
+        self.is_open() && self != Self::Open
+    }
+
+    /// The stored names of the statuses `which` holds for: for an adapter's query, so the
+    /// sets live here.
+    pub fn names(which: impl Fn(Self) -> bool) -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| which(*s))
+            .map(Self::as_str)
+            .collect()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",

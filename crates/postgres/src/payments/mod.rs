@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -140,7 +140,7 @@ async fn open_payment_of(
 ) -> Result<Option<PaymentRow>, DieselError> {
     payments::table
         .filter(payments::order_id.eq(order))
-        .filter(payments::status.eq_any(["pending", "open", "processing"]))
+        .filter(payments::status.eq_any(PaymentStatus::names(PaymentStatus::is_open)))
         .select(PaymentRow::as_select())
         .first(conn)
         .await
@@ -191,10 +191,10 @@ impl PaymentRepository for PgStore {
                     let opened = diesel::update(
                         payments::table
                             .find(id.as_uuid())
-                            .filter(payments::status.eq("pending")),
+                            .filter(payments::status.eq(PaymentStatus::Pending.as_str())),
                     )
                     .set((
-                        payments::status.eq("open"),
+                        payments::status.eq(PaymentStatus::Open.as_str()),
                         payments::session_id.eq(&session.id),
                         payments::session_url.eq(&session.url),
                         payments::session_expires_at.eq(session.expires_at),
@@ -327,11 +327,11 @@ impl PaymentRepository for PgStore {
                 .filter(
                     stuck
                         .field(payments::status)
-                        .eq("open")
+                        .eq(PaymentStatus::Open.as_str())
                         .and(stuck.field(payments::session_expires_at).lt(now))
                         .or(stuck
                             .field(payments::status)
-                            .eq_any(["pending", "processing"])
+                            .eq_any(PaymentStatus::names(PaymentStatus::is_stuck_when_stale))
                             .and(stuck.field(payments::updated_at).lt(stale_before))),
                 )
                 .order((
@@ -363,17 +363,9 @@ impl PaymentRepository for PgStore {
     /// One statement (see `CommitStatement`): one round trip, atomic without BEGIN/COMMIT.
     async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
         let statement = CommitStatement::of(commit);
-        self.with_conn(async |conn| match statement.execute(conn).await {
-            Ok(_) => Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info))
-                if info.message().starts_with("orderpay_version_conflict") =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(store_error(e)),
-        })
-        .await
-        .inspect(|()| self.outbox_written())
+        self.with_conn(async |conn| statement.execute(conn).await.map(drop).map_err(store_error))
+            .await
+            .inspect(|()| self.outbox_written())
     }
 
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
