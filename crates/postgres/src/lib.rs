@@ -14,6 +14,7 @@ mod idempotency;
 mod leases;
 mod orders;
 mod payments;
+mod pool;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -30,7 +31,8 @@ use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use orderpay_domain::store::StoreError;
 
-pub use connect::{ConnectOptions, PoolOptions};
+pub use connect::ConnectOptions;
+pub use pool::PoolOptions;
 pub use tls::TlsMode;
 
 /// The PostgreSQL store: the pools behind every repository. One pool, or one per HTTP
@@ -89,7 +91,7 @@ impl PgStore {
             ..pool
         };
         let pools = (0..shards)
-            .map(|_| connect::build_pool(options, each, queries.clone()))
+            .map(|_| pool::build_pool(options, each, queries.clone()))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             pools: pools.into(),

@@ -65,11 +65,11 @@ async fn a_revoked_key_is_refused_once_the_cache_bound_has_passed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_scoped_orders_read_can_only_read_orders() {
     let app = crate::helpers::spawn_app().await;
-    let reader = crate::cli::api_key_with(
+    let reader = crate::helpers::process::api_key_with(
         app.db.url(),
         &["--name", "reader", "--scope", "orders:read"],
     );
-    let listed = crate::cli::orderpay(app.db.url())
+    let listed = crate::helpers::process::orderpay(app.db.url())
         .args(["api-key", "list"])
         .output()
         .unwrap();
@@ -114,7 +114,7 @@ async fn a_key_scoped_orders_read_can_only_read_orders() {
     assert_eq!(app.counts().await, (1, 1));
 
     // A scope that does not exist is refused by the CLI, saying which exist.
-    let bad = crate::cli::orderpay(app.db.url())
+    let bad = crate::helpers::process::orderpay(app.db.url())
         .args([
             "api-key",
             "create",

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use orderpay_postgres::testing::TestDatabase;
 
-use crate::cli::{KillOnDrop, api_key, serve_with, stop};
+use crate::helpers::process::{KillOnDrop, api_key, serve_with, stop};
 use crate::outbound::{body, header, received, receiver};
 
 fn stripe_env(stripe_uri: &str) -> Vec<(&'static str, String)> {

@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use orderpay_postgres::testing::TestDatabase;
 
-use crate::cli::{KillOnDrop, api_key, orderpay, serve_with, stop};
+use crate::helpers::process::{KillOnDrop, api_key, orderpay, serve_with, stop};
 
 /// The same Stripe event delivered 50 times at once, spread over three `orderpay serve`
 /// processes sharing one database: one effect, one history entry.

@@ -4,11 +4,9 @@
 
 mod claim;
 mod insert;
-
-use std::collections::BTreeMap;
+mod rows;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -17,10 +15,9 @@ use uuid::Uuid;
 
 use orderpay_domain::customer::{Customer, CustomerId};
 use orderpay_domain::idempotency::KeyedAnswer;
-use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{
-    Inserted, ItemName, LineItem, Metadata, Order, OrderEvent, OrderFilter, OrderFlag, OrderId,
-    OrderParts, OrderReference, OrderRepository, OrderStatus, PayToken, Quantity,
+    Inserted, Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderRepository,
+    OrderStatus, PayToken,
 };
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
@@ -29,138 +26,12 @@ use self::claim::{ClaimResult, ClaimRow, inserted};
 use self::insert::{InsertOrder, InsertOrderForPhone, NewOrderRows};
 use crate::PgStore;
 use crate::customers::CustomerRow;
-use crate::errors::{corrupt, store_error};
+use crate::errors::store_error;
 use crate::events::EventRow;
 use crate::schema::{order_items, orders};
 
-/// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
-#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
-#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct OrderRow {
-    id: Uuid,
-    reference: String,
-    customer_id: Uuid,
-    currency: String,
-    total_amount: i64,
-    status: String,
-    metadata: serde_json::Value,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    pay_token: String,
-    flags: Vec<String>,
-    amount_refunded: i64,
-    version: i32,
-}
-
-#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
-#[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct ItemRow {
-    order_id: Uuid,
-    position: i16,
-    name: String,
-    quantity: i32,
-    unit_amount: i64,
-    amount: i64,
-}
-
-fn rows_of(order: &Order) -> (OrderRow, Vec<ItemRow>) {
-    let row = OrderRow {
-        id: order.id.as_uuid(),
-        reference: order.reference.compact().to_owned(),
-        customer_id: order.customer_id.as_uuid(),
-        currency: order.currency().code().to_owned(),
-        total_amount: order.total().minor_units(),
-        status: order.status().as_str().to_owned(),
-        metadata: serde_json::to_value(order.metadata.as_map()).unwrap_or_default(),
-        created_at: order.created_at,
-        updated_at: order.updated_at,
-        pay_token: order.pay_token().as_str().to_owned(),
-        flags: flag_names(order),
-        amount_refunded: order.amount_refunded().minor_units(),
-        version: order.version(),
-    };
-    let items = order
-        .items()
-        .iter()
-        .enumerate()
-        .map(|(i, item)| ItemRow {
-            order_id: row.id,
-            // At most 100 items, so the position always fits.
-            position: i as i16,
-            name: item.name.as_str().to_owned(),
-            quantity: item.quantity.get() as i32,
-            unit_amount: item.unit_amount.minor_units(),
-            amount: item.amount.minor_units(),
-        })
-        .collect();
-    (row, items)
-}
-
-/// Rows are trusted as far as the schema's constraints go: nothing here re-runs today's input
-/// rules, so a rule changed later never turns stored orders into errors.
-fn item_of(row: ItemRow) -> Result<LineItem, StoreError> {
-    let quantity = Quantity::from_stored(row.quantity).map_err(|e| corrupt("item quantity", e))?;
-    let unit_amount = Amount::new(row.unit_amount).map_err(|e| corrupt("unit amount", e))?;
-    let amount = Amount::new(row.amount).map_err(|e| corrupt("item amount", e))?;
-    Ok(LineItem::restore(
-        ItemName::from_stored(row.name),
-        quantity,
-        unit_amount,
-        amount,
-    ))
-}
-
-pub(crate) fn flag_names(order: &Order) -> Vec<String> {
-    order
-        .flags()
-        .iter()
-        .map(|f| f.as_str().to_owned())
-        .collect()
-}
-
-pub(crate) fn order_of(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, StoreError> {
-    let metadata: BTreeMap<String, String> =
-        serde_json::from_value(row.metadata).map_err(|e| corrupt("order metadata", e))?;
-    Ok(Order::restore(OrderParts {
-        id: OrderId::from_uuid(row.id),
-        reference: OrderReference::parse(&row.reference)
-            .map_err(|e| corrupt("order reference", e))?,
-        customer_id: CustomerId::from_uuid(row.customer_id),
-        currency: Currency::from_stored(&row.currency).map_err(|e| corrupt("order currency", e))?,
-        items: items.into_iter().map(item_of).collect::<Result<_, _>>()?,
-        total: Amount::new(row.total_amount).map_err(|e| corrupt("order total", e))?,
-        status: OrderStatus::parse(&row.status).map_err(|e| corrupt("order status", e))?,
-        metadata: Metadata::restore(metadata),
-        pay_token: PayToken::from_stored(row.pay_token),
-        flags: row
-            .flags
-            .iter()
-            .map(|f| OrderFlag::parse(f))
-            .collect::<Result<_, _>>()
-            .map_err(|e| corrupt("order flag", e))?,
-        amount_refunded: Amount::new(row.amount_refunded)
-            .map_err(|e| corrupt("order amount refunded", e))?,
-        version: row.version,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }))
-}
-
-/// Orders with their items from the rows of `orders LEFT JOIN order_items`, in the order the
-/// orders first appear (the query orders them; items come by position).
-pub(crate) fn assemble(rows: Vec<(OrderRow, Option<ItemRow>)>) -> Result<Vec<Order>, StoreError> {
-    let mut orders: Vec<(OrderRow, Vec<ItemRow>)> = Vec::new();
-    for (order, item) in rows {
-        match orders.last_mut() {
-            Some((last, items)) if last.id == order.id => items.extend(item),
-            _ => orders.push((order, item.into_iter().collect())),
-        }
-    }
-    orders
-        .into_iter()
-        .map(|(row, items)| order_of(row, items))
-        .collect()
-}
+use self::rows::rows_of;
+pub(crate) use self::rows::{ItemRow, OrderRow, assemble, flag_names, order_of};
 
 /// Which order to read.
 pub(crate) enum Key<'a> {

@@ -5,6 +5,7 @@
 //! may have made deliveries signals [`PgStore::outbox_signal`], which wakes this process's
 //! sender.
 
+mod rows;
 mod sending;
 
 use async_trait::async_trait;
@@ -15,19 +16,17 @@ use uuid::Uuid;
 
 use orderpay_domain::order::{OrderEventId, OrderEventType};
 use orderpay_domain::pagination::{Page, PageRequest};
-use orderpay_domain::payment::Payment;
 use orderpay_domain::store::StoreError;
 use orderpay_domain::webhook::{
-    Attempt, Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, EndpointStatus,
-    EndpointUrl, Event, EventSelection, RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
-    WebhookRepository,
+    Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, Event, RecordedAttempt,
+    WebhookEndpoint, WebhookEndpointId, WebhookRepository,
 };
 
 use crate::PgStore;
-use crate::errors::{corrupt, store_error};
-use crate::orders::{ItemRow, OrderRow, order_of};
-use crate::payments::PaymentRow;
+use crate::errors::store_error;
 use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
+
+use self::rows::{DeliveryRow, EndpointRow, EventRow, delivery_of, event_columns, event_of_row};
 
 /// A CTE that makes the deliveries of the history rows written by a CTE `e` (returning `id,
 /// order_id, type, sequence`): one per enabled endpoint subscribed to the row's type. To
@@ -38,154 +37,6 @@ pub(crate) const DELIVERIES_OF_E: &str = "d AS (INSERT INTO webhook_deliveries \
      SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
      ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
      OR '*' = ANY (w.enabled_events)))";
-
-#[derive(Queryable, Selectable, Insertable, AsChangeset, QueryableByName)]
-#[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
-#[diesel(treat_none_as_null = true)]
-pub(crate) struct EndpointRow {
-    id: Uuid,
-    url: String,
-    description: Option<String>,
-    enabled_events: Vec<String>,
-    status: String,
-    secret_version: i32,
-    previous_secret_until: Option<DateTime<Utc>>,
-    failing_since: Option<DateTime<Utc>>,
-    disabled_reason: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<&WebhookEndpoint> for EndpointRow {
-    fn from(e: &WebhookEndpoint) -> Self {
-        Self {
-            id: e.id.as_uuid(),
-            url: e.url.as_str().to_owned(),
-            description: e.description.clone(),
-            enabled_events: e
-                .enabled_events
-                .names()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            status: e.status.as_str().to_owned(),
-            secret_version: e.secret_version,
-            previous_secret_until: e.previous_secret_until,
-            failing_since: e.failing_since,
-            disabled_reason: e.disabled_reason.clone(),
-            created_at: e.created_at,
-            updated_at: e.updated_at,
-        }
-    }
-}
-
-impl TryFrom<EndpointRow> for WebhookEndpoint {
-    type Error = StoreError;
-
-    fn try_from(row: EndpointRow) -> Result<Self, StoreError> {
-        Ok(WebhookEndpoint {
-            id: WebhookEndpointId::from_uuid(row.id),
-            url: EndpointUrl::from_stored(row.url),
-            description: row.description,
-            enabled_events: EventSelection::parse(&row.enabled_events)
-                .map_err(|e| corrupt("endpoint events", e))?,
-            status: EndpointStatus::parse(&row.status)
-                .map_err(|e| corrupt("endpoint status", e))?,
-            secret_version: row.secret_version,
-            previous_secret_until: row.previous_secret_until,
-            failing_since: row.failing_since,
-            disabled_reason: row.disabled_reason,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-/// An event as read: its history row and its snapshot (`orderpay_event_snapshot`).
-type EventRow = (Uuid, String, DateTime<Utc>, Option<serde_json::Value>);
-
-/// The columns of an [`EventRow`].
-fn event_columns() -> (
-    order_events::id,
-    order_events::type_,
-    order_events::created_at,
-    diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>>,
-) {
-    (
-        order_events::id,
-        order_events::type_,
-        order_events::created_at,
-        diesel::dsl::sql("orderpay_event_snapshot(order_events)"),
-    )
-}
-
-/// An event's snapshot: the order's row, its items and its latest payment's row.
-#[derive(serde::Deserialize)]
-struct Snapshot {
-    order: OrderRow,
-    items: Vec<ItemRow>,
-    payment: Option<PaymentRow>,
-}
-
-pub(crate) fn event_of(
-    id: Uuid,
-    kind: &str,
-    created_at: DateTime<Utc>,
-    snapshot: Option<serde_json::Value>,
-) -> Result<Event, StoreError> {
-    let snapshot = snapshot.ok_or_else(|| corrupt("event", "its order is gone"))?;
-    let snapshot: Snapshot =
-        serde_json::from_value(snapshot).map_err(|e| corrupt("event snapshot", e))?;
-    Ok(Event {
-        id: OrderEventId::from_uuid(id),
-        kind: OrderEventType::parse(kind).map_err(|e| corrupt("event type", e))?,
-        created_at,
-        order: order_of(snapshot.order, snapshot.items)?,
-        payment: snapshot.payment.map(Payment::try_from).transpose()?,
-    })
-}
-
-fn event_of_row((id, kind, created_at, snapshot): EventRow) -> Result<Event, StoreError> {
-    event_of(id, &kind, created_at, snapshot)
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = webhook_deliveries, check_for_backend(diesel::pg::Pg))]
-struct DeliveryRow {
-    id: Uuid,
-    endpoint_id: Uuid,
-    event_id: Uuid,
-    status: String,
-    attempts: i32,
-    next_attempt_at: Option<DateTime<Utc>>,
-    last_attempt_at: Option<DateTime<Utc>>,
-    last_status: Option<i16>,
-    last_duration_ms: Option<i32>,
-    last_response: Option<String>,
-    last_error: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-fn delivery_of((row, kind): (DeliveryRow, String)) -> Result<Delivery, StoreError> {
-    let last_attempt = row.last_attempt_at.map(|_| Attempt {
-        status: row.last_status.and_then(|s| u16::try_from(s).ok()),
-        duration: TimeDelta::milliseconds(i64::from(row.last_duration_ms.unwrap_or(0))),
-        response: row.last_response.clone().unwrap_or_default(),
-        error: row.last_error.clone(),
-    });
-    Ok(Delivery {
-        id: DeliveryId::from_uuid(row.id),
-        endpoint_id: WebhookEndpointId::from_uuid(row.endpoint_id),
-        event_id: OrderEventId::from_uuid(row.event_id),
-        event_type: OrderEventType::parse(&kind).map_err(|e| corrupt("event type", e))?,
-        status: DeliveryStatus::parse(&row.status).map_err(|e| corrupt("delivery status", e))?,
-        attempts: u32::try_from(row.attempts).unwrap_or(0),
-        next_attempt_at: row.next_attempt_at,
-        last_attempt_at: row.last_attempt_at,
-        last_attempt,
-        created_at: row.created_at,
-    })
-}
 
 #[async_trait]
 impl WebhookRepository for PgStore {

@@ -16,7 +16,7 @@ use orderpay_domain::webhook::{
     DeliveryId, DueDelivery, EndpointHealth, RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
 };
 
-use super::{EndpointRow, event_of};
+use super::rows::{EndpointRow, event_of};
 use crate::PgStore;
 use crate::errors::store_error;
 

@@ -1,5 +1,7 @@
 //! `spawn_app`: the service on a free port against a fresh database, with an API key.
 
+pub(crate) mod process;
+
 use std::collections::HashMap;
 use std::sync::Once;
 
