@@ -13,12 +13,13 @@ use orderpay_domain::customer::{CustomerDirectory, CustomerService};
 use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
-    EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings, Reconciled,
+    CustomerLinks, EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings,
+    Reconciled,
 };
 use orderpay_domain::webhook::{Dispatcher, RetryRules, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::Limits;
-use orderpay_http::{AppState, PublicServices, Readiness};
+use orderpay_http::{AppState, PublicServices, Readiness, RouteLinks};
 use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, PoolOptions, database};
 use orderpay_stripe::{StripeGateway, StripeWebhooks};
@@ -70,7 +71,8 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         None => None,
     };
     let customers = CustomerService::new(Arc::new(store.clone()), directory, clock.clone());
-    let (gateway, webhooks) = provider(config, base_url)?;
+    let links: Arc<dyn CustomerLinks> = Arc::new(RouteLinks::new(base_url));
+    let (gateway, webhooks) = provider(config, links.clone())?;
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
     if sandbox {
         tracing::warn!(
@@ -78,7 +80,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         );
     }
     let settings = PaymentSettings {
-        public_base_url: base_url.to_owned(),
+        links: links.clone(),
         checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
             .context("CHECKOUT_EXPIRY_MINUTES")?,
         unknown_payment_grace: chrono::TimeDelta::from_std(config.unknown_payment_grace)
@@ -155,9 +157,9 @@ type Provider = (Arc<dyn PaymentGateway>, Option<Arc<dyn EventFeed>>);
 
 /// The payment provider and its event feed: Stripe when configured, else the sandbox (whose
 /// events come from its own pages).
-fn provider(config: &Config, base_url: &str) -> anyhow::Result<Provider> {
+fn provider(config: &Config, links: Arc<dyn CustomerLinks>) -> anyhow::Result<Provider> {
     let Some(stripe) = &config.stripe else {
-        return Ok((Arc::new(SandboxGateway::new(base_url)), None));
+        return Ok((Arc::new(SandboxGateway::new(links)), None));
     };
     let gateway = StripeGateway::new(
         stripe.secret_key.expose_secret(),

@@ -7,6 +7,7 @@ mod endpoints;
 mod events;
 mod idempotency;
 pub mod limits;
+mod links;
 mod middleware;
 pub mod openapi;
 mod orders;
@@ -40,6 +41,7 @@ use orderpay_domain::webhook::WebhookService;
 use crate::problem::{Code, Problem};
 
 pub use body::MAX_BODY_BYTES;
+pub use links::RouteLinks;
 pub use middleware::request_context;
 pub use views::EventJson;
 

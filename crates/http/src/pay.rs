@@ -143,7 +143,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
     match state.public.payments.session(&session).await {
         Ok(Some((payment, order))) if payment.status == PaymentStatus::Open => {
-            let action = format!("/sandbox/checkout/{}", escape(&session));
+            let action = escape(&crate::links::sandbox_checkout_path(&session));
             page(
                 StatusCode::OK,
                 "Sandbox checkout",
@@ -155,7 +155,7 @@ pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> H
                 ),
             )
         }
-        Ok(Some((_, order))) => see_other(&state.public.payments.pay_url(order.pay_token())),
+        Ok(Some((_, order))) => see_other(&state.public.payments.links().pay(order.pay_token())),
         Ok(None) => not_found(),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
@@ -204,7 +204,7 @@ pub async fn sandbox_decide(
         "decline" => false,
         _ => return not_found(),
     };
-    if !from_own_pages(&req, state.public.payments.public_base_url()) {
+    if !from_own_pages(&req, state.public.payments.links().base()) {
         return page(
             StatusCode::FORBIDDEN,
             "Not allowed",
@@ -213,8 +213,12 @@ pub async fn sandbox_decide(
     }
     match state.public.payments.sandbox_choice(&session_id, pay).await {
         Ok(Some(SandboxOutcome::Applied(order))) => {
-            let link = state.public.payments.pay_url(order.pay_token());
-            see_other(&if pay { format!("{link}/done") } else { link })
+            let links = state.public.payments.links();
+            see_other(&if pay {
+                links.paid(order.pay_token())
+            } else {
+                links.pay(order.pay_token())
+            })
         }
         Ok(Some(SandboxOutcome::NotOpen(order))) => page(
             StatusCode::CONFLICT,

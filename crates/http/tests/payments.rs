@@ -17,13 +17,13 @@ use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
-    EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentService, PaymentSettings,
-    ProviderEvent, SessionRef,
+    CustomerLinks, EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentService,
+    PaymentSettings, ProviderEvent, SessionRef,
 };
 use orderpay_domain::webhook::{MockSecrets, MockWebhookRepository, UrlPolicy, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::{LimitSettings, Limits};
-use orderpay_http::{AppState, PublicServices};
+use orderpay_http::{AppState, PublicServices, RouteLinks};
 use orderpay_memory::{MemoryStore, SandboxGateway};
 
 const BASE: &str = "http://localhost:8080";
@@ -72,7 +72,8 @@ async fn world() -> World {
     let store = Arc::new(MemoryStore::new());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let customers = CustomerService::new(store.clone(), None, clock.clone());
-    let gateway = Arc::new(SandboxGateway::new(BASE));
+    let links: Arc<dyn CustomerLinks> = Arc::new(RouteLinks::new(BASE));
+    let gateway = Arc::new(SandboxGateway::new(links.clone()));
     let orders = OrderService::new(
         store.clone(),
         Arc::new(RandomReferences),
@@ -86,7 +87,7 @@ async fn world() -> World {
         store.clone(),
         clock.clone(),
         PaymentSettings {
-            public_base_url: BASE.into(),
+            links,
             checkout_ttl: chrono::TimeDelta::hours(1),
             unknown_payment_grace: chrono::TimeDelta::hours(1),
         },

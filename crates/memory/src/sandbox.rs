@@ -2,23 +2,24 @@
 //! Decline buttons that drive the same domain path as a real provider's events. No network,
 //! no account, no money.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use orderpay_domain::money::Currency;
 use orderpay_domain::payment::{
-    ChargeLimits, CheckoutRequest, CheckoutSession, GatewayError, PaymentGateway, PaymentProvider,
-    RefundRequest, RefundResult, SessionState,
+    ChargeLimits, CheckoutRequest, CheckoutSession, CustomerLinks, GatewayError, PaymentGateway,
+    PaymentProvider, RefundRequest, RefundResult, SessionState,
 };
 
 pub struct SandboxGateway {
-    public_base_url: String,
+    links: Arc<dyn CustomerLinks>,
 }
 
 impl SandboxGateway {
-    pub fn new(public_base_url: &str) -> Self {
-        Self {
-            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
-        }
+    /// A sandbox whose checkout pages are at `links`' `sandbox_checkout`.
+    pub fn new(links: Arc<dyn CustomerLinks>) -> Self {
+        Self { links }
     }
 }
 
@@ -41,7 +42,7 @@ impl PaymentGateway for SandboxGateway {
     ) -> Result<CheckoutSession, GatewayError> {
         let id = format!("sbx_cs_{}", request.payment.id.as_uuid().simple());
         Ok(CheckoutSession {
-            url: format!("{}/sandbox/checkout/{id}", self.public_base_url),
+            url: self.links.sandbox_checkout(&id),
             id,
             expires_at: request.expires_at,
         })

@@ -4,6 +4,7 @@
 
 mod events;
 mod limits;
+mod links;
 mod models;
 mod ports;
 mod rules;
@@ -11,6 +12,9 @@ mod service;
 
 pub use events::{PaymentEventKind, ProviderEvent, SessionRef};
 pub use limits::{ChargeLimits, ChargeRefusal};
+pub use links::CustomerLinks;
+#[cfg(any(test, feature = "testing"))]
+pub use links::TestLinks;
 pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
 pub use ports::{
     CheckoutRequest, EventCommit, EventFeed, EventFeedError, EventSubject, GatewayError, Lease,

@@ -82,7 +82,7 @@ impl PaymentService {
             ))
             .await?;
         Ok(PayLink {
-            url: self.pay_url(order.pay_token()),
+            url: self.links().pay(order.pay_token()),
             payment,
         })
     }
@@ -123,8 +123,8 @@ impl PaymentService {
             _ => {}
         }
         let request = CheckoutRequest {
-            success_url: format!("{}/done", self.pay_url(order.pay_token())),
-            cancel_url: self.pay_url(order.pay_token()),
+            success_url: self.links().paid(order.pay_token()),
+            cancel_url: self.links().pay(order.pay_token()),
             // The same bytes under the same key, however often and late this is retried.
             expires_at: payment.session_deadline(self.settings.checkout_ttl),
             idempotency_key: format!("orderpay-checkout-{}", payment.id),

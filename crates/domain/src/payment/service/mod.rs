@@ -22,11 +22,11 @@ use anyhow::anyhow;
 use chrono::TimeDelta;
 
 use super::{
-    EventCommit, EventSubject, GatewayError, Leases, Payment, PaymentGateway, PaymentKey,
-    PaymentRepository, PaymentStatus, ProviderEvent, decide,
+    CustomerLinks, EventCommit, EventSubject, GatewayError, Leases, Payment, PaymentGateway,
+    PaymentKey, PaymentRepository, PaymentStatus, ProviderEvent, decide,
 };
 use crate::clock::Clock;
-use crate::order::{Order, OrderEvent, OrderEventType, OrderId, OrderRepository, PayToken};
+use crate::order::{Order, OrderEvent, OrderEventType, OrderId, OrderRepository};
 use crate::store::{StoreError, UniqueKey};
 
 /// How many times a write that lost a race is decided again before giving up.
@@ -34,8 +34,8 @@ const CONFLICT_RETRIES: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct PaymentSettings {
-    /// The service's public address: pay links and the pages a customer lands on.
-    pub public_base_url: String,
+    /// The addresses of the pay link and the pages a customer lands on.
+    pub links: Arc<dyn CustomerLinks>,
     /// How long a checkout session stays open (Stripe: 30 minutes to 24 hours), counted from
     /// its payment's start.
     pub checkout_ttl: TimeDelta,
@@ -102,13 +102,9 @@ impl PaymentService {
         }
     }
 
-    /// The service's public address, as configured.
-    pub fn public_base_url(&self) -> &str {
-        &self.settings.public_base_url
-    }
-
-    pub fn pay_url(&self, token: &PayToken) -> String {
-        format!("{}/pay/{}", self.settings.public_base_url, token.as_str())
+    /// The addresses of the pay link and the pages around checkout.
+    pub fn links(&self) -> &dyn CustomerLinks {
+        self.settings.links.as_ref()
     }
 
     /// Applies a provider event exactly once: its id is recorded in the same atomic write as

@@ -5,7 +5,7 @@ use crate::SystemClock;
 use crate::customer::CustomerId;
 use crate::money::Amount;
 use crate::order::OrderFlag;
-use crate::payment::{Lease, MockLeases};
+use crate::payment::{Lease, MockLeases, TestLinks};
 
 struct HeldLease;
 impl Lease for HeldLease {}
@@ -58,7 +58,7 @@ fn service(
         Arc::new(leases),
         clock,
         PaymentSettings {
-            public_base_url: "https://pay.example.com".into(),
+            links: Arc::new(TestLinks("https://pay.example.com")),
             checkout_ttl: TimeDelta::hours(1),
             unknown_payment_grace: TimeDelta::hours(1),
         },
