@@ -1,31 +1,17 @@
 //! The few HTML pages a customer sees (on a phone, from a chat): small, plain, self-contained,
-//! no script and no external asset.
+//! no script and no external asset. Built with maud, which escapes every value it is given;
+//! HTML that is not escaped is written `PreEscaped(…)`, and the pages hold one: the stylesheet.
 
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use base64::Engine;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::Order;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `1200` eur as `12.00 EUR`, `500` jpy as `500 JPY`.
 pub fn money(amount: Amount, currency: Currency) -> String {
@@ -45,25 +31,20 @@ pub fn money(amount: Amount, currency: Currency) -> String {
     }
 }
 
-/// The order's items and total, as a table.
-pub fn order_summary(order: &Order) -> String {
-    let rows: String = order
-        .items()
-        .iter()
-        .map(|item| {
-            format!(
-                "<tr><td>{} × {}</td><td class=n>{}</td></tr>",
-                item.quantity.get(),
-                escape(item.name.as_str()),
-                money(item.amount, order.currency())
-            )
-        })
-        .collect();
-    format!(
-        "<p class=ref>Order <b>{}</b></p><table>{rows}<tr class=t><td>Total</td><td class=n>{}</td></tr></table>",
-        order.reference,
-        money(order.total(), order.currency())
-    )
+/// The order's reference, items and total.
+pub fn order_summary(order: &Order) -> Markup {
+    html! {
+        p.ref { "Order " b { (order.reference) } }
+        table {
+            @for item in order.items() {
+                tr {
+                    td { (item.quantity.get()) " × " (item.name.as_str()) }
+                    td.n { (money(item.amount, order.currency())) }
+                }
+            }
+            tr.t { td { "Total" } td.n { (money(order.total(), order.currency())) } }
+        }
+    }
 }
 
 /// The pages' one stylesheet, inline (no external asset), allowed by its hash alone.
@@ -85,22 +66,39 @@ static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A whole page: `title` as heading, `body` as trusted HTML. The page's URL may hold a pay
-/// token, so no referrer leaves it.
-pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
-    let html = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>\
-         <meta name=viewport content=\"width=device-width,initial-scale=1\">\
-         <title>{title}</title><style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>",
-        title = escape(title),
-    );
+/// A whole page: `title` as heading, then `body`. The page's URL may hold a pay token, so no
+/// referrer leaves it.
+pub fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                // The one raw piece: a constant, whose hash the policy above allows.
+                style { (PreEscaped(STYLE)) }
+            }
+            body { h1 { (title) } (body) }
+        }
+    };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", "no-store"))
         .insert_header(("content-security-policy", CONTENT_SECURITY_POLICY.as_str()))
         .insert_header(("referrer-policy", "no-referrer"))
         .insert_header(("x-content-type-options", "nosniff"))
-        .body(html)
+        .body(html.into_string())
+}
+
+/// A page of one paragraph.
+pub fn message(status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    page(status, title, html! { p { (text) } })
+}
+
+/// A page about an order: its summary, then one paragraph.
+pub fn order_page(status: StatusCode, title: &str, order: &Order, text: &str) -> HttpResponse {
+    page(status, title, html! { (order_summary(order)) p { (text) } })
 }
 
 #[cfg(test)]
@@ -109,10 +107,14 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_money_formatted_by_exponent() {
-        assert_eq!(
-            escape("<b>\"Tea\" & 'cake'</b>"),
-            "&lt;b&gt;&quot;Tea&quot; &amp; &#39;cake&#39;&lt;/b&gt;"
+        let escaped = message(StatusCode::OK, "<b>\"Tea\" & cake</b>", "<script>");
+        let body = actix_web::body::MessageBody::try_into_bytes(escaped.into_body()).unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains("<h1>&lt;b&gt;&quot;Tea&quot; &amp; cake&lt;/b&gt;</h1>"),
+            "{body}"
         );
+        assert!(body.contains("<p>&lt;script&gt;</p>"), "{body}");
         let eur = Currency::parse("eur").unwrap();
         assert_eq!(money(Amount::new(1205).unwrap(), eur), "12.05 EUR");
         let jpy = Currency::parse("jpy").unwrap();

@@ -10,7 +10,9 @@ use orderpay_domain::order::PayToken;
 use orderpay_domain::payment::{CheckoutOutcome, PayLinkError, PaymentStatus, SandboxOutcome};
 
 use crate::AppState;
-use crate::pages::{escape, order_summary, page};
+use maud::html;
+
+use crate::pages::{message, order_page, order_summary, page};
 
 fn see_other(url: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -20,18 +22,18 @@ fn see_other(url: &str) -> HttpResponse {
 }
 
 fn not_found() -> HttpResponse {
-    page(
+    message(
         StatusCode::NOT_FOUND,
         "Link not found",
-        "<p>This payment link is not valid. Check the link you were sent.</p>",
+        "This payment link is not valid. Check the link you were sent.",
     )
 }
 
 fn unavailable() -> HttpResponse {
-    let mut response = page(
+    let mut response = message(
         StatusCode::SERVICE_UNAVAILABLE,
         "Please try again",
-        "<p>Payments are not available right now. Open the link again in a minute.</p>",
+        "Payments are not available right now. Open the link again in a minute.",
     );
     response
         .headers_mut()
@@ -53,45 +55,35 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     };
     match state.public.payments.checkout(&token).await {
         Ok(CheckoutOutcome::Redirect(url)) => see_other(&url),
-        Ok(CheckoutOutcome::Paid(order)) => page(
+        Ok(CheckoutOutcome::Paid(order)) => order_page(
             StatusCode::OK,
             "Already paid",
-            &format!(
-                "{}<p>This order is paid. Thank you!</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "This order is paid. Thank you!",
         ),
-        Ok(CheckoutOutcome::Cancelled(order)) => page(
+        Ok(CheckoutOutcome::Cancelled(order)) => order_page(
             StatusCode::OK,
             "Order cancelled",
-            &format!(
-                "{}<p>This order was cancelled and cannot be paid. Contact the seller if this is unexpected.</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "This order was cancelled and cannot be paid. Contact the seller if this is unexpected.",
         ),
-        Ok(CheckoutOutcome::Processing(order)) => page(
+        Ok(CheckoutOutcome::Processing(order)) => order_page(
             StatusCode::OK,
             "Payment processing",
-            &format!(
-                "{}<p>Your payment is on its way. You will hear from the seller when it arrives.</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "Your payment is on its way. You will hear from the seller when it arrives.",
         ),
-        Ok(CheckoutOutcome::NeedsAttention(order)) => page(
+        Ok(CheckoutOutcome::NeedsAttention(order)) => order_page(
             StatusCode::OK,
             "Payment on hold",
-            &format!(
-                "{}<p>This order needs the seller's attention before it can be paid. Contact the seller.</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "This order needs the seller's attention before it can be paid. Contact the seller.",
         ),
-        Ok(CheckoutOutcome::NotChargeable(order, _)) => page(
+        Ok(CheckoutOutcome::NotChargeable(order, _)) => order_page(
             StatusCode::OK,
             "Cannot be paid online",
-            &format!(
-                "{}<p>This order cannot be paid online as it stands. Contact the seller.</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "This order cannot be paid online as it stands. Contact the seller.",
         ),
         Err(PayLinkError::NotFound) => not_found(),
         Err(e) => {
@@ -125,11 +117,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
                 ),
                 _ => ("Payment received", "Thank you! Your order is paid."),
             };
-            page(
-                StatusCode::OK,
-                title,
-                &format!("{}<p>{text}</p>", order_summary(&order)),
-            )
+            order_page(StatusCode::OK, title, &order, text)
         }
         Ok(None) => not_found(),
         Err(e) => {
@@ -143,16 +131,20 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
     match state.public.payments.session(&session).await {
         Ok(Some((payment, order))) if payment.status == PaymentStatus::Open => {
-            let action = escape(&crate::links::sandbox_checkout_path(&session));
+            let action = crate::links::sandbox_checkout_path(&session);
             page(
                 StatusCode::OK,
                 "Sandbox checkout",
-                &format!(
-                    "<p class=note>Sandbox: no money moves. Pay and Decline act as a real provider's events would.</p>\
-                     {}<form method=post action=\"{action}/pay\"><button class=pay type=submit>Pay</button></form>\
-                     <form method=post action=\"{action}/decline\"><button class=decline type=submit>Decline</button></form>",
-                    order_summary(&order)
-                ),
+                html! {
+                    p.note { "Sandbox: no money moves. Pay and Decline act as a real provider's events would." }
+                    (order_summary(&order))
+                    form method="post" action={ (action) "/pay" } {
+                        button.pay type="submit" { "Pay" }
+                    }
+                    form method="post" action={ (action) "/decline" } {
+                        button.decline type="submit" { "Decline" }
+                    }
+                },
             )
         }
         Ok(Some((_, order))) => see_other(&state.public.payments.links().pay(order.pay_token())),
@@ -205,10 +197,10 @@ pub async fn sandbox_decide(
         _ => return not_found(),
     };
     if !from_own_pages(&req, state.public.payments.links().base()) {
-        return page(
+        return message(
             StatusCode::FORBIDDEN,
             "Not allowed",
-            "<p>This button can only be pressed on the checkout page itself.</p>",
+            "This button can only be pressed on the checkout page itself.",
         );
     }
     match state.public.payments.sandbox_choice(&session_id, pay).await {
@@ -220,13 +212,11 @@ pub async fn sandbox_decide(
                 links.pay(order.pay_token())
             })
         }
-        Ok(Some(SandboxOutcome::NotOpen(order))) => page(
+        Ok(Some(SandboxOutcome::NotOpen(order))) => order_page(
             StatusCode::CONFLICT,
             "This checkout is closed",
-            &format!(
-                "{}<p>This checkout no longer takes payment. Open the payment link again.</p>",
-                order_summary(&order)
-            ),
+            &order,
+            "This checkout no longer takes payment. Open the payment link again.",
         ),
         Ok(None) => not_found(),
         Err(e) => {
