@@ -1,7 +1,11 @@
 //! Typed configuration from the environment (and `.env`), with one clear message per bad value.
 
+mod database;
+mod directory;
+mod payments;
 mod provider;
 mod reader;
+mod server;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -9,12 +13,12 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use self::reader::{Reader, base_url, boolean};
+use self::reader::Reader;
 pub use self::webhooks::WebhookConfig;
 
 use orderpay_domain::phone::PhoneRegion;
-use orderpay_http::limits::{Limit, LimitSettings};
-use orderpay_postgres::{ConnectOptions, PoolOptions, TlsMode};
+use orderpay_http::limits::LimitSettings;
+use orderpay_postgres::{ConnectOptions, PoolOptions};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/orderpay";
 
@@ -113,127 +117,10 @@ impl Config {
             }
         });
         let production = environment == Environment::Production;
-        let database_url = match r.get("DATABASE_URL") {
-            Some(url) => url,
-            None if production => {
-                r.problems.push(
-                    "DATABASE_URL: required when APP_ENV=production (the default is a local \
-                     superuser, for development only)"
-                        .into(),
-                );
-                DEFAULT_DATABASE_URL.to_string()
-            }
-            None => DEFAULT_DATABASE_URL.to_string(),
-        };
-        let ms = |r: &mut Reader, name: &str, default: u64| {
-            Duration::from_millis(r.number(name, default, 1))
-        };
-        let pool = PoolOptions {
-            max_size: r.number("DATABASE_POOL_SIZE", 10usize, 1),
-            shards: 1,
-            acquire_timeout: ms(&mut r, "DATABASE_ACQUIRE_TIMEOUT_MS", 5000),
-            connect_timeout: ms(&mut r, "DATABASE_CONNECT_TIMEOUT_MS", 5000),
-            statement_timeout: ms(&mut r, "DATABASE_STATEMENT_TIMEOUT_MS", 5000),
-            query_timeout: ms(&mut r, "DATABASE_QUERY_TIMEOUT_MS", 8000),
-        };
-        let startup_timeout = ms(&mut r, "DATABASE_STARTUP_TIMEOUT_MS", 60_000);
-        let shutdown_drain = Duration::from_millis(r.number("SHUTDOWN_DRAIN_MS", 2000u64, 0));
-        let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, boolean);
-        let pool_per_worker = r.parse("DATABASE_POOL_PER_WORKER", true, boolean);
-        // With the opt-out, a URL that names no sslmode is encrypted all the same (`require`):
-        // never the plaintext fallback of libpq's default `prefer`.
-        let default_mode = if production && allow_unverified_tls {
-            TlsMode::Require
-        } else {
-            TlsMode::Prefer
-        };
-        let database = match ConnectOptions::parse_with_default_mode(&database_url, default_mode) {
-            Ok(options) => Some(options.with_connect_timeout(pool.connect_timeout)),
-            Err(e) => {
-                r.problems.push(format!("DATABASE_URL: {e:#}"));
-                None
-            }
-        };
-        if production
-            && allow_unverified_tls
-            && let Some(options) = &database
-            && matches!(options.tls_mode(), TlsMode::Disable | TlsMode::Prefer)
-            && !options.is_local_socket()
-        {
-            r.problems.push(format!(
-                "DATABASE_URL: sslmode={} may talk to the database in plaintext; \
-                 DATABASE_ALLOW_UNVERIFIED_TLS only relaxes the certificate check, so use \
-                 sslmode=require (or leave sslmode out) or a verifying mode",
-                options.tls_mode().as_str()
-            ));
-        }
-        if production
-            && !allow_unverified_tls
-            && let Some(options) = &database
-            && !options.verifies_certificate()
-            && !options.is_local_socket()
-        {
-            r.problems.push(format!(
-                "DATABASE_URL: sslmode={} does not check the server's certificate; in production \
-                 use sslmode=verify-full (with sslrootcert=<CA file> for a private CA), or set \
-                 DATABASE_ALLOW_UNVERIFIED_TLS=true for a database reached over a private \
-                 network only (a Render internal URL, say)",
-                options.tls_mode().as_str()
-            ));
-        }
-        let host = r.get("HOST").unwrap_or_else(|| "0.0.0.0".into());
-        let port = r.parse("PORT", 8080u16, |raw| {
-            raw.parse::<u16>()
-                .map_err(|_| "must be a port number, 0 to 65535".to_string())
-        });
-        let http_workers = r
-            .get("HTTP_WORKERS")
-            .map(|_| r.number("HTTP_WORKERS", 1usize, 1));
-        let public_base_url = r.parse("PUBLIC_BASE_URL", None, |raw| {
-            base_url(raw, production).map(Some)
-        });
-        let customer_directory_url = r.parse("CUSTOMER_DIRECTORY_URL", None, |raw| {
-            base_url(raw, false).map(|_| Some(raw.to_owned()))
-        });
-        let stripe = provider::payment_provider(&mut r, production, public_base_url.as_deref());
-        let checkout_minutes = r.parse("CHECKOUT_EXPIRY_MINUTES", 60u64, |raw| {
-            match raw.parse::<u64>() {
-                Ok(m) if (35..=1440).contains(&m) => Ok(m),
-                _ => Err(
-                    "must be a whole number of minutes from 35 to 1440 (Stripe keeps a \
-                          session 30 minutes to 24 hours; the 5 minutes over its minimum are \
-                          the time a waiting payment can still be opened)"
-                        .into(),
-                ),
-            }
-        });
-        let checkout_ttl = Duration::from_secs(checkout_minutes * 60);
-        let per_second = |r: &mut Reader, name: &str, default: u64| {
-            let rate = r.number(name, default, 0) as f64;
-            Limit {
-                per_second: rate,
-                burst: 2.0 * rate,
-            }
-        };
-        let limits = LimitSettings {
-            per_key: per_second(&mut r, "RATE_LIMIT_PER_KEY", 25_000),
-            per_address: per_second(&mut r, "RATE_LIMIT_PER_ADDRESS", 5_000),
-            trusted_proxies: r.number("RATE_LIMIT_TRUSTED_PROXIES", 0usize, 0),
-        };
-        let public_pool_size = r.number("DATABASE_PUBLIC_POOL_SIZE", (pool.max_size / 2).max(1), 1);
-        let idempotency_ttl =
-            Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
-        let unknown_payment_grace =
-            Duration::from_secs(r.number("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS", 3600u64, 0));
-        let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
-        let reconcile_seconds = r.number("RECONCILE_INTERVAL_SECONDS", 300u64, 0);
-        let reconcile_interval =
-            (reconcile_seconds > 0).then(|| Duration::from_secs(reconcile_seconds));
-        let customer_directory_timeout =
-            Duration::from_millis(r.number("CUSTOMER_DIRECTORY_TIMEOUT_MS", 2000u64, 1));
-        let default_phone_region = r.parse("DEFAULT_PHONE_REGION", None, |raw| {
-            PhoneRegion::parse(raw).map(Some)
-        });
+        let db = database::database(&mut r, production);
+        let server = server::server(&mut r);
+        let payments = payments::payments(&mut r, production);
+        let directory = directory::directory(&mut r);
         let log_format = r.parse("LOG_FORMAT", LogFormat::Text, |raw| {
             match raw.to_ascii_lowercase().as_str() {
                 "text" | "pretty" => Ok(LogFormat::Text),
@@ -242,36 +129,30 @@ impl Config {
             }
         });
         let webhooks = webhooks::webhooks(&mut r, production);
-        if environment == Environment::Production && r.get("PUBLIC_BASE_URL").is_none() {
-            r.problems.push(
-                "PUBLIC_BASE_URL: required when APP_ENV=production (payment links point at it)"
-                    .into(),
-            );
-        }
-        match (r.problems.is_empty(), database) {
+        match (r.problems.is_empty(), db.options) {
             (true, Some(database)) => Ok(Self {
                 environment,
-                database_url: SecretString::from(database_url),
+                database_url: db.url,
                 database,
-                pool,
-                startup_timeout,
-                shutdown_drain,
-                host,
-                port,
-                http_workers,
-                pool_per_worker,
-                public_base_url,
-                stripe,
-                checkout_ttl,
-                unknown_payment_grace,
-                idempotency_ttl,
-                limits,
-                public_pool_size,
-                reconcile_interval,
-                api_key_cache_ttl,
-                customer_directory_url,
-                customer_directory_timeout,
-                default_phone_region,
+                pool: db.pool,
+                startup_timeout: db.startup_timeout,
+                shutdown_drain: server.shutdown_drain,
+                host: server.host,
+                port: server.port,
+                http_workers: server.http_workers,
+                pool_per_worker: db.pool_per_worker,
+                public_base_url: payments.public_base_url,
+                stripe: payments.stripe,
+                checkout_ttl: payments.checkout_ttl,
+                unknown_payment_grace: payments.unknown_payment_grace,
+                idempotency_ttl: server.idempotency_ttl,
+                limits: server.limits,
+                public_pool_size: db.public_pool_size,
+                reconcile_interval: payments.reconcile_interval,
+                api_key_cache_ttl: server.api_key_cache_ttl,
+                customer_directory_url: directory.url,
+                customer_directory_timeout: directory.timeout,
+                default_phone_region: directory.default_phone_region,
                 log_format,
                 webhooks,
             }),
@@ -493,7 +374,10 @@ mod tests {
             ("DATABASE_ALLOW_UNVERIFIED_TLS", "true"),
         ])
         .unwrap();
-        assert_eq!(internal.database.tls_mode(), TlsMode::Require);
+        assert_eq!(
+            internal.database.tls_mode(),
+            orderpay_postgres::TlsMode::Require
+        );
         let verified = [
             base[0],
             base[1],

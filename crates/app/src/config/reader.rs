@@ -60,14 +60,16 @@ fn may_hold_a_secret(name: &str) -> bool {
         .any(|suffix| name.ends_with(suffix))
 }
 
-/// An absolute `http(s)` URL without a trailing slash; in production only `https`.
+/// An absolute `http(s)` URL with a host, parsed by the `url` crate and written as it
+/// normalizes it, without a trailing slash; in production only `https`. The one URL check of the settings (`PUBLIC_BASE_URL`,
+/// `STRIPE_API_BASE`, `CUSTOMER_DIRECTORY_URL`).
 pub(super) fn base_url(raw: &str, production: bool) -> Result<String, String> {
-    match raw.split_once("://") {
-        Some(("https", rest)) if !rest.is_empty() => Ok(raw.trim_end_matches('/').to_owned()),
-        Some(("http", rest)) if !rest.is_empty() && !production => {
-            Ok(raw.trim_end_matches('/').to_owned())
-        }
-        Some(("http", _)) => Err("must be an https URL in production".into()),
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_string())?;
+    match url.scheme() {
+        _ if !url.has_host() => Err("must be an absolute http(s) URL".into()),
+        "https" => Ok(url.as_str().trim_end_matches('/').to_owned()),
+        "http" if !production => Ok(url.as_str().trim_end_matches('/').to_owned()),
+        "http" => Err("must be an https URL in production".into()),
         _ => Err("must be an absolute http(s) URL".into()),
     }
 }
@@ -75,20 +77,12 @@ pub(super) fn base_url(raw: &str, production: bool) -> Result<String, String> {
 /// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `[::1]`): only a
 /// developer can open pages there.
 pub(super) fn is_loopback(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 pub(super) fn boolean(raw: &str) -> Result<bool, String> {
@@ -96,5 +90,61 @@ pub(super) fn boolean(raw: &str) -> Result<bool, String> {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
         _ => Err("must be true or false".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_url_is_an_absolute_http_url_with_a_host() {
+        assert_eq!(
+            base_url("https://pay.example.com/", true).as_deref(),
+            Ok("https://pay.example.com")
+        );
+        assert_eq!(
+            base_url("http://localhost:8080", false).as_deref(),
+            Ok("http://localhost:8080")
+        );
+        assert!(
+            base_url("http://pay.example.com", true).is_err(),
+            "https in production"
+        );
+        assert_eq!(
+            base_url("HTTPS:Pay.Example.com:443/shop/", false).as_deref(),
+            Ok("https://pay.example.com/shop"),
+            "as the url crate (and a browser) reads it"
+        );
+        for bad in [
+            "pay.example.com",
+            "https://",
+            "ftp://example.com",
+            "/pay",
+            "",
+        ] {
+            assert!(base_url(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_this_machine_by_name_or_address() {
+        for local in [
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://127.0.0.5/x",
+            "http://[::1]:9/",
+            "http://user:pw@localhost:1",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in [
+            "https://pay.example.com",
+            "http://10.0.0.1",
+            "http://localhost.example.com",
+            "nonsense",
+        ] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
     }
 }

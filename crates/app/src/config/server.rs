@@ -1,0 +1,54 @@
+//! The HTTP server's settings: where it listens, its workers, how it drains on SIGTERM, rate
+//! limits, and how long idempotency keys and verified API keys are kept.
+
+use std::time::Duration;
+
+use orderpay_http::limits::{Limit, LimitSettings};
+
+use super::reader::Reader;
+
+pub(super) struct ServerSettings {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) http_workers: Option<usize>,
+    pub(super) shutdown_drain: Duration,
+    pub(super) limits: LimitSettings,
+    pub(super) idempotency_ttl: Duration,
+    pub(super) api_key_cache_ttl: Duration,
+}
+
+pub(super) fn server(r: &mut Reader) -> ServerSettings {
+    let shutdown_drain = Duration::from_millis(r.number("SHUTDOWN_DRAIN_MS", 2000u64, 0));
+    let host = r.get("HOST").unwrap_or_else(|| "0.0.0.0".into());
+    let port = r.parse("PORT", 8080u16, |raw| {
+        raw.parse::<u16>()
+            .map_err(|_| "must be a port number, 0 to 65535".to_string())
+    });
+    let http_workers = r
+        .get("HTTP_WORKERS")
+        .map(|_| r.number("HTTP_WORKERS", 1usize, 1));
+    let per_second = |r: &mut Reader, name: &str, default: u64| {
+        let rate = r.number(name, default, 0) as f64;
+        Limit {
+            per_second: rate,
+            burst: 2.0 * rate,
+        }
+    };
+    let limits = LimitSettings {
+        per_key: per_second(r, "RATE_LIMIT_PER_KEY", 25_000),
+        per_address: per_second(r, "RATE_LIMIT_PER_ADDRESS", 5_000),
+        trusted_proxies: r.number("RATE_LIMIT_TRUSTED_PROXIES", 0usize, 0),
+    };
+    let idempotency_ttl =
+        Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
+    let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
+    ServerSettings {
+        host,
+        port,
+        http_workers,
+        shutdown_drain,
+        limits,
+        idempotency_ttl,
+        api_key_cache_ttl,
+    }
+}
