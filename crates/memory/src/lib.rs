@@ -337,5 +337,8 @@ mod tests {
         }
     }
 
-    orderpay_domain::repository_contract_tests!(MemoryStore::new());
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_repository_contract_holds() {
+        orderpay_domain::contract::run_all(async || MemoryStore::new()).await;
+    }
 }

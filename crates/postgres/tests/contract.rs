@@ -28,4 +28,7 @@ impl Store for Fresh {
     }
 }
 
-orderpay_domain::repository_contract_tests!(Fresh(TestDatabase::new().await));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repository_contract_holds() {
+    orderpay_domain::contract::run_all(async || Fresh(TestDatabase::new().await)).await;
+}

@@ -6,6 +6,12 @@ use std::collections::BTreeSet;
 use crate::api_key::{ApiKey, ApiKeyId, KeyHash, Scope};
 use crate::store::{StoreError, UniqueKey};
 
+super::cases![
+    inserted_key_is_found_by_prefix,
+    a_taken_prefix_is_duplicate,
+    revoke_keeps_the_first_time_and_knows_missing_keys,
+];
+
 fn key(prefix: &str, seconds: i64) -> ApiKey {
     ApiKey {
         id: ApiKeyId::generate(),
@@ -20,7 +26,7 @@ fn key(prefix: &str, seconds: i64) -> ApiKey {
     }
 }
 
-pub async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
+async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
     let repo = store.api_keys();
     let (a, b) = (key("aaaaaaaaaaaa", 1), key("bbbbbbbbbbbb", 2));
     repo.insert(&a).await.unwrap();
@@ -33,7 +39,7 @@ pub async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
     assert_eq!(repo.list().await.unwrap(), vec![a, b]);
 }
 
-pub async fn a_taken_prefix_is_duplicate(store: &dyn Store) {
+async fn a_taken_prefix_is_duplicate(store: &dyn Store) {
     let repo = store.api_keys();
     repo.insert(&key("aaaaaaaaaaaa", 1)).await.unwrap();
     let err = repo.insert(&key("aaaaaaaaaaaa", 2)).await.unwrap_err();
@@ -43,7 +49,7 @@ pub async fn a_taken_prefix_is_duplicate(store: &dyn Store) {
     );
 }
 
-pub async fn revoke_keeps_the_first_time_and_knows_missing_keys(store: &dyn Store) {
+async fn revoke_keeps_the_first_time_and_knows_missing_keys(store: &dyn Store) {
     let repo = store.api_keys();
     let k = key("aaaaaaaaaaaa", 1);
     repo.insert(&k).await.unwrap();

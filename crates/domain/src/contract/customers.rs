@@ -7,7 +7,18 @@ use crate::customer::{CustomerChanges, CustomerName, Email};
 use crate::pagination::{Limit, PageRequest};
 use crate::store::StoreError;
 
-pub async fn insert_or_get_creates_once_then_returns_the_existing(store: &dyn Store) {
+super::cases![
+    insert_or_get_creates_once_then_returns_the_existing,
+    concurrent_inserts_of_one_phone_store_one_customer,
+    found_by_id_and_phone_as_stored,
+    update_replaces_name_and_email,
+    update_changes_only_the_given_fields,
+    update_of_a_missing_customer_is_missing_reference,
+    list_is_newest_first_with_cursor_pages,
+    list_after_an_unknown_cursor_is_missing_reference,
+];
+
+async fn insert_or_get_creates_once_then_returns_the_existing(store: &dyn Store) {
     let repo = store.customers();
     let first = customer(1, 0);
     let (stored, created) = repo.insert_or_get(&first).await.unwrap();
@@ -22,7 +33,7 @@ pub async fn insert_or_get_creates_once_then_returns_the_existing(store: &dyn St
     assert_eq!(repo.find_by_id(second.id).await.unwrap(), None);
 }
 
-pub async fn concurrent_inserts_of_one_phone_store_one_customer(store: &dyn Store) {
+async fn concurrent_inserts_of_one_phone_store_one_customer(store: &dyn Store) {
     let repo = store.customers();
     let attempts: Vec<_> = (0..20).map(|i| customer(2, i)).collect();
     let results = join_all(attempts.iter().map(|c| repo.insert_or_get(c))).await;
@@ -34,7 +45,7 @@ pub async fn concurrent_inserts_of_one_phone_store_one_customer(store: &dyn Stor
     assert_eq!(page.data.len(), 1);
 }
 
-pub async fn found_by_id_and_phone_as_stored(store: &dyn Store) {
+async fn found_by_id_and_phone_as_stored(store: &dyn Store) {
     let repo = store.customers();
     let c = customer(3, 0);
     repo.insert_or_get(&c).await.unwrap();
@@ -52,7 +63,7 @@ fn changes(name: Option<&str>, email: Option<Option<&str>>) -> CustomerChanges {
     }
 }
 
-pub async fn update_replaces_name_and_email(store: &dyn Store) {
+async fn update_replaces_name_and_email(store: &dyn Store) {
     let repo = store.customers();
     let c = customer(5, 0);
     repo.insert_or_get(&c).await.unwrap();
@@ -68,7 +79,7 @@ pub async fn update_replaces_name_and_email(store: &dyn Store) {
     assert_eq!(repo.find_by_id(c.id).await.unwrap(), Some(expected));
 }
 
-pub async fn update_changes_only_the_given_fields(store: &dyn Store) {
+async fn update_changes_only_the_given_fields(store: &dyn Store) {
     let repo = store.customers();
     let c = customer(7, 0);
     repo.insert_or_get(&c).await.unwrap();
@@ -86,7 +97,7 @@ pub async fn update_changes_only_the_given_fields(store: &dyn Store) {
     assert_eq!(repo.find_by_id(c.id).await.unwrap(), Some(after));
 }
 
-pub async fn update_of_a_missing_customer_is_missing_reference(store: &dyn Store) {
+async fn update_of_a_missing_customer_is_missing_reference(store: &dyn Store) {
     let repo = store.customers();
     let err = repo
         .update(customer(6, 0).id, &changes(Some("Nobody"), None), at(1))
@@ -95,7 +106,7 @@ pub async fn update_of_a_missing_customer_is_missing_reference(store: &dyn Store
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
 }
 
-pub async fn list_is_newest_first_with_cursor_pages(store: &dyn Store) {
+async fn list_is_newest_first_with_cursor_pages(store: &dyn Store) {
     let repo = store.customers();
     let all: Vec<_> = (0..5).map(|i| customer(10 + i, i64::from(i))).collect();
     for c in &all {
@@ -131,7 +142,7 @@ pub async fn list_is_newest_first_with_cursor_pages(store: &dyn Store) {
     assert!(!last.has_more);
 }
 
-pub async fn list_after_an_unknown_cursor_is_missing_reference(store: &dyn Store) {
+async fn list_after_an_unknown_cursor_is_missing_reference(store: &dyn Store) {
     let repo = store.customers();
     let err = repo
         .list(PageRequest {

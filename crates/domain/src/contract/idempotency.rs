@@ -11,6 +11,15 @@ use crate::idempotency::{
 };
 use crate::order::Inserted;
 
+super::cases![
+    a_key_is_claimed_once_then_in_use_or_reused,
+    an_answered_key_replays_its_answer_to_the_same_request_only,
+    a_released_expired_or_abandoned_key_can_be_claimed_again,
+    keys_belong_to_their_api_key_and_expire_by_purge,
+    concurrent_claims_of_one_key_start_one,
+    an_order_claims_its_key_and_stores_its_answer,
+];
+
 fn key(api: ApiKeyId, raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(api, raw).unwrap()
 }
@@ -37,14 +46,14 @@ async fn claim(store: &dyn Store, k: &IdempotencyKey, fingerprint: &[u8], second
         .unwrap()
 }
 
-pub async fn a_key_is_claimed_once_then_in_use_or_reused(store: &dyn Store) {
+async fn a_key_is_claimed_once_then_in_use_or_reused(store: &dyn Store) {
     let k = key(ApiKeyId::generate(), "retry-1");
     assert_eq!(claim(store, &k, b"A", 0).await, Claim::Started);
     assert_eq!(claim(store, &k, b"A", 1).await, Claim::InUse);
     assert_eq!(claim(store, &k, b"B", 1).await, Claim::Reused);
 }
 
-pub async fn an_answered_key_replays_its_answer_to_the_same_request_only(store: &dyn Store) {
+async fn an_answered_key_replays_its_answer_to_the_same_request_only(store: &dyn Store) {
     let k = key(ApiKeyId::generate(), "retry-2");
     assert_eq!(claim(store, &k, b"A", 0).await, Claim::Started);
     let response = answer(r#"{"id":"x"}"#);
@@ -60,7 +69,7 @@ pub async fn an_answered_key_replays_its_answer_to_the_same_request_only(store: 
     assert_eq!(claim(store, &k, b"B", 5).await, Claim::Reused);
 }
 
-pub async fn a_released_expired_or_abandoned_key_can_be_claimed_again(store: &dyn Store) {
+async fn a_released_expired_or_abandoned_key_can_be_claimed_again(store: &dyn Store) {
     let api = ApiKeyId::generate();
     let released = key(api, "released");
     assert_eq!(claim(store, &released, b"A", 0).await, Claim::Started);
@@ -89,7 +98,7 @@ pub async fn a_released_expired_or_abandoned_key_can_be_claimed_again(store: &dy
     assert_eq!(claim(store, &expired, b"B", next_day).await, Claim::Started);
 }
 
-pub async fn keys_belong_to_their_api_key_and_expire_by_purge(store: &dyn Store) {
+async fn keys_belong_to_their_api_key_and_expire_by_purge(store: &dyn Store) {
     let (one, other) = (ApiKeyId::generate(), ApiKeyId::generate());
     assert_eq!(
         claim(store, &key(one, "same"), b"A", 0).await,
@@ -107,7 +116,7 @@ pub async fn keys_belong_to_their_api_key_and_expire_by_purge(store: &dyn Store)
     );
 }
 
-pub async fn concurrent_claims_of_one_key_start_one(store: &dyn Store) {
+async fn concurrent_claims_of_one_key_start_one(store: &dyn Store) {
     let k = key(ApiKeyId::generate(), "burst");
     let repo = store.idempotency();
     let claims = futures_util::future::join_all((0..20).map(|_| {
@@ -142,7 +151,7 @@ fn keyed(k: &IdempotencyKey, fingerprint: &[u8], seconds: i64, body: &str) -> Ke
 
 /// The order claims its key and stores its answer in one write; a taken key stores nothing
 /// and says what it holds; with a phone's customer found, the answer names that customer.
-pub async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
+async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
     let api = ApiKeyId::generate();
     let c = customer(71, 0);
     store.customers().insert_or_get(&c).await.unwrap();

@@ -5,7 +5,19 @@ use crate::order::{Inserted, OrderFilter, OrderReference, OrderStatus, StatusEve
 use crate::pagination::{Limit, PageRequest};
 use crate::store::{StoreError, UniqueKey};
 
-pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
+super::cases![
+    inserted_order_reads_back_whole,
+    found_by_reference,
+    a_taken_reference_is_duplicate_and_stores_nothing,
+    an_unknown_customer_is_missing_reference_and_stores_nothing,
+    list_filters_by_customer_and_status_newest_first,
+    list_pages_with_a_cursor,
+    update_status_is_compare_and_set,
+    an_order_with_its_new_customer_is_stored_together,
+    a_failed_order_leaves_no_new_customer,
+];
+
+async fn inserted_order_reads_back_whole(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "AAAA-0001", 1);
@@ -18,7 +30,7 @@ pub async fn inserted_order_reads_back_whole(store: &dyn Store) {
     );
 }
 
-pub async fn found_by_reference(store: &dyn Store) {
+async fn found_by_reference(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "K7M2-Q9XD", 1);
@@ -32,7 +44,7 @@ pub async fn found_by_reference(store: &dyn Store) {
     );
 }
 
-pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
+async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let first = order(c.id, "AAAA-0002", 1);
@@ -54,7 +66,7 @@ pub async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store
     assert_eq!(store.orders().find_by_id(clash.id).await.unwrap(), None);
 }
 
-pub async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
+async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
     let stranger = customer(9, 0);
     let o = order(stranger.id, "AAAA-0003", 1);
     let err = store
@@ -66,7 +78,7 @@ pub async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: 
     assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), None);
 }
 
-pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store) {
+async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store) {
     let (a, b) = (customer(1, 0), customer(2, 0));
     store.customers().insert_or_get(&a).await.unwrap();
     store.customers().insert_or_get(&b).await.unwrap();
@@ -115,7 +127,7 @@ pub async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store)
     assert_eq!(list(cancelled).await, vec![a2]);
 }
 
-pub async fn list_pages_with_a_cursor(store: &dyn Store) {
+async fn list_pages_with_a_cursor(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let all: Vec<_> = (0..3)
@@ -169,7 +181,7 @@ pub async fn list_pages_with_a_cursor(store: &dyn Store) {
     assert!(matches!(unknown, StoreError::MissingReference));
 }
 
-pub async fn update_status_is_compare_and_set(store: &dyn Store) {
+async fn update_status_is_compare_and_set(store: &dyn Store) {
     let c = customer(1, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let mut o = order(c.id, "DDDD-0001", 1);
@@ -201,7 +213,7 @@ pub async fn update_status_is_compare_and_set(store: &dyn Store) {
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
 }
 
-pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store) {
+async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store) {
     let c = customer(30, 0);
     let o = order(c.id, "EEEE-0001", 1);
     let used = store
@@ -232,7 +244,7 @@ pub async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store
     assert_eq!(store.customers().find_by_id(twin.id).await.unwrap(), None);
 }
 
-pub async fn a_failed_order_leaves_no_new_customer(store: &dyn Store) {
+async fn a_failed_order_leaves_no_new_customer(store: &dyn Store) {
     let c = customer(31, 0);
     store.customers().insert_or_get(&c).await.unwrap();
     let taken = order(c.id, "EEEE-0003", 1);

@@ -9,6 +9,21 @@ use crate::payment::{
 };
 use crate::store::{StoreError, UniqueKey};
 
+super::cases![
+    concurrent_opens_store_one_open_payment,
+    a_payment_for_a_missing_order_is_missing_reference,
+    a_session_is_recorded_once,
+    an_event_commits_once_and_all_together,
+    a_commit_on_stale_rows_is_conflict_and_writes_nothing,
+    history_is_oldest_first_and_record_once_writes_once,
+    a_closed_payment_makes_room_for_a_new_one,
+    an_order_is_read_with_its_latest_payment,
+    a_stale_order_rolls_back_the_payment_and_the_event_id,
+    an_event_subject_is_the_payment_its_order_and_whether_seen,
+    stuck_payments_are_the_lapsed_and_the_stale_oldest_first,
+    stuck_payments_are_taken_in_turn,
+];
+
 /// A stored customer and pending order (`reference`), and a new payment for it.
 async fn world(store: &dyn Store, line: u16, reference: &str) -> (Order, Payment) {
     let c = customer(line, 0);
@@ -31,7 +46,7 @@ fn opened(o: &Order, p: &Payment) -> OrderEvent {
     OrderEvent::new(o.id, OrderEventType::SessionOpened, at(3)).for_payment(p.id)
 }
 
-pub async fn concurrent_opens_store_one_open_payment(store: &dyn Store) {
+async fn concurrent_opens_store_one_open_payment(store: &dyn Store) {
     let (o, _) = world(store, 40, "PAY0-0001").await;
     let repo = store.payments();
     let attempts = (0..20).map(|_| {
@@ -46,7 +61,7 @@ pub async fn concurrent_opens_store_one_open_payment(store: &dyn Store) {
     assert_eq!(repo.find(first.id).await.unwrap().as_ref(), Some(first));
 }
 
-pub async fn a_payment_for_a_missing_order_is_missing_reference(store: &dyn Store) {
+async fn a_payment_for_a_missing_order_is_missing_reference(store: &dyn Store) {
     let c = customer(41, 0);
     let o = order(c.id, "PAY0-0002", 1);
     let p = Payment::start(&o, PaymentProvider::Sandbox, at(2));
@@ -54,7 +69,7 @@ pub async fn a_payment_for_a_missing_order_is_missing_reference(store: &dyn Stor
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
 }
 
-pub async fn a_session_is_recorded_once(store: &dyn Store) {
+async fn a_session_is_recorded_once(store: &dyn Store) {
     let (o, p) = world(store, 42, "PAY0-0003").await;
     let repo = store.payments();
     repo.open_or_get(&p).await.unwrap();
@@ -103,7 +118,7 @@ fn paid_commit(o: &Order, p: &Payment, event_id: &str) -> EventCommit {
     }
 }
 
-pub async fn an_event_commits_once_and_all_together(store: &dyn Store) {
+async fn an_event_commits_once_and_all_together(store: &dyn Store) {
     let (o, p) = world(store, 43, "PAY0-0004").await;
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
@@ -140,7 +155,7 @@ pub async fn an_event_commits_once_and_all_together(store: &dyn Store) {
     );
 }
 
-pub async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn Store) {
+async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn Store) {
     let (o, p) = world(store, 44, "PAY0-0005").await;
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
@@ -170,7 +185,7 @@ pub async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn S
         .unwrap();
 }
 
-pub async fn a_stale_order_rolls_back_the_payment_and_the_event_id(store: &dyn Store) {
+async fn a_stale_order_rolls_back_the_payment_and_the_event_id(store: &dyn Store) {
     let (o, p) = world(store, 48, "PAY0-000A").await;
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
@@ -205,7 +220,7 @@ pub async fn a_stale_order_rolls_back_the_payment_and_the_event_id(store: &dyn S
     assert!(!subject.applied_before, "the event id rolled back too");
 }
 
-pub async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &dyn Store) {
+async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &dyn Store) {
     let (o, p) = world(store, 49, "PAY0-000B").await;
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
@@ -246,7 +261,7 @@ pub async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &
     );
 }
 
-pub async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dyn Store) {
+async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dyn Store) {
     let repo = store.payments();
     // Open, its session lapsed at 3,600 s.
     let (o1, p1) = world(store, 50, "PAY0-000C").await;
@@ -283,7 +298,7 @@ pub async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dy
 /// Payments that stay stuck (processing for days) never starve the others: each call takes
 /// those looked at least recently, so every stuck payment comes up within
 /// `ceil(stuck / limit)` calls.
-pub async fn stuck_payments_are_taken_in_turn(store: &dyn Store) {
+async fn stuck_payments_are_taken_in_turn(store: &dyn Store) {
     let repo = store.payments();
     let mut mine = Vec::new();
     for (line, reference) in [(60, "PAY0-00T1"), (61, "PAY0-00T2"), (62, "PAY0-00T3")] {
@@ -320,7 +335,7 @@ pub async fn stuck_payments_are_taken_in_turn(store: &dyn Store) {
     );
 }
 
-pub async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) {
+async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) {
     let (o, _) = world(store, 45, "PAY0-0006").await;
     let repo = store.payments();
     let link = OrderEvent::new(o.id, OrderEventType::PaymentLinkCreated, at(10));
@@ -336,7 +351,7 @@ pub async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Sto
     assert_eq!(history[1], link);
 }
 
-pub async fn a_closed_payment_makes_room_for_a_new_one(store: &dyn Store) {
+async fn a_closed_payment_makes_room_for_a_new_one(store: &dyn Store) {
     let (o, p) = world(store, 46, "PAY0-0007").await;
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
@@ -360,7 +375,7 @@ pub async fn a_closed_payment_makes_room_for_a_new_one(store: &dyn Store) {
     );
 }
 
-pub async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
+async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
     let (o, p) = world(store, 47, "PAY0-0008").await;
     let repo = store.payments();
     assert_eq!(
