@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use orderpay_domain::order::{Order, OrderEvent, OrderId, OrderParts};
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey,
-    PaymentRepository, PaymentStatus,
+    EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey, PaymentRepository,
+    PaymentStatus,
 };
 use orderpay_domain::store::{StoreError, UniqueKey};
 
@@ -32,22 +32,21 @@ impl PaymentRepository for MemoryStore {
 
     async fn record_session(
         &self,
-        id: PaymentId,
-        session: &CheckoutSession,
+        opened: &Payment,
         event: &OrderEvent,
     ) -> Result<Payment, StoreError> {
         let mut t = self.lock();
         let stored = t
             .payments
-            .get_mut(&id)
+            .get_mut(&opened.id)
             .ok_or(StoreError::MissingReference)?;
-        if stored.status != PaymentStatus::Pending {
+        if stored.version != opened.version {
             return Ok(stored.clone());
         }
-        stored.status = PaymentStatus::Open;
-        stored.session = Some(session.clone());
-        stored.updated_at = event.created_at;
-        stored.version += 1;
+        *stored = Payment {
+            version: opened.version + 1,
+            ..opened.clone()
+        };
         let stored = stored.clone();
         t.order_events.push(event.clone());
         Ok(stored)

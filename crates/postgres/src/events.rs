@@ -55,10 +55,6 @@ impl EventRow {
         Ok(written == 1)
     }
 
-    pub(crate) fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
-    }
-
     pub(crate) fn into_event(self) -> Result<OrderEvent, StoreError> {
         Ok(OrderEvent {
             id: OrderEventId::from_uuid(self.id),

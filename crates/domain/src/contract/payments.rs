@@ -42,6 +42,12 @@ fn session(id: &str) -> CheckoutSession {
     }
 }
 
+/// `p` with the session `id`, opened at `at(3)`.
+fn with_session(p: &Payment, id: &str) -> Payment {
+    p.open_session(session(id), at(3))
+        .expect("a pending payment")
+}
+
 fn opened(o: &Order, p: &Payment) -> OrderEvent {
     OrderEvent::new(o.id, OrderEventType::SessionOpened, at(3)).for_payment(p.id)
 }
@@ -72,15 +78,15 @@ async fn a_payment_for_a_missing_order_is_missing_reference(store: &dyn Store) {
 async fn a_session_is_recorded_once(store: &dyn Store) {
     let (o, p) = world(store, 42, "PAY0-0003").await;
     let repo = store.payments();
-    repo.open_or_get(&p).await.unwrap();
+    let (p, _) = repo.open_or_get(&p).await.unwrap();
     let first = repo
-        .record_session(p.id, &session("cs_a"), &opened(&o, &p))
+        .record_session(&with_session(&p, "cs_a"), &opened(&o, &p))
         .await
         .unwrap();
     assert_eq!(first.status, PaymentStatus::Open);
     assert_eq!(first.session.as_ref().unwrap().id, "cs_a");
     let second = repo
-        .record_session(p.id, &session("cs_b"), &opened(&o, &p))
+        .record_session(&with_session(&p, "cs_b"), &opened(&o, &p))
         .await
         .unwrap();
     assert_eq!(
@@ -160,7 +166,7 @@ async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn Store
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
     // Someone moves the payment on after we read it.
-    repo.record_session(p.id, &session("cs_c"), &opened(&o, &p))
+    repo.record_session(&with_session(&p, "cs_c"), &opened(&o, &p))
         .await
         .unwrap();
     let err = repo
@@ -266,7 +272,7 @@ async fn stuck_payments_are_the_lapsed_and_the_stale_oldest_first(store: &dyn St
     // Open, its session lapsed at 3,600 s.
     let (o1, p1) = world(store, 50, "PAY0-000C").await;
     let (p1, _) = repo.open_or_get(&p1).await.unwrap();
-    repo.record_session(p1.id, &session("cs_stuck_1"), &opened(&o1, &p1))
+    repo.record_session(&with_session(&p1, "cs_stuck_1"), &opened(&o1, &p1))
         .await
         .unwrap();
     // Pending (no session ever recorded) since 2 s.

@@ -189,6 +189,18 @@ impl Payment {
                 .is_some_and(|s| s.expires_at <= now + LAST_MINUTE)
     }
 
+    /// This pending payment with the provider's `session`, opened at `now`: open. `None`
+    /// when it is not pending (a session is recorded once). Stored with
+    /// `PaymentRepository::record_session`, at this payment's version.
+    pub fn open_session(&self, session: CheckoutSession, now: DateTime<Utc>) -> Option<Self> {
+        (self.status == PaymentStatus::Pending).then(|| Self {
+            status: PaymentStatus::Open,
+            session: Some(session),
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+
     /// Whether its session's time is up, though no event said so yet.
     pub fn session_lapsed(&self, now: DateTime<Utc>) -> bool {
         self.status == PaymentStatus::Open

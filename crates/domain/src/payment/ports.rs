@@ -221,16 +221,16 @@ pub trait PaymentRepository: Send + Sync + 'static {
     /// `MissingReference` when the order does not exist.
     async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError>;
 
-    /// Records `session` on the pending payment `id`, making it open, and writes `event`, in
-    /// one transaction. When the payment is no longer pending (another caller recorded first,
-    /// or an event moved it on), nothing is written. Returns the payment as stored.
+    /// Stores `opened` (a pending payment with its session: `Payment::open_session`) and
+    /// writes `event`, in one transaction, if the stored payment is still at `opened`'s
+    /// version; otherwise (another caller recorded first, or an event moved it on) writes
+    /// nothing. Returns the payment as stored. The store decides no status.
     ///
     /// # Errors
     /// `MissingReference` when there is no such payment.
     async fn record_session(
         &self,
-        id: PaymentId,
-        session: &CheckoutSession,
+        opened: &Payment,
         event: &OrderEvent,
     ) -> Result<Payment, StoreError>;
 

@@ -180,25 +180,25 @@ impl PaymentRepository for PgStore {
 
     async fn record_session(
         &self,
-        id: PaymentId,
-        session: &CheckoutSession,
+        opened: &Payment,
         event: &OrderEvent,
     ) -> Result<Payment, StoreError> {
         let event = EventRow::from(event);
+        let row = PaymentRow::from(opened);
         self.with_conn(async |conn| {
             let stored = conn
                 .transaction::<_, DieselError, _>(async |tx| {
                     let opened = diesel::update(
                         payments::table
-                            .find(id.as_uuid())
-                            .filter(payments::status.eq(PaymentStatus::Pending.as_str())),
+                            .find(row.id)
+                            .filter(payments::version.eq(row.version)),
                     )
                     .set((
-                        payments::status.eq(PaymentStatus::Open.as_str()),
-                        payments::session_id.eq(&session.id),
-                        payments::session_url.eq(&session.url),
-                        payments::session_expires_at.eq(session.expires_at),
-                        payments::updated_at.eq(event.created_at()),
+                        payments::status.eq(&row.status),
+                        payments::session_id.eq(&row.session_id),
+                        payments::session_url.eq(&row.session_url),
+                        payments::session_expires_at.eq(row.session_expires_at),
+                        payments::updated_at.eq(row.updated_at),
                         payments::version.eq(payments::version + 1),
                     ))
                     .returning(PaymentRow::as_returning())
@@ -210,7 +210,7 @@ impl PaymentRepository for PgStore {
                         return Ok(Some(row));
                     }
                     payments::table
-                        .find(id.as_uuid())
+                        .find(row.id)
                         .select(PaymentRow::as_select())
                         .first(tx)
                         .await

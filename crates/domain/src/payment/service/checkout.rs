@@ -143,12 +143,15 @@ impl PaymentService {
             })?;
         let opened = OrderEvent::new(request.order.id, OrderEventType::SessionOpened, now)
             .for_payment(request.payment.id);
-        let stored = self
-            .payments
-            .record_session(request.payment.id, &session, &opened)
-            .await?;
+        let url = session.url.clone();
+        let Some(with_session) = request.payment.open_session(session, now) else {
+            return Err(PayLinkError::Unexpected(anyhow!(
+                "a session was opened for a payment that is not pending"
+            )));
+        };
+        let stored = self.payments.record_session(&with_session, &opened).await?;
         // Whoever recorded first, the stored session is the one to send the customer to.
-        let url = stored.session.map_or(session.url, |s| s.url);
+        let url = stored.session.map_or(url, |s| s.url);
         Ok(CheckoutOutcome::Redirect(url))
     }
 

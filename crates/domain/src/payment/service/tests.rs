@@ -400,9 +400,10 @@ async fn a_pending_payment_too_old_for_its_own_deadline_is_closed_and_another_st
     );
     let old_id = old.id;
     let (orders, mut payments) = replacing(&order, old.clone());
-    payments
-        .expect_record_session()
-        .returning(|_, session, _| Err(StoreError::Unavailable(anyhow!("{}", session.id))));
+    payments.expect_record_session().returning(|opened, _| {
+        let session = opened.session.as_ref().unwrap();
+        Err(StoreError::Unavailable(anyhow!("{}", session.id)))
+    });
     let mut gateway = MockPaymentGateway::new();
     gateway
         .expect_provider()
@@ -517,19 +518,13 @@ async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attemp
     });
     let ending_id = ending.id;
     let (orders, mut payments) = replacing(&order, ending.clone());
-    payments
-        .expect_record_session()
-        .returning(|id, session, _| {
-            let mut p = Payment::start(
-                &pending_order(),
-                PaymentProvider::Stripe,
-                chrono::Utc::now(),
-            );
-            p.id = id;
-            p.status = PaymentStatus::Open;
-            p.session = Some(session.clone());
-            Ok(p)
-        });
+    payments.expect_record_session().returning(|opened, _| {
+        assert_eq!(opened.status, PaymentStatus::Open, "the domain opens it");
+        Ok(Payment {
+            version: opened.version + 1,
+            ..opened.clone()
+        })
+    });
     let mut gateway = MockPaymentGateway::new();
     gateway
         .expect_provider()
