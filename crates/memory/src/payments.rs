@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use orderpay_domain::order::{Order, OrderEvent, OrderId, OrderParts};
 use orderpay_domain::payment::{
     EventCommit, EventSubject, Lease, Leases, Payment, PaymentId, PaymentKey, PaymentRepository,
-    PaymentStatus,
 };
 use orderpay_domain::store::{StoreError, UniqueKey};
 
@@ -124,11 +123,7 @@ impl PaymentRepository for MemoryStore {
         let mut stuck: Vec<Payment> = t
             .payments
             .values()
-            .filter(|p| match p.status {
-                PaymentStatus::Open => p.session.as_ref().is_some_and(|s| s.expires_at < now),
-                PaymentStatus::Pending | PaymentStatus::Processing => p.updated_at < stale_before,
-                _ => false,
-            })
+            .filter(|p| p.may_be_stuck(now, stale_before))
             .cloned()
             .collect();
         // Never looked at (`None`) sorts first.

@@ -201,6 +201,17 @@ impl Payment {
         })
     }
 
+    /// Whether the provider may have an answer for it that never arrived: its session
+    /// lapsed before `now` with no event, or it waits without a session deadline and nothing
+    /// has touched it since `stale_before`. (`PaymentRepository::stuck`'s rule; the SQL of
+    /// the PostgreSQL adapter says the same with the status sets of `PaymentStatus`.)
+    pub fn may_be_stuck(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> bool {
+        match self.status {
+            PaymentStatus::Open => self.session.as_ref().is_some_and(|s| s.expires_at < now),
+            status => status.is_stuck_when_stale() && self.updated_at < stale_before,
+        }
+    }
+
     /// Whether its session's time is up, though no event said so yet.
     pub fn session_lapsed(&self, now: DateTime<Utc>) -> bool {
         self.status == PaymentStatus::Open
