@@ -261,3 +261,61 @@ async fn the_schemas_status_sets_are_the_domains() {
         sorted(PaymentStatus::names(PaymentStatus::is_open))
     );
 }
+
+/// `schema.rs` (which diesel's query builder trusts, and which is kept by hand when the CLI
+/// is not at hand) is the schema the migrations make: the same tables, columns and
+/// nullability.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_rs_is_the_migrated_schema() {
+    use std::collections::BTreeMap;
+
+    use diesel::sql_types::{Bool, Text};
+    use diesel_async::RunQueryDsl;
+
+    let mut declared: BTreeMap<(String, String), bool> = BTreeMap::new();
+    for block in include_str!("../src/schema.rs")
+        .split("diesel::table! {")
+        .skip(1)
+    {
+        let mut lines = block.lines().map(str::trim);
+        let table = lines
+            .find(|l| l.ends_with('{') && l.contains(" ("))
+            .and_then(|l| l.split(' ').next())
+            .expect("a table line")
+            .to_owned();
+        let mut sql_name = None;
+        for line in lines.take_while(|l| *l != "}") {
+            if let Some(name) = line.strip_prefix("#[sql_name = \"") {
+                sql_name = name.split('"').next().map(str::to_owned);
+            } else if let Some((column, sql_type)) = line.split_once(" -> ") {
+                let column = sql_name.take().unwrap_or_else(|| column.to_owned());
+                declared.insert((table.clone(), column), sql_type.starts_with("Nullable<"));
+            }
+        }
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        table_name: String,
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Bool)]
+        nullable: bool,
+    }
+    let db = TestDatabase::new().await;
+    let mut conn = db.connection().await;
+    let migrated: BTreeMap<(String, String), bool> = diesel::sql_query(
+        "SELECT table_name::text, column_name::text, is_nullable = 'YES' AS nullable \
+         FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+    )
+    .load::<Column>(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|c| ((c.table_name, c.column_name), c.nullable))
+    .collect();
+    assert!(declared.len() > 50, "schema.rs read: {declared:?}");
+    assert_eq!(declared, migrated);
+}

@@ -73,11 +73,10 @@ static ORDER_WITH_ITEMS: std::sync::LazyLock<String> = std::sync::LazyLock::new(
     let query = orders::table
         .left_join(order_items::table)
         .select((OrderRow::as_select(), Option::<ItemRow>::as_select()));
-    let sql = diesel::debug_query::<Pg, _>(&query).to_string();
-    sql.split(" -- binds:")
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    let mut sql = diesel::pg::PgQueryBuilder::default();
+    diesel::query_builder::QueryFragment::<Pg>::to_sql(&query, &mut sql, &Pg)
+        .expect("a select of columns renders");
+    diesel::query_builder::QueryBuilder::<Pg>::finish(sql)
 });
 
 /// One order by a key column, with its items by position.
