@@ -38,15 +38,21 @@ need wrk psql curl git
 build_both --example webhook_load --example outbox_load
 echo "== machine: $(nproc) cores; PostgreSQL $(psql "$SERVER/postgres" -Atc 'show server_version')"
 
+# Build `$1`'s serve on a fresh, seeded database (orderpay_bench_outbox_$1), with a new
+# API_KEY.
+serve_fresh() {
+  local db=orderpay_bench_outbox_$1
+  fresh_database "$1" "$db"
+  psql "$SERVER/$db" -q -f bench/seed.sql
+  API_KEY=$(api_key "$1" "$db")
+  export API_KEY
+  DATABASE_POOL_SIZE=$POOL serve "$1" "$db"
+}
+
 declare -A CREATE EVENTS
 section single && for run in before now now+endpoint; do
   build=${run%+endpoint}
-  db=orderpay_bench_outbox_${build}
-  fresh_database "$build" "$db"
-  psql "$SERVER/$db" -q -f bench/seed.sql
-  API_KEY=$(api_key "$build" "$db")
-  export API_KEY
-  DATABASE_POOL_SIZE=$POOL serve "$build" "$db"
+  serve_fresh "$build"
   receiver=
   if [ "$run" = now+endpoint ]; then
     RECEIVE_FOR_SECONDS=600 target/release/examples/outbox_load &
@@ -66,12 +72,7 @@ section alternated && echo "== alternated: $ROUNDS rounds of POST /v1/orders for
 declare -A SUM=([before]=0 [now]=0) POSTS=([before]=0 [now]=0)
 section alternated && for round in $(seq 1 "$ROUNDS"); do
   for build in before now; do
-    db=orderpay_bench_outbox_${build}
-    fresh_database "$build" "$db"
-    psql "$SERVER/$db" -q -f bench/seed.sql
-    API_KEY=$(api_key "$build" "$db")
-    export API_KEY
-    DATABASE_POOL_SIZE=$POOL serve "$build" "$db"
+    serve_fresh "$build"
     posts=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$ALT_DURATION" -s bench/create.lua "$BASE" | rps)
     rate=$(ORDERS=$ALT_ORDERS target/release/examples/webhook_load | grep '^distinct' \
       | sed -nE 's/.* = ([0-9]+)\/s.*/\1/p')
@@ -92,12 +93,7 @@ section deliveries && {
 echo "== deliveries: this tree, one endpoint, a receiver in the load's process"
 PORT=$((PORT + 1))
 export BASE="http://127.0.0.1:$PORT"
-db=orderpay_bench_outbox_deliveries
-fresh_database now "$db"
-psql "$SERVER/$db" -q -f bench/seed.sql
-API_KEY=$(api_key now "$db")
-export API_KEY
-DATABASE_POOL_SIZE=$POOL serve now "$db"
+serve_fresh now
 ORDERS=${DELIVERIES:-20000} RATE=${RATE:-500} SECONDS=${SECONDS_PACED:-20} \
   target/release/examples/outbox_load
 echo "   RSS: $(rss_mib) MiB"
