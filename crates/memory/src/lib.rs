@@ -335,6 +335,9 @@ mod tests {
         fn idempotency(&self) -> Arc<dyn IdempotencyStore> {
             Arc::new(self.clone())
         }
+        fn leases(&self) -> Arc<dyn orderpay_domain::payment::Leases> {
+            Arc::new(self.clone())
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,9 @@ impl Store for Fresh {
     fn idempotency(&self) -> Arc<dyn orderpay_domain::idempotency::IdempotencyStore> {
         Arc::new(self.0.store.clone())
     }
+    fn leases(&self) -> Arc<dyn orderpay_domain::payment::Leases> {
+        Arc::new(self.0.store.clone())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

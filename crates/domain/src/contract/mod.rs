@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod customers;
 pub mod idempotency;
+pub mod leases;
 pub mod orders;
 pub mod payments;
 
@@ -24,7 +25,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::order::{
     Order, OrderCustomer, OrderEvent, OrderEventType, OrderReference, OrderRepository, order_of,
 };
-use crate::payment::PaymentRepository;
+use crate::payment::{Leases, PaymentRepository};
 
 /// A fresh, empty set of repositories sharing one store.
 pub trait Store: Send + Sync {
@@ -33,6 +34,7 @@ pub trait Store: Send + Sync {
     fn api_keys(&self) -> Arc<dyn ApiKeyRepository>;
     fn payments(&self) -> Arc<dyn PaymentRepository>;
     fn idempotency(&self) -> Arc<dyn IdempotencyStore>;
+    fn leases(&self) -> Arc<dyn Leases>;
 }
 
 /// A fixed instant `seconds` after a base time, so tests control ordering.
@@ -112,6 +114,7 @@ where
         api_keys::cases(),
         payments::cases(),
         idempotency::cases(),
+        leases::cases(),
     ]
     .concat();
     let total = cases.len();
