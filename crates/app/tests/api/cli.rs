@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use orderpay_postgres::testing::TestDatabase;
 
 use crate::helpers::process::{
-    KillOnDrop, api_key, orderpay, serve, serve_with, stop, stop_waiting,
+    KillOnDrop, api_key, api_key_output, orderpay, serve, serve_with, stop, stop_waiting,
 };
 
 #[test]
@@ -39,16 +39,7 @@ fn bad_configuration_is_reported_by_name_and_exits_2() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_printed_alone_listed_and_revoked() {
     let db = TestDatabase::new().await;
-    let out = orderpay(db.url())
-        .args(["api-key", "create", "--name", "bot"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = api_key_output(db.url(), &["--name", "bot"]);
     let key = stdout.trim();
     assert_eq!(
         stdout.lines().count(),

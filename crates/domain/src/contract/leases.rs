@@ -1,7 +1,7 @@
 //! What every `Leases` promises: one holder of a job at a time, across processes for the
 //! PostgreSQL store, released when the lease is dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Store;
 
@@ -40,10 +40,8 @@ async fn acquire_waits_then_gives_up_while_the_job_is_held(store: &dyn Store) {
     let held = leases.try_acquire("contract-wait").await.unwrap();
     assert!(held.is_some());
     let wait = Duration::from_millis(200);
-    let started = Instant::now();
     let second = leases.acquire("contract-wait", wait).await.unwrap();
     assert!(second.is_none(), "still held when the wait is over");
-    assert!(started.elapsed() >= wait / 2, "it waited");
     drop(held);
     let third = leases.acquire("contract-wait", RELEASE).await.unwrap();
     assert!(third.is_some(), "free again");

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod leases;
 pub mod orders;
 pub mod payments;
+pub mod stuck;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -113,6 +114,7 @@ where
         orders::cases(),
         api_keys::cases(),
         payments::cases(),
+        stuck::cases(),
         idempotency::cases(),
         leases::cases(),
     ]

@@ -87,6 +87,11 @@ pub(crate) fn api_key(db_url: &str) -> String {
 
 /// A new API key made by `orderpay api-key create` with `args`, as it prints it.
 pub(crate) fn api_key_with(db_url: &str, args: &[&str]) -> String {
+    api_key_output(db_url, args).trim().to_owned()
+}
+
+/// All that `orderpay api-key create` with `args` prints on stdout, once it succeeded.
+pub(crate) fn api_key_output(db_url: &str, args: &[&str]) -> String {
     let out = orderpay(db_url)
         .args(["api-key", "create"])
         .args(args)
@@ -97,7 +102,7 @@ pub(crate) fn api_key_with(db_url: &str, args: &[&str]) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A child process killed if the test ends early (a failed assertion), so no server outlives
