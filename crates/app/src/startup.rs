@@ -13,8 +13,8 @@ use orderpay_domain::customer::{CustomerDirectory, CustomerService};
 use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
-    CustomerLinks, EventFeed, PaymentGateway, PaymentProvider, PaymentService, PaymentSettings,
-    Reconciled,
+    CustomerLinks, EventFeed, PaymentGateway, PaymentProvider, PaymentServices, PaymentSettings,
+    ProviderEventService, Reconciled,
 };
 use orderpay_domain::webhook::{Dispatcher, RetryRules, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
@@ -94,7 +94,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             gateway.clone(),
             clock.clone(),
         );
-        let payments = PaymentService::new(
+        let payments = PaymentServices::new(
             Arc::new(store.clone()),
             Arc::new(store.clone()),
             gateway.clone(),
@@ -186,14 +186,14 @@ const STRIPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Reconciles stuck payments with the provider every `every`, for as long as the process runs.
 /// Replicas may all run it: one at a time does the work (an advisory lock).
-fn spawn_reconciliation(payments: PaymentService, every: std::time::Duration) {
+fn spawn_reconciliation(events: ProviderEventService, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is now: let the service settle first
         loop {
             ticks.tick().await;
-            match payments.reconcile().await {
+            match events.reconcile().await {
                 Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
                     examined = done.examined,
                     changed = done.changed,
@@ -293,7 +293,7 @@ fn spawn_webhook_sender(wake: Arc<tokio::sync::Notify>, dispatcher: Dispatcher) 
 pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
     let store = store(config)?;
     let state = state(config, &store, &config.base_url_for(config.port))?;
-    Ok(state.payments.reconcile().await?)
+    Ok(state.payments.events.reconcile().await?)
 }
 
 /// The service, bound and ready to run.
@@ -321,7 +321,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = state(config, &store, &config.base_url_for(port))?;
         if let Some(every) = config.reconcile_interval {
-            spawn_reconciliation(state.payments.clone(), every);
+            spawn_reconciliation(state.payments.events.clone(), every);
         }
         spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
         // The sender has a small pool of its own: it never takes the API's connections.

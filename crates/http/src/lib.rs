@@ -34,7 +34,7 @@ use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
 use orderpay_domain::idempotency::IdempotencyStore;
 use orderpay_domain::order::OrderService;
-use orderpay_domain::payment::{EventFeed, PaymentService};
+use orderpay_domain::payment::{EventFeed, PaymentServices};
 use orderpay_domain::phone::PhoneRegion;
 use orderpay_domain::webhook::WebhookService;
 
@@ -53,7 +53,7 @@ pub type Readiness =
 /// Stripe's webhook), over a database pool of their own: a flood of them waits for that pool
 /// and never takes the connections keyed calls use.
 pub struct PublicServices {
-    pub payments: PaymentService,
+    pub payments: PaymentServices,
     pub orders: OrderService,
 }
 
@@ -61,7 +61,7 @@ pub struct PublicServices {
 pub struct AppState {
     pub customers: CustomerService,
     pub orders: OrderService,
-    pub payments: PaymentService,
+    pub payments: PaymentServices,
     pub api_keys: ApiKeyService,
     /// Clients' idempotency keys and their answers.
     pub idempotency: Arc<dyn IdempotencyStore>,

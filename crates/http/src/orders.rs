@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use actix_web::http::StatusCode;
 use orderpay_domain::customer::CustomerId;
 use orderpay_domain::order::{
-    CreateOrderError, Order, OrderError, OrderFilter, OrderId, OrderReference, OrderStatus,
+    CreateOrderError, Order, OrderFilter, OrderId, OrderReference, OrderStatus,
 };
 
 use crate::problem::Problem;
@@ -65,12 +65,7 @@ pub async fn create(
     responses((status = 200, description = "The order with its latest payment", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
-    let (order, payment) = state
-        .payments
-        .order_with_payment(order_id(&id)?)
-        .await
-        .map_err(Problem::from)?
-        .ok_or(OrderError::NotFound)?;
+    let (order, payment) = state.orders.get_with_payment(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 
@@ -121,6 +116,6 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     responses((status = 200, description = "The order, cancelled", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_already_cancelled`, `payment_processing`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "Stripe did not close the session (`payment_provider_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn cancel(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
-    let order = state.payments.cancel(order_id(&id)?).await?;
+    let order = state.payments.money.cancel(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

@@ -53,7 +53,7 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     let Some(token) = PayToken::parse(&token) else {
         return not_found();
     };
-    match state.public.payments.checkout(&token).await {
+    match state.public.payments.checkout.checkout(&token).await {
         Ok(CheckoutOutcome::Redirect(url)) => see_other(&url),
         Ok(CheckoutOutcome::Paid(order)) => order_page(
             StatusCode::OK,
@@ -129,7 +129,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 
 /// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
 pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
-    match state.public.payments.session(&session).await {
+    match state.public.payments.checkout.session(&session).await {
         Ok(Some((payment, order))) if payment.status == PaymentStatus::Open => {
             let action = crate::links::sandbox_checkout_path(&session);
             page(
@@ -147,7 +147,14 @@ pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> H
                 },
             )
         }
-        Ok(Some((_, order))) => see_other(&state.public.payments.links().pay(order.pay_token())),
+        Ok(Some((_, order))) => see_other(
+            &state
+                .public
+                .payments
+                .checkout
+                .links()
+                .pay(order.pay_token()),
+        ),
         Ok(None) => not_found(),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
@@ -196,16 +203,22 @@ pub async fn sandbox_decide(
         "decline" => false,
         _ => return not_found(),
     };
-    if !from_own_pages(&req, state.public.payments.links().base()) {
+    if !from_own_pages(&req, state.public.payments.checkout.links().base()) {
         return message(
             StatusCode::FORBIDDEN,
             "Not allowed",
             "This button can only be pressed on the checkout page itself.",
         );
     }
-    match state.public.payments.sandbox_choice(&session_id, pay).await {
+    match state
+        .public
+        .payments
+        .checkout
+        .sandbox_choice(&session_id, pay)
+        .await
+    {
         Ok(Some(SandboxOutcome::Applied(order))) => {
-            let links = state.public.payments.links();
+            let links = state.public.payments.checkout.links();
             see_other(&if pay {
                 links.paid(order.pay_token())
             } else {

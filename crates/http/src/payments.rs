@@ -20,7 +20,7 @@ pub async fn payment_link(
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let link = state.payments.pay_link(order_id(&id)?).await?;
+    let link = state.payments.checkout.pay_link(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(PaymentLinkView::from(&link)))
 }
 
@@ -43,6 +43,7 @@ pub async fn refund(
     let request_key = idempotency::claimed_key(&req).map(|k| idempotency::provider_key(&k));
     let order = state
         .payments
+        .money
         .refund(
             id,
             RefundInput {
@@ -71,7 +72,7 @@ pub async fn clear_flags(
     let (request, mut v) = body::read_optional::<ClearFlagsRequest>(&req, &body)?;
     let parsed = request.parse(&mut v);
     let flags = body::finish(v, parsed)?;
-    let order = state.payments.clear_flags(id, &flags).await?;
+    let order = state.payments.money.clear_flags(id, &flags).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
@@ -81,6 +82,6 @@ pub async fn clear_flags(
     responses((status = 200, description = "The order's history, oldest first", body = crate::openapi::OrderEventList),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn events(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
-    let history = state.payments.history(order_id(&id)?).await?;
+    let history = state.orders.history(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(ListView::all(&history, |e| OrderEventView::from(e))))
 }

@@ -49,7 +49,7 @@ pub async fn stripe(
             ));
         }
     };
-    match state.public.payments.apply(&event).await {
+    match state.public.payments.events.apply(&event).await {
         Ok(Applied::Changed) => Ok(received("applied")),
         Ok(Applied::Unchanged) => Ok(received("unchanged")),
         Ok(Applied::Duplicate) => Ok(received("duplicate")),

@@ -17,7 +17,7 @@ use orderpay_domain::api_key::ApiKeyService;
 use orderpay_domain::customer::CustomerService;
 use orderpay_domain::order::{OrderService, RandomReferences};
 use orderpay_domain::payment::{
-    CustomerLinks, EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentService,
+    CustomerLinks, EventFeed, EventFeedError, PaymentEventKind, PaymentId, PaymentServices,
     PaymentSettings, ProviderEvent, SessionRef,
 };
 use orderpay_domain::webhook::{MockSecrets, MockWebhookRepository, UrlPolicy, WebhookService};
@@ -80,7 +80,7 @@ async fn world() -> World {
         gateway.clone(),
         clock.clone(),
     );
-    let payments = PaymentService::new(
+    let payments = PaymentServices::new(
         store.clone(),
         store.clone(),
         gateway,

@@ -274,6 +274,32 @@ impl OrderRepository for MemoryStore {
         t.order_events.push(event.clone());
         Ok(())
     }
+
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
+        let t = self.lock();
+        let latest = t
+            .payments
+            .values()
+            .filter(|p| p.order_id == order)
+            .max_by_key(|p| (p.created_at, p.id))
+            .cloned();
+        Ok(t.orders.get(&order).map(|o| (o.clone(), latest)))
+    }
+
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        let mut events: Vec<OrderEvent> = self
+            .lock()
+            .order_events
+            .iter()
+            .filter(|e| e.order_id == order)
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| (e.created_at, e.id));
+        Ok(events)
+    }
 }
 
 #[async_trait]

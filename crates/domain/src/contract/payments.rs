@@ -97,7 +97,7 @@ async fn a_session_is_recorded_once(store: &dyn Store) {
         Some(p.id)
     );
     assert_eq!(repo.find_by_session("cs_b").await.unwrap(), None);
-    let history = repo.history(o.id).await.unwrap();
+    let history = store.orders().history(o.id).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -149,7 +149,7 @@ async fn an_event_commits_once_and_all_together(store: &dyn Store) {
         matches!(err, StoreError::Duplicate(UniqueKey::ProcessedEvent)),
         "{err:?}"
     );
-    let history = repo.history(o.id).await.unwrap();
+    let history = store.orders().history(o.id).await.unwrap();
     assert_eq!(
         history
             .iter()
@@ -272,7 +272,7 @@ async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) 
     assert!(repo.record_once(&link).await.unwrap());
     let again = OrderEvent::new(o.id, OrderEventType::PaymentLinkCreated, at(11));
     assert!(!repo.record_once(&again).await.unwrap());
-    let history = repo.history(o.id).await.unwrap();
+    let history = store.orders().history(o.id).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -309,7 +309,11 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
     let (o, p) = world(store, 47, "PAY0-0008").await;
     let repo = store.payments();
     assert_eq!(
-        repo.order_with_latest_payment(o.id).await.unwrap(),
+        store
+            .orders()
+            .order_with_latest_payment(o.id)
+            .await
+            .unwrap(),
         Some((o.clone(), None)),
         "no payment yet"
     );
@@ -325,7 +329,12 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
     let next = Payment::start(&o, PaymentProvider::Sandbox, at(30));
     repo.open_or_get(&next).await.unwrap();
 
-    let (read, latest) = repo.order_with_latest_payment(o.id).await.unwrap().unwrap();
+    let (read, latest) = store
+        .orders()
+        .order_with_latest_payment(o.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read, o);
     assert_eq!(
         latest.map(|p| p.id),
@@ -335,7 +344,11 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
 
     let other = order(o.customer_id, "PAY0-0009", 5);
     assert_eq!(
-        repo.order_with_latest_payment(other.id).await.unwrap(),
+        store
+            .orders()
+            .order_with_latest_payment(other.id)
+            .await
+            .unwrap(),
         None
     );
 }

@@ -4,6 +4,7 @@ use super::{Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderStatus
 use crate::customer::{Customer, CustomerId};
 use crate::idempotency::{Claim, KeyedAnswer};
 use crate::pagination::{Page, PageRequest};
+use crate::payment::Payment;
 use crate::store::StoreError;
 
 /// What inserting an order did.
@@ -89,6 +90,16 @@ pub trait OrderRepository: Send + Sync + 'static {
         expected: OrderStatus,
         event: &OrderEvent,
     ) -> Result<(), StoreError>;
+
+    /// The order (with its items) and its most recent payment, read together: what showing
+    /// an order needs, in one round trip. `None` when there is no such order.
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError>;
+
+    /// The order's history, oldest first.
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError>;
 }
 
 /// Draws order references.

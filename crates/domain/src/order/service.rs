@@ -11,7 +11,7 @@ use super::{
 use crate::clock::Clock;
 use crate::idempotency::{Claim, IdempotencyKey, KeyedAnswer, StoredResponse};
 use crate::pagination::{Page, PageRequest};
-use crate::payment::PaymentGateway;
+use crate::payment::{Payment, PaymentGateway};
 use crate::store::{StoreError, UniqueKey};
 use crate::validation::Violations;
 
@@ -237,6 +237,31 @@ impl OrderService {
             Err(StoreError::MissingReference) => Err(ListOrdersError::CursorNotFound),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The order and its most recent payment, read together: the order as shown, with its
+    /// payment state.
+    #[tracing::instrument(skip_all, fields(order_id = %id))]
+    pub async fn get_with_payment(
+        &self,
+        id: OrderId,
+    ) -> Result<(Order, Option<Payment>), OrderError> {
+        self.orders
+            .order_with_latest_payment(id)
+            .await?
+            .ok_or(OrderError::NotFound)
+    }
+
+    /// The order's history, oldest first.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such order.
+    pub async fn history(&self, id: OrderId) -> Result<Vec<OrderEvent>, OrderError> {
+        self.orders
+            .find_by_id(id)
+            .await?
+            .ok_or(OrderError::NotFound)?;
+        Ok(self.orders.history(id).await?)
     }
 }
 

@@ -25,6 +25,7 @@ pub use ports::{
 pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentRepository};
 pub use rules::{Decision, decide};
 pub use service::{
-    Applied, ApplyError, CancelError, CheckoutOutcome, ClearFlagsError, PayLink, PayLinkError,
-    PaymentService, PaymentSettings, Reconciled, RefundError, RefundInput, SandboxOutcome,
+    Applied, ApplyError, CancelError, CheckoutOutcome, CheckoutService, ClearFlagsError,
+    OrderMoneyService, PayLink, PayLinkError, PaymentServices, PaymentSettings,
+    ProviderEventService, Reconciled, RefundError, RefundInput, SandboxOutcome,
 };

@@ -249,13 +249,6 @@ pub trait PaymentRepository: Send + Sync + 'static {
     /// The order's most recent payment, if any.
     async fn latest_for_order(&self, order: OrderId) -> Result<Option<Payment>, StoreError>;
 
-    /// The order (with its items) and its most recent payment, read together: what showing
-    /// an order needs, in one round trip. `None` when there is no such order.
-    async fn order_with_latest_payment(
-        &self,
-        order: OrderId,
-    ) -> Result<Option<(Order, Option<Payment>)>, StoreError>;
-
     /// Payments that should have moved on by `now` and did not (an event lost or late): open
     /// past their session's expiry, pending (no session) or processing since before
     /// `stale_before`. At most `limit`, chosen among those looked at least recently (never
@@ -278,7 +271,4 @@ pub trait PaymentRepository: Send + Sync + 'static {
 
     /// Writes `event` unless the order already has one of its type. Returns whether it did.
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError>;
-
-    /// The order's history, oldest first.
-    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError>;
 }

@@ -19,6 +19,7 @@ use orderpay_domain::order::{
     Inserted, Order, OrderEvent, OrderFilter, OrderId, OrderReference, OrderRepository,
     OrderStatus, PayToken,
 };
+use orderpay_domain::payment::Payment;
 use orderpay_domain::store::StoreError;
 use orderpay_domain::{Page, PageRequest};
 
@@ -28,6 +29,8 @@ use crate::PgStore;
 use crate::customers::CustomerRow;
 use crate::errors::store_error;
 use crate::events::EventRow;
+use crate::payments::{latest_of, load_payment};
+use crate::schema::order_events;
 use crate::schema::{order_items, orders};
 
 use self::rows::rows_of;
@@ -275,5 +278,38 @@ impl OrderRepository for PgStore {
         })
         .await
         .inspect(|()| self.outbox_written())
+    }
+
+    /// Two statements pipelined on one connection: one round trip.
+    async fn order_with_latest_payment(
+        &self,
+        order: OrderId,
+    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
+        self.with_conn(async |conn| {
+            let conn: &AsyncPgConnection = conn;
+            let (order, payment) = futures_util::future::try_join(
+                load_one(conn, Key::Id(&order.as_uuid())),
+                load_payment(conn, latest_of(order.as_uuid())),
+            )
+            .await?;
+            Ok(order.map(|order| (order, payment)))
+        })
+        .await
+    }
+
+    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
+        self.with_conn(async |conn| {
+            order_events::table
+                .filter(order_events::order_id.eq(order.as_uuid()))
+                .order((order_events::created_at.asc(), order_events::id.asc()))
+                .select(EventRow::as_select())
+                .load(conn)
+                .await
+                .map_err(store_error)?
+                .into_iter()
+                .map(EventRow::into_event)
+                .collect()
+        })
+        .await
     }
 }

@@ -13,7 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use orderpay_domain::money::{Amount, Currency};
-use orderpay_domain::order::{Order, OrderEvent, OrderId};
+use orderpay_domain::order::{OrderEvent, OrderId};
 use orderpay_domain::payment::{
     CheckoutSession, EventCommit, EventSubject, Payment, PaymentId, PaymentKey, PaymentProvider,
     PaymentRepository, PaymentStatus,
@@ -24,8 +24,8 @@ use self::commit::CommitStatement;
 use crate::PgStore;
 use crate::errors::{corrupt, store_error};
 use crate::events::EventRow;
-use crate::orders::{ItemRow, Key, OrderRow, assemble, load_one};
-use crate::schema::{order_events, order_items, orders, payments, processed_events};
+use crate::orders::{ItemRow, OrderRow, assemble};
+use crate::schema::{order_items, orders, payments, processed_events};
 
 /// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
 #[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
@@ -113,7 +113,7 @@ async fn find_one(
 }
 
 /// `find_one`'s statement on a shared connection, so that it can be pipelined with others.
-async fn load_payment(
+pub(crate) async fn load_payment(
     mut conn: &AsyncPgConnection,
     query: payments::BoxedQuery<'_, Pg>,
 ) -> Result<Option<Payment>, StoreError> {
@@ -127,7 +127,7 @@ async fn load_payment(
         .transpose()
 }
 
-fn latest_of(order: Uuid) -> payments::BoxedQuery<'static, Pg> {
+pub(crate) fn latest_of(order: Uuid) -> payments::BoxedQuery<'static, Pg> {
     payments::table
         .filter(payments::order_id.eq(order))
         .order((payments::created_at.desc(), payments::id.desc()))
@@ -298,23 +298,6 @@ impl PaymentRepository for PgStore {
         find_one(self, latest_of(order.as_uuid())).await
     }
 
-    /// Two statements pipelined on one connection: one round trip.
-    async fn order_with_latest_payment(
-        &self,
-        order: OrderId,
-    ) -> Result<Option<(Order, Option<Payment>)>, StoreError> {
-        self.with_conn(async |conn| {
-            let conn: &AsyncPgConnection = conn;
-            let (order, payment) = futures_util::future::try_join(
-                load_one(conn, Key::Id(&order.as_uuid())),
-                load_payment(conn, latest_of(order.as_uuid())),
-            )
-            .await?;
-            Ok(order.map(|order| (order, payment)))
-        })
-        .await
-    }
-
     async fn stuck(
         &self,
         now: DateTime<Utc>,
@@ -377,21 +360,5 @@ impl PaymentRepository for PgStore {
                     self.outbox_written();
                 }
             })
-    }
-
-    async fn history(&self, order: OrderId) -> Result<Vec<OrderEvent>, StoreError> {
-        self.with_conn(async |conn| {
-            order_events::table
-                .filter(order_events::order_id.eq(order.as_uuid()))
-                .order((order_events::created_at.asc(), order_events::id.asc()))
-                .select(EventRow::as_select())
-                .load(conn)
-                .await
-                .map_err(store_error)?
-                .into_iter()
-                .map(EventRow::into_event)
-                .collect()
-        })
-        .await
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 
-use super::PaymentService;
+use super::{OrderMoneyService, close_at_provider};
 use crate::order::{Order, OrderEvent, OrderEventType, OrderId, OrderStatus, StatusEvent};
 use crate::payment::PaymentStatus;
 use crate::store::StoreError;
@@ -42,7 +42,7 @@ fn refusal(status: OrderStatus) -> Option<CancelError> {
 
 crate::store::from_store_error!(CancelError);
 
-impl PaymentService {
+impl OrderMoneyService {
     /// Cancels an order that awaits payment, closing its open checkout session at the
     /// provider first so that no money can arrive for it afterwards. Money that arrives all
     /// the same (the customer paid in the same instant) is recorded and the order flagged.
@@ -73,7 +73,7 @@ impl PaymentService {
             && payment.status == PaymentStatus::Open
             && let Some(session) = &payment.session
         {
-            self.close_at_provider(&session.id)
+            close_at_provider(self.gateway.as_ref(), &session.id)
                 .await
                 .map_err(CancelError::ProviderUnavailable)?;
         }

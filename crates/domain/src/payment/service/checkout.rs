@@ -3,9 +3,17 @@
 
 use anyhow::anyhow;
 
-use super::{CONFLICT_RETRIES, PaymentService};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+
+use super::{CONFLICT_RETRIES, ProviderEventService, close_at_provider};
+use crate::clock::Clock;
+use crate::order::OrderRepository;
 use crate::order::{Order, OrderEvent, OrderEventType, OrderFlag, OrderId, OrderStatus, PayToken};
 use crate::payment::{ChargeRefusal, CheckoutRequest, GatewayError, Payment, PaymentStatus};
+use crate::payment::{CustomerLinks, PaymentGateway, PaymentRepository};
+use crate::store::StoreError;
 
 /// An order's pay link and the payment it will open.
 #[derive(Debug, Clone)]
@@ -56,7 +64,34 @@ pub enum CheckoutOutcome {
 
 crate::store::from_store_error!(PayLinkError);
 
-impl PaymentService {
+/// The pay link, what opening it does, and the sandbox's checkout.
+#[derive(Clone)]
+pub struct CheckoutService {
+    pub(super) orders: Arc<dyn OrderRepository>,
+    pub(super) payments: Arc<dyn PaymentRepository>,
+    pub(super) gateway: Arc<dyn PaymentGateway>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) links: Arc<dyn CustomerLinks>,
+    pub(super) checkout_ttl: TimeDelta,
+    /// The sandbox's buttons are applied as the provider's events; a lapsed payment closed.
+    pub(super) events: ProviderEventService,
+}
+
+impl CheckoutService {
+    /// The addresses of the pay link and the pages around checkout.
+    pub fn links(&self) -> &dyn CustomerLinks {
+        self.links.as_ref()
+    }
+
+    /// The payment a checkout session belongs to, and its order (the sandbox's page).
+    pub async fn session(&self, session_id: &str) -> Result<Option<(Payment, Order)>, StoreError> {
+        let Some(payment) = self.payments.find_by_session(session_id).await? else {
+            return Ok(None);
+        };
+        let order = self.orders.find_by_id(payment.order_id).await?;
+        Ok(order.map(|order| (payment, order)))
+    }
+
     /// The order's pay link, the same every time while the order awaits payment, and the
     /// open payment behind it (made now if there is none).
     ///
@@ -126,7 +161,7 @@ impl PaymentService {
             success_url: self.links().paid(order.pay_token()),
             cancel_url: self.links().pay(order.pay_token()),
             // The same bytes under the same key, however often and late this is retried.
-            expires_at: payment.session_deadline(self.settings.checkout_ttl),
+            expires_at: payment.session_deadline(self.checkout_ttl),
             idempotency_key: format!("orderpay-checkout-{}", payment.id),
             order,
             payment,
@@ -172,19 +207,19 @@ impl PaymentService {
             let fresh = Payment::start(order, self.gateway.provider(), now);
             let (payment, _) = self.payments.open_or_get(&fresh).await?;
             let stale_pending = payment.status == PaymentStatus::Pending
-                && !payment.can_open_session(now, self.settings.checkout_ttl);
+                && !payment.can_open_session(now, self.checkout_ttl);
             if !payment.session_ending(now) && !stale_pending {
                 return Ok(payment);
             }
             if let Some(session) = &payment.session
                 && !payment.session_lapsed(now)
             {
-                self.close_at_provider(&session.id)
+                close_at_provider(self.gateway.as_ref(), &session.id)
                     .await
                     .map_err(PayLinkError::ProviderUnavailable)?;
             }
             // Closed now, or by someone else meanwhile: either way, look again.
-            self.expire_locally(&payment).await?;
+            self.events.expire_locally(&payment).await?;
         }
         Err(PayLinkError::Unexpected(anyhow!(
             "order {} keeps changing while opening a payment",

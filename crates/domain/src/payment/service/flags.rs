@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 
-use super::{CONFLICT_RETRIES, PaymentService};
+use super::{CONFLICT_RETRIES, OrderMoneyService};
 use crate::order::{Order, OrderEvent, OrderEventType, OrderFlag, OrderId};
 use crate::payment::EventCommit;
 use crate::store::StoreError;
@@ -20,7 +20,7 @@ pub enum ClearFlagsError {
 
 crate::store::from_store_error!(ClearFlagsError);
 
-impl PaymentService {
+impl OrderMoneyService {
     /// Clears `flags` (all of them when empty) from the order, with one `order.flag_cleared`
     /// history entry per flag that was set. A pending order whose flags are all cleared can
     /// be paid again. Clearing a flag that is not set changes nothing.

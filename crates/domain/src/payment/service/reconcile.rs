@@ -1,6 +1,6 @@
 //! Reconciliation: asking the provider about payments whose events never came.
 
-use super::{Applied, ApplyError, PaymentService};
+use super::{Applied, ApplyError, ProviderEventService};
 use crate::payment::{PaymentEventKind, ProviderEvent, SessionRef, SessionState};
 
 /// What a reconciliation run did.
@@ -14,7 +14,7 @@ pub struct Reconciled {
     pub failed: usize,
 }
 
-impl PaymentService {
+impl ProviderEventService {
     /// Asks the provider for the true state of payments that are stuck (open past their
     /// expiry, pending or processing for too long) and applies it through the same path as
     /// the provider's events. One process at a time runs it (the `leases` port); the same
@@ -28,7 +28,7 @@ impl PaymentService {
             return Ok(Reconciled::default());
         };
         let now = self.clock.now();
-        let stale_before = now - self.settings.checkout_ttl;
+        let stale_before = now - self.checkout_ttl;
         let stuck = self.payments.stuck(now, stale_before, 200).await?;
         let mut report = Reconciled {
             ran: true,

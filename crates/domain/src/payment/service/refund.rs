@@ -2,7 +2,7 @@
 
 use anyhow::anyhow;
 
-use super::{ApplyError, PaymentService};
+use super::{ApplyError, OrderMoneyService};
 use crate::money::Amount;
 use crate::order::{Order, OrderId, OrderStatus};
 use crate::payment::{
@@ -49,7 +49,7 @@ const REFUND_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 crate::store::from_store_error!(RefundError);
 
-impl PaymentService {
+impl OrderMoneyService {
     /// The paid order and its succeeded payment, or why there is nothing to refund.
     async fn refundable(&self, id: OrderId) -> Result<(Order, Payment), RefundError> {
         let order = self
@@ -140,7 +140,7 @@ impl PaymentService {
             },
             created: self.clock.now(),
         };
-        self.apply(&event).await.map_err(|e| match e {
+        self.events.apply(&event).await.map_err(|e| match e {
             ApplyError::UnknownPayment(p) => {
                 RefundError::Unexpected(anyhow!("refunded payment {p} vanished"))
             }

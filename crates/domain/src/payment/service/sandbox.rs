@@ -1,6 +1,6 @@
 //! The sandbox provider's Pay and Decline buttons, as the events a real provider would send.
 
-use super::{ApplyError, PaymentService};
+use super::{ApplyError, CheckoutService};
 use crate::order::{Order, OrderStatus};
 use crate::payment::{PaymentEventKind, PaymentProvider, PaymentStatus, ProviderEvent, SessionRef};
 
@@ -14,7 +14,7 @@ pub enum SandboxOutcome {
     NotOpen(Order),
 }
 
-impl PaymentService {
+impl CheckoutService {
     /// The customer's choice on the sandbox's checkout page for `session_id`, applied as a
     /// provider's event: Pay completes the session paid, for exactly the payment's amount;
     /// Decline fails the payment, leaving the order payable. Only an open session of a
@@ -25,7 +25,7 @@ impl PaymentService {
     /// what a provider's would: pressing again is a duplicate, never a new row.
     ///
     /// # Errors
-    /// As [`PaymentService::apply`].
+    /// As [`ProviderEventService::apply`].
     pub async fn sandbox_choice(
         &self,
         session_id: &str,
@@ -68,7 +68,7 @@ impl PaymentService {
             kind,
             created: now,
         };
-        self.apply(&event).await?;
+        self.events.apply(&event).await?;
         Ok(Some(SandboxOutcome::Applied(order)))
     }
 }

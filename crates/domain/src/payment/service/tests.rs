@@ -1,10 +1,15 @@
 //! PaymentService flows over mocked ports: no store, no network.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::SystemClock;
+use crate::clock::Clock;
 use crate::customer::CustomerId;
 use crate::money::Amount;
 use crate::order::OrderFlag;
+use crate::order::{Order, OrderRepository};
+use crate::payment::{EventSubject, Payment, PaymentGateway, PaymentStatus, ProviderEvent};
 use crate::payment::{Lease, MockLeases, TestLinks};
 
 struct HeldLease;
@@ -16,7 +21,7 @@ use crate::payment::{
     ChargeLimits, ChargeRefusal, MockPaymentGateway, MockPaymentRepository, PaymentEventKind,
     PaymentProvider, SessionRef,
 };
-use crate::store::UniqueKey;
+use crate::store::{StoreError, UniqueKey};
 use anyhow::anyhow;
 use chrono::TimeDelta;
 
@@ -42,7 +47,7 @@ fn service(
     orders: MockOrderRepository,
     payments: MockPaymentRepository,
     mut gateway: MockPaymentGateway,
-) -> PaymentService {
+) -> PaymentServices {
     gateway.expect_limits().returning(|_| ChargeLimits::ANY);
     let mut leases = MockLeases::new();
     leases
@@ -51,7 +56,7 @@ fn service(
     let orders: Arc<dyn OrderRepository> = Arc::new(orders);
     let gateway: Arc<dyn PaymentGateway> = Arc::new(gateway);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    PaymentService::new(
+    PaymentServices::new(
         orders,
         Arc::new(payments),
         gateway,
@@ -162,6 +167,7 @@ async fn apply(
         payments,
         MockPaymentGateway::new(),
     )
+    .events
     .apply(event)
     .await
 }
@@ -191,6 +197,7 @@ async fn opening_the_link_of_a_paid_order_calls_no_provider() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_open_checkout().never();
     let outcome = service(orders, payments, gateway)
+        .checkout
         .checkout(&token)
         .await
         .unwrap();
@@ -220,6 +227,7 @@ async fn a_provider_outage_at_checkout_records_no_session() {
         .withf(|r| r.idempotency_key.starts_with("orderpay-checkout-"))
         .returning(|_| Err(GatewayError::Unavailable(anyhow!("timeout"))));
     let err = service(orders, payments, gateway)
+        .checkout
         .checkout(&token)
         .await
         .unwrap_err();
@@ -253,6 +261,7 @@ async fn cancel_keeps_the_order_when_its_session_cannot_be_closed() {
         .expect_expire_checkout()
         .returning(|_| Err(GatewayError::Unavailable(anyhow!("down"))));
     let err = service(orders, payments, gateway)
+        .money
         .cancel(OrderId::generate())
         .await
         .unwrap_err();
@@ -284,6 +293,7 @@ async fn a_refund_over_what_is_left_never_reaches_the_provider() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_refund().never();
     let err = service(orders, payments, gateway)
+        .money
         .refund(
             OrderId::generate(),
             RefundInput {
@@ -385,7 +395,7 @@ async fn a_retried_checkout_sends_the_same_expiry_however_late_it_comes() {
     let service = service(orders, payments, gateway);
     for _ in 0..2 {
         let token = order.pay_token().clone();
-        assert!(service.checkout(&token).await.is_err());
+        assert!(service.checkout.checkout(&token).await.is_err());
     }
 }
 
@@ -426,6 +436,7 @@ async fn a_pending_payment_too_old_for_its_own_deadline_is_closed_and_another_st
     // The store's failure at the end is only there to stop the flow after the call.
     assert!(
         service(orders, payments, gateway)
+            .checkout
             .checkout(&token)
             .await
             .is_err()
@@ -446,12 +457,12 @@ async fn a_flagged_order_opens_no_checkout_until_cleared() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_open_checkout().never();
     let service = service(orders, payments, gateway);
-    let err = service.pay_link(order.id).await.unwrap_err();
+    let err = service.checkout.pay_link(order.id).await.unwrap_err();
     assert!(
         matches!(&err, PayLinkError::Flagged(flags) if flags == &[OrderFlag::AmountMismatch]),
         "{err:?}"
     );
-    let outcome = service.checkout(&token).await.unwrap();
+    let outcome = service.checkout.checkout(&token).await.unwrap();
     assert!(
         matches!(outcome, CheckoutOutcome::NeedsAttention(_)),
         "{outcome:?}"
@@ -474,6 +485,7 @@ async fn a_total_the_provider_cannot_charge_is_refused_when_the_link_is_asked_fo
     });
     gateway.expect_open_checkout().never();
     let err = service(orders, payments, gateway)
+        .checkout
         .pay_link(order.id)
         .await
         .unwrap_err();
@@ -500,6 +512,7 @@ async fn cancel_is_refused_while_a_delayed_payment_is_processing() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_expire_checkout().never();
     let err = service(orders, payments, gateway)
+        .money
         .cancel(OrderId::generate())
         .await
         .unwrap_err();
@@ -547,6 +560,7 @@ async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attemp
         });
     let token = order.pay_token().clone();
     let outcome = service(orders, payments, gateway)
+        .checkout
         .checkout(&token)
         .await
         .unwrap();
@@ -582,6 +596,7 @@ async fn cancel_moves_a_pending_order_to_cancelled() {
     let mut payments = MockPaymentRepository::new();
     payments.expect_latest_for_order().returning(|_| Ok(None));
     let cancelled = service(orders, payments, MockPaymentGateway::new())
+        .money
         .cancel(OrderId::generate())
         .await
         .unwrap();
@@ -599,6 +614,7 @@ async fn cancel_of_a_paid_order_is_refused_and_writes_nothing() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_expire_checkout().never();
     let err = service(orders, MockPaymentRepository::new(), gateway)
+        .money
         .cancel(OrderId::generate())
         .await
         .unwrap_err();
@@ -632,6 +648,7 @@ async fn cancel_racing_a_payment_reports_the_new_status() {
     let mut payments = MockPaymentRepository::new();
     payments.expect_latest_for_order().returning(|_| Ok(None));
     let err = service(orders, payments, MockPaymentGateway::new())
+        .money
         .cancel(OrderId::generate())
         .await
         .unwrap_err();
