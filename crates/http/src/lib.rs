@@ -26,7 +26,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use actix_web::dev::Server;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
@@ -172,6 +173,26 @@ fn sandbox_routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The application every worker serves (and tests call): the routes over `state`, behind the
+/// request context (request ids, protective headers, problems for actix's own errors).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .wrap(from_fn(middleware::request_context))
+        .configure(routes)
+}
+
 /// The HTTP server on `listener`, not yet running: await it (or spawn it) to serve. Signals
 /// are left to the caller, which stops it through `Server::handle`. `on_worker_start` runs on
 /// each worker's thread as it starts, with the worker's number (0, 1, …).
@@ -185,11 +206,7 @@ pub fn server(
     let started = Arc::new(AtomicUsize::new(0));
     let server = HttpServer::new(move || {
         on_worker_start(started.fetch_add(1, Ordering::Relaxed));
-        App::new()
-            .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-            .wrap(from_fn(middleware::request_context))
-            .configure(routes)
+        app(state.clone())
     })
     .workers(workers.max(1))
     .disable_signals()

@@ -1,3 +1,5 @@
+//! Health against a real database: readiness follows PostgreSQL.
+
 use orderpay_postgres::ConnectOptions;
 use orderpay_postgres::database::drop_database;
 
@@ -26,26 +28,4 @@ async fn readyz_is_200_while_the_database_answers_and_503_after() {
     let response = app.get("/v1/orders").await;
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, 503, "service_unavailable").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_caller_request_id_is_echoed_and_unknown_routes_are_problems() {
-    let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "req-abc_123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "req-abc_123");
-
-    let response = app.get("/v1/nowhere").await;
-    assert_problem(response, 404, "not_found").await;
-    let response = app
-        .request(reqwest::Method::DELETE, "/v1/customers")
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 405, "method_not_allowed").await;
 }

@@ -9,7 +9,6 @@ mod customers;
 mod health;
 mod helpers;
 mod idempotency;
-mod input;
 mod limits;
 mod orders;
 mod outages;
