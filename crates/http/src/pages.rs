@@ -34,7 +34,7 @@ pub fn money(amount: Amount, currency: Currency) -> String {
 /// The order's reference, items and total.
 pub fn order_summary(order: &Order) -> Markup {
     html! {
-        p.ref { "Order " b { (order.reference) } }
+        p.ref { "Order " b { (order.reference()) } }
         table {
             @for item in order.items() {
                 tr {

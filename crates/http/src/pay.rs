@@ -130,7 +130,7 @@ pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
 /// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
 pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
     match state.public.payments.checkout.session(&session).await {
-        Ok(Some((payment, order))) if payment.status == PaymentStatus::Open => {
+        Ok(Some((payment, order))) if payment.status() == PaymentStatus::Open => {
             let action = crate::links::sandbox_checkout_path(&session);
             page(
                 StatusCode::OK,

@@ -149,21 +149,24 @@ impl OrderRepository for MemoryStore {
         if let Some(claim) = answer.and_then(|a| idempotency::taken(&t, a)) {
             return Ok(Inserted::KeyTaken(claim));
         }
-        if !t.customers.contains_key(&order.customer_id) {
+        if !t.customers.contains_key(&order.customer_id()) {
             return Err(StoreError::MissingReference);
         }
-        if t.orders.values().any(|o| o.reference == order.reference) {
+        if t.orders
+            .values()
+            .any(|o| o.reference() == order.reference())
+        {
             return Err(StoreError::Duplicate(UniqueKey::OrderReference));
         }
-        if t.orders.contains_key(&order.id) {
+        if t.orders.contains_key(&order.id()) {
             return Err(StoreError::Duplicate(UniqueKey::Other));
         }
-        t.orders.insert(order.id, order.clone());
+        t.orders.insert(order.id(), order.clone());
         t.order_events.push(created.clone());
         if let Some(answer) = answer {
             idempotency::store_in(&mut t, answer, answer.response.body.clone());
         }
-        Ok(Inserted::Stored(order.customer_id))
+        Ok(Inserted::Stored(order.customer_id()))
     }
 
     async fn insert_with_customer<'a>(
@@ -182,16 +185,22 @@ impl OrderRepository for MemoryStore {
             .values()
             .find(|c| c.phone == customer.phone)
             .map(|c| c.id);
-        if t.orders.values().any(|o| o.reference == order.reference) {
+        if t.orders
+            .values()
+            .any(|o| o.reference() == order.reference())
+        {
             return Err(StoreError::Duplicate(UniqueKey::OrderReference));
         }
         let customer_id = existing.unwrap_or(customer.id);
         if existing.is_none() {
             t.customers.insert(customer.id, customer.clone());
         }
-        let mut stored = order.clone();
-        stored.customer_id = customer_id;
-        t.orders.insert(order.id, stored);
+        // The order goes to whichever customer holds the phone.
+        let stored = Order::restore(OrderParts {
+            customer_id,
+            ..order.to_parts()
+        });
+        t.orders.insert(order.id(), stored);
         t.order_events.push(created.clone());
         if let Some(answer) = answer {
             let body = answer
@@ -224,7 +233,7 @@ impl OrderRepository for MemoryStore {
             .lock()
             .orders
             .values()
-            .find(|o| &o.reference == reference)
+            .find(|o| o.reference() == *reference)
             .cloned())
     }
 
@@ -234,20 +243,20 @@ impl OrderRepository for MemoryStore {
         page: PageRequest,
     ) -> Result<Page<Order>, StoreError> {
         // The cursor row stays in whatever the filter says, so the page can start after it.
-        let is_cursor = |o: &Order| Some(o.id.as_uuid()) == page.starting_after;
+        let is_cursor = |o: &Order| Some(o.id().as_uuid()) == page.starting_after;
         let mut rows: Vec<Order> = self
             .lock()
             .orders
             .values()
             .filter(|o| {
                 is_cursor(o)
-                    || (filter.customer_id.is_none_or(|c| o.customer_id == c)
+                    || (filter.customer_id.is_none_or(|c| o.customer_id() == c)
                         && filter.status.is_none_or(|s| o.status() == s))
             })
             .cloned()
             .collect();
-        newest_first(&mut rows, |o| (o.created_at, o.id.as_uuid()));
-        page_of(rows, |o| o.id.as_uuid(), page)
+        newest_first(&mut rows, |o| (o.created_at(), o.id().as_uuid()));
+        page_of(rows, |o| o.id().as_uuid(), page)
     }
 
     async fn update_status(
@@ -259,7 +268,7 @@ impl OrderRepository for MemoryStore {
         let mut t = self.lock();
         let stored = t
             .orders
-            .get_mut(&order.id)
+            .get_mut(&order.id())
             .ok_or(StoreError::MissingReference)?;
         if stored.status() != expected {
             return Err(StoreError::Conflict);
@@ -267,7 +276,7 @@ impl OrderRepository for MemoryStore {
         let version = stored.version() + 1;
         *stored = Order::restore(OrderParts {
             status: order.status(),
-            updated_at: order.updated_at,
+            updated_at: order.updated_at(),
             version,
             ..stored.to_parts()
         });
@@ -283,8 +292,8 @@ impl OrderRepository for MemoryStore {
         let latest = t
             .payments
             .values()
-            .filter(|p| p.order_id == order)
-            .max_by_key(|p| (p.created_at, p.id))
+            .filter(|p| p.order_id() == order)
+            .max_by_key(|p| (p.created_at(), p.id()))
             .cloned();
         Ok(t.orders.get(&order).map(|o| (o.clone(), latest)))
     }

@@ -15,17 +15,17 @@ use crate::MemoryStore;
 impl PaymentRepository for MemoryStore {
     async fn open_or_get(&self, payment: &Payment) -> Result<(Payment, bool), StoreError> {
         let mut t = self.lock();
-        if !t.orders.contains_key(&payment.order_id) {
+        if !t.orders.contains_key(&payment.order_id()) {
             return Err(StoreError::MissingReference);
         }
         let open = t
             .payments
             .values()
-            .find(|p| p.order_id == payment.order_id && p.status.is_open());
+            .find(|p| p.order_id() == payment.order_id() && p.status().is_open());
         if let Some(open) = open {
             return Ok((open.clone(), false));
         }
-        t.payments.insert(payment.id, payment.clone());
+        t.payments.insert(payment.id(), payment.clone());
         Ok((payment.clone(), true))
     }
 
@@ -37,15 +37,12 @@ impl PaymentRepository for MemoryStore {
         let mut t = self.lock();
         let stored = t
             .payments
-            .get_mut(&opened.id)
+            .get_mut(&opened.id())
             .ok_or(StoreError::MissingReference)?;
-        if stored.version != opened.version {
+        if stored.version() != opened.version() {
             return Ok(stored.clone());
         }
-        *stored = Payment {
-            version: opened.version + 1,
-            ..opened.clone()
-        };
+        *stored = opened.next_version();
         let stored = stored.clone();
         t.order_events.push(event.clone());
         Ok(stored)
@@ -60,7 +57,7 @@ impl PaymentRepository for MemoryStore {
             .lock()
             .payments
             .values()
-            .find(|p| p.session.as_ref().is_some_and(|s| s.id == session_id))
+            .find(|p| p.session().is_some_and(|s| s.id == session_id))
             .cloned())
     }
 
@@ -69,8 +66,8 @@ impl PaymentRepository for MemoryStore {
             .lock()
             .payments
             .values()
-            .filter(|p| p.order_id == order)
-            .max_by_key(|p| (p.created_at, p.id))
+            .filter(|p| p.order_id() == order)
+            .max_by_key(|p| (p.created_at(), p.id()))
             .cloned())
     }
 
@@ -85,12 +82,12 @@ impl PaymentRepository for MemoryStore {
             PaymentKey::Provider(provider_id) => t
                 .payments
                 .values()
-                .filter(|p| p.provider_payment_id.as_deref() == Some(provider_id.as_str()))
-                .max_by_key(|p| (p.created_at, p.id))
+                .filter(|p| p.provider_payment_id() == Some(provider_id.as_str()))
+                .max_by_key(|p| (p.created_at(), p.id()))
                 .cloned(),
         };
         Ok(payment.and_then(|payment| {
-            let order = t.orders.get(&payment.order_id)?.clone();
+            let order = t.orders.get(&payment.order_id())?.clone();
             Some(EventSubject {
                 applied_before: t.processed_events.contains(event_id),
                 payment,
@@ -113,12 +110,12 @@ impl PaymentRepository for MemoryStore {
             .cloned()
             .collect();
         // Never looked at (`None`) sorts first.
-        stuck.sort_by_key(|p| (t.checked.get(&p.id).copied(), p.created_at, p.id));
+        stuck.sort_by_key(|p| (t.checked.get(&p.id()).copied(), p.created_at(), p.id()));
         stuck.truncate(usize::try_from(limit).unwrap_or(0));
         for p in &stuck {
-            t.checked.insert(p.id, now);
+            t.checked.insert(p.id(), now);
         }
-        stuck.sort_by_key(|p| (p.created_at, p.id));
+        stuck.sort_by_key(|p| (p.created_at(), p.id()));
         Ok(stuck)
     }
 
@@ -131,20 +128,23 @@ impl PaymentRepository for MemoryStore {
             return Err(StoreError::Duplicate(UniqueKey::ProcessedEvent));
         }
         if let Some(p) = &commit.payment {
-            let stored = t.payments.get(&p.id).ok_or(StoreError::MissingReference)?;
-            if stored.version != p.version {
+            let stored = t
+                .payments
+                .get(&p.id())
+                .ok_or(StoreError::MissingReference)?;
+            if stored.version() != p.version() {
                 return Err(StoreError::Conflict);
             }
             let another_open = t
                 .payments
                 .values()
-                .any(|o| o.id != p.id && o.order_id == p.order_id && o.status.is_open());
-            if p.status.is_open() && another_open {
+                .any(|o| o.id() != p.id() && o.order_id() == p.order_id() && o.status().is_open());
+            if p.status().is_open() && another_open {
                 return Err(StoreError::Duplicate(UniqueKey::OpenPayment));
             }
         }
         if let Some(o) = &commit.order {
-            let stored = t.orders.get(&o.id).ok_or(StoreError::MissingReference)?;
+            let stored = t.orders.get(&o.id()).ok_or(StoreError::MissingReference)?;
             if stored.version() != o.version() {
                 return Err(StoreError::Conflict);
             }
@@ -153,14 +153,12 @@ impl PaymentRepository for MemoryStore {
             t.processed_events.insert(id.clone());
         }
         if let Some(p) = &commit.payment {
-            let mut p = p.clone();
-            p.version += 1;
-            t.payments.insert(p.id, p);
+            t.payments.insert(p.id(), p.next_version());
         }
         if let Some(o) = &commit.order {
             let version = o.version() + 1;
             t.orders.insert(
-                o.id,
+                o.id(),
                 Order::restore(OrderParts {
                     version,
                     ..o.to_parts()

@@ -40,7 +40,7 @@ impl PaymentGateway for SandboxGateway {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, GatewayError> {
-        let id = format!("sbx_cs_{}", request.payment.id.as_uuid().simple());
+        let id = format!("sbx_cs_{}", request.payment.id().as_uuid().simple());
         Ok(CheckoutSession {
             url: self.links.sandbox_checkout(&id),
             id,

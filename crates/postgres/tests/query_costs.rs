@@ -35,12 +35,14 @@ async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
     assert_eq!(cost, 1, "find_by_reference ran {cost} queries");
 
     let before = db.store.queries_executed();
-    let found = OrderRepository::find_by_id(&db.store, o.id).await.unwrap();
+    let found = OrderRepository::find_by_id(&db.store, o.id())
+        .await
+        .unwrap();
     assert_eq!(found, Some(o.clone()));
     assert_eq!(db.store.queries_executed() - before, 1, "find_by_id");
 
     let before = db.store.queries_executed();
-    let shown = db.store.order_with_latest_payment(o.id).await.unwrap();
+    let shown = db.store.order_with_latest_payment(o.id()).await.unwrap();
     assert_eq!(shown, Some((o.clone(), None)));
     assert_eq!(
         db.store.queries_executed() - before,
@@ -70,7 +72,7 @@ async fn creating_or_reading_an_order_or_a_page_costs_one_query() {
     .unwrap();
     let before = db.store.queries_executed();
     let after_cursor = orderpay_domain::PageRequest {
-        starting_after: Some(newer.id.as_uuid()),
+        starting_after: Some(newer.id().as_uuid()),
         ..orderpay_domain::PageRequest::default()
     };
     let page = OrderRepository::list(
@@ -141,14 +143,18 @@ async fn applying_a_provider_event_costs_one_read_round_trip_and_one_write_state
         .unwrap();
     let (p, _) = db
         .store
-        .open_or_get(&Payment::start(&o, PaymentProvider::Sandbox, o.created_at))
+        .open_or_get(&Payment::start(
+            &o,
+            PaymentProvider::Sandbox,
+            o.created_at(),
+        ))
         .await
         .unwrap();
 
     let before = db.store.queries_executed();
     let subject = db
         .store
-        .event_subject("evt_rt", &PaymentKey::Id(p.id))
+        .event_subject("evt_rt", &PaymentKey::Id(p.id()))
         .await
         .unwrap()
         .unwrap();
@@ -161,14 +167,16 @@ async fn applying_a_provider_event_costs_one_read_round_trip_and_one_write_state
     let mut paid = subject.order.clone();
     paid.transition(
         orderpay_domain::order::StatusEvent::PaymentSucceeded,
-        o.created_at,
+        o.created_at(),
     )
     .unwrap();
     let commit = EventCommit {
         event_id: Some("evt_rt".into()),
         payment: Some(subject.payment.clone()),
         order: Some(paid),
-        events: vec![OrderEvent::new(o.id, OrderEventType::Paid, o.created_at).for_payment(p.id)],
+        events: vec![
+            OrderEvent::new(o.id(), OrderEventType::Paid, o.created_at()).for_payment(p.id()),
+        ],
     };
     let before = db.store.queries_executed();
     db.store.commit(&commit).await.unwrap();
@@ -295,7 +303,7 @@ async fn hot_statements_are_prepared_once_per_connection() {
         OrderRepository::insert(&store, &o, &orderpay_domain::contract::created(&o), None)
             .await
             .unwrap();
-        references.push(o.reference);
+        references.push(o.reference());
     }
     for reference in &references {
         store.find_by_reference(reference).await.unwrap().unwrap();
@@ -311,7 +319,7 @@ async fn hot_statements_are_prepared_once_per_connection() {
     .data;
     for o in &newest[..2] {
         let page = orderpay_domain::PageRequest {
-            starting_after: Some(o.id.as_uuid()),
+            starting_after: Some(o.id().as_uuid()),
             ..orderpay_domain::PageRequest::default()
         };
         let filter = orderpay_domain::order::OrderFilter::default();

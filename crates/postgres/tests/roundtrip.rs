@@ -66,12 +66,12 @@ async fn round_trip_order(store: &TestDatabase, order: &Order) {
     )
     .await
     .unwrap();
-    let by_id = OrderRepository::find_by_id(&store.store, order.id).await;
+    let by_id = OrderRepository::find_by_id(&store.store, order.id()).await;
     assert_eq!(by_id.unwrap().as_ref(), Some(order));
-    let by_reference = store.store.find_by_reference(&order.reference).await;
+    let by_reference = store.store.find_by_reference(&order.reference()).await;
     assert_eq!(by_reference.unwrap().as_ref(), Some(order));
     let filter = OrderFilter {
-        customer_id: Some(order.customer_id),
+        customer_id: Some(order.customer_id()),
         status: None,
     };
     let page = PageRequest {

@@ -94,9 +94,9 @@ pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSessi
         })
         .collect::<Result<Vec<CreateCheckoutSessionLineItems>, GatewayError>>()?;
     let metadata = HashMap::from([
-        ("order_id".to_owned(), order.id.to_string()),
-        ("payment_id".to_owned(), request.payment.id.to_string()),
-        ("reference".to_owned(), order.reference.to_string()),
+        ("order_id".to_owned(), order.id().to_string()),
+        ("payment_id".to_owned(), request.payment.id().to_string()),
+        ("reference".to_owned(), order.reference().to_string()),
     ]);
     let mut intent = CreateCheckoutSessionPaymentIntentData::new();
     intent.metadata = Some(metadata.clone());
@@ -105,7 +105,7 @@ pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSessi
         .line_items(items)
         .metadata(metadata)
         .payment_intent_data(intent)
-        .client_reference_id(order.id.to_string())
+        .client_reference_id(order.id().to_string())
         .expires_at(request.expires_at.timestamp())
         .success_url(request.success_url.clone())
         .cancel_url(request.cancel_url.clone()))

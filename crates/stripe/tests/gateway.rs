@@ -38,7 +38,7 @@ fn request(order: Order) -> CheckoutRequest {
         success_url: "https://pay.example.com/pay/abc/done".into(),
         cancel_url: "https://pay.example.com/pay/abc".into(),
         expires_at: Utc.timestamp_opt(1_900_000_000, 0).unwrap(),
-        idempotency_key: format!("orderpay-checkout-{}", payment.id),
+        idempotency_key: format!("orderpay-checkout-{}", payment.id()),
         order,
         payment,
     }
@@ -94,14 +94,14 @@ async fn a_checkout_session_is_opened_for_exactly_the_order_with_its_idempotency
         ("line_items[0][quantity]", "2".to_owned()),
         ("line_items[1][price_data][unit_amount]", "325".to_owned()),
         ("line_items[1][quantity]", "1".to_owned()),
-        ("metadata[order_id]", request.order.id.to_string()),
-        ("metadata[payment_id]", request.payment.id.to_string()),
+        ("metadata[order_id]", request.order.id().to_string()),
+        ("metadata[payment_id]", request.payment.id().to_string()),
         ("metadata[reference]", "K7M2-Q9XD".to_owned()),
         (
             "payment_intent_data[metadata][payment_id]",
-            request.payment.id.to_string(),
+            request.payment.id().to_string(),
         ),
-        ("client_reference_id", request.order.id.to_string()),
+        ("client_reference_id", request.order.id().to_string()),
         ("expires_at", "1900000000".to_owned()),
         (
             "success_url",

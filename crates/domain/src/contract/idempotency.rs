@@ -157,7 +157,7 @@ async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "IDEM-0001", 1);
     let k = key(api, "order-1");
-    let first = keyed(&k, b"A", 1, &format!(r#"{{"id":"{}"}}"#, o.id));
+    let first = keyed(&k, b"A", 1, &format!(r#"{{"id":"{}"}}"#, o.id()));
     let stored = store
         .orders()
         .insert(&o, &created(&o), Some(&first))
@@ -186,7 +186,7 @@ async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(other, Inserted::KeyTaken(Claim::Reused));
-    assert_eq!(store.orders().find_by_id(again.id).await.unwrap(), None);
+    assert_eq!(store.orders().find_by_id(again.id()).await.unwrap(), None);
 
     // By phone, for a customer who exists: the provisional id in the answer becomes theirs.
     let twin = customer(71, 5);
@@ -222,5 +222,5 @@ async fn an_order_claims_its_key_and_stores_its_answer(store: &dyn Store) {
         store.customers().find_by_id(stranger.id).await.unwrap(),
         None
     );
-    assert_eq!(store.orders().find_by_id(o3.id).await.unwrap(), None);
+    assert_eq!(store.orders().find_by_id(o3.id()).await.unwrap(), None);
 }

@@ -70,12 +70,12 @@ pub fn order(customer_id: CustomerId, reference: &str, seconds: i64) -> Order {
 
 /// The history entry an order's creation writes.
 pub fn created(o: &Order) -> OrderEvent {
-    OrderEvent::new(o.id, OrderEventType::Created, o.created_at)
+    OrderEvent::new(o.id(), OrderEventType::Created, o.created_at())
 }
 
 /// The history entry a cancellation writes.
 pub fn cancelled(o: &Order) -> OrderEvent {
-    OrderEvent::new(o.id, OrderEventType::Cancelled, o.updated_at)
+    OrderEvent::new(o.id(), OrderEventType::Cancelled, o.updated_at())
 }
 
 /// A case of a contract: its name, and the check it runs on a fresh store.

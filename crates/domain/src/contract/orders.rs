@@ -22,7 +22,7 @@ async fn inserted_order_reads_back_whole(store: &dyn Store) {
     store.customers().insert_or_get(&c).await.unwrap();
     let o = order(c.id, "AAAA-0001", 1);
     store.orders().insert(&o, &created(&o), None).await.unwrap();
-    let found = store.orders().find_by_id(o.id).await.unwrap();
+    let found = store.orders().find_by_id(o.id()).await.unwrap();
     assert_eq!(
         found,
         Some(o),
@@ -63,7 +63,7 @@ async fn a_taken_reference_is_duplicate_and_stores_nothing(store: &dyn Store) {
         matches!(err, StoreError::Duplicate(UniqueKey::OrderReference)),
         "{err:?}"
     );
-    assert_eq!(store.orders().find_by_id(clash.id).await.unwrap(), None);
+    assert_eq!(store.orders().find_by_id(clash.id()).await.unwrap(), None);
 }
 
 async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn Store) {
@@ -75,7 +75,7 @@ async fn an_unknown_customer_is_missing_reference_and_stores_nothing(store: &dyn
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::MissingReference), "{err:?}");
-    assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), None);
+    assert_eq!(store.orders().find_by_id(o.id()).await.unwrap(), None);
 }
 
 async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store) {
@@ -95,7 +95,7 @@ async fn list_filters_by_customer_and_status_newest_first(store: &dyn Store) {
         .await
         .unwrap();
     // A write bumps the stored version: compare with the order as stored now.
-    let a2 = store.orders().find_by_id(a2.id).await.unwrap().unwrap();
+    let a2 = store.orders().find_by_id(a2.id()).await.unwrap().unwrap();
     assert_eq!(a2.status(), OrderStatus::Cancelled);
 
     let list = |filter| async move {
@@ -160,7 +160,7 @@ async fn list_pages_with_a_cursor(store: &dyn Store) {
             filter,
             PageRequest {
                 limit,
-                starting_after: Some(all[1].id.as_uuid()),
+                starting_after: Some(all[1].id().as_uuid()),
             },
         )
         .await
@@ -192,9 +192,9 @@ async fn update_status_is_compare_and_set(store: &dyn Store) {
         .update_status(&o, OrderStatus::PendingPayment, &cancelled(&o))
         .await
         .unwrap();
-    let stored = store.orders().find_by_id(o.id).await.unwrap().unwrap();
+    let stored = store.orders().find_by_id(o.id()).await.unwrap().unwrap();
     assert_eq!(stored.status(), OrderStatus::Cancelled);
-    assert_eq!(stored.updated_at, at(5));
+    assert_eq!(stored.updated_at(), at(5));
 
     // A writer that still believes the order is pending loses.
     let err = store
@@ -226,7 +226,7 @@ async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store) {
         store.customers().find_by_phone(&c.phone).await.unwrap(),
         Some(c.clone())
     );
-    assert_eq!(store.orders().find_by_id(o.id).await.unwrap(), Some(o));
+    assert_eq!(store.orders().find_by_id(o.id()).await.unwrap(), Some(o));
 
     // The phone is known now: a second "new" customer for it is not stored, the order goes
     // to the existing one.
@@ -239,8 +239,13 @@ async fn an_order_with_its_new_customer_is_stored_together(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(used, Inserted::Stored(c.id));
-    let stored = store.orders().find_by_id(second.id).await.unwrap().unwrap();
-    assert_eq!(stored.customer_id, c.id);
+    let stored = store
+        .orders()
+        .find_by_id(second.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.customer_id(), c.id);
     assert_eq!(store.customers().find_by_id(twin.id).await.unwrap(), None);
 }
 

@@ -47,7 +47,7 @@ pub(super) fn with_session(p: &Payment, id: &str) -> Payment {
 }
 
 pub(super) fn opened(o: &Order, p: &Payment) -> OrderEvent {
-    OrderEvent::new(o.id, OrderEventType::SessionOpened, at(3)).for_payment(p.id)
+    OrderEvent::new(o.id(), OrderEventType::SessionOpened, at(3)).for_payment(p.id)
 }
 
 async fn concurrent_opens_store_one_open_payment(store: &dyn Store) {
@@ -97,7 +97,7 @@ async fn a_session_is_recorded_once(store: &dyn Store) {
         Some(p.id)
     );
     assert_eq!(repo.find_by_session("cs_b").await.unwrap(), None);
-    let history = store.orders().history(o.id).await.unwrap();
+    let history = store.orders().history(o.id()).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -118,7 +118,7 @@ pub(super) fn paid_commit(o: &Order, p: &Payment, event_id: &str) -> EventCommit
         event_id: Some(event_id.into()),
         payment: Some(payment),
         order: Some(order),
-        events: vec![OrderEvent::new(o.id, OrderEventType::Paid, at(5)).for_payment(p.id)],
+        events: vec![OrderEvent::new(o.id(), OrderEventType::Paid, at(5)).for_payment(p.id)],
     }
 }
 
@@ -127,7 +127,7 @@ async fn an_event_commits_once_and_all_together(store: &dyn Store) {
     let repo = store.payments();
     let (p, _) = repo.open_or_get(&p).await.unwrap();
     repo.commit(&paid_commit(&o, &p, "evt_1")).await.unwrap();
-    let paid = store.orders().find_by_id(o.id).await.unwrap().unwrap();
+    let paid = store.orders().find_by_id(o.id()).await.unwrap().unwrap();
     assert_eq!(paid.status(), OrderStatus::Paid);
     let stored = repo.find(p.id).await.unwrap().unwrap();
     assert_eq!(stored.status, PaymentStatus::Succeeded);
@@ -141,7 +141,7 @@ async fn an_event_commits_once_and_all_together(store: &dyn Store) {
     // Delivered again (decided on fresh rows: nothing left to change): a duplicate.
     let again = EventCommit {
         event_id: Some("evt_1".into()),
-        events: vec![OrderEvent::new(o.id, OrderEventType::Paid, at(6)).for_payment(p.id)],
+        events: vec![OrderEvent::new(o.id(), OrderEventType::Paid, at(6)).for_payment(p.id)],
         ..EventCommit::default()
     };
     let err = repo.commit(&again).await.unwrap_err();
@@ -149,7 +149,7 @@ async fn an_event_commits_once_and_all_together(store: &dyn Store) {
         matches!(err, StoreError::Duplicate(UniqueKey::ProcessedEvent)),
         "{err:?}"
     );
-    let history = store.orders().history(o.id).await.unwrap();
+    let history = store.orders().history(o.id()).await.unwrap();
     assert_eq!(
         history
             .iter()
@@ -175,7 +175,7 @@ async fn a_commit_on_stale_rows_is_conflict_and_writes_nothing(store: &dyn Store
     assert_eq!(
         store
             .orders()
-            .find_by_id(o.id)
+            .find_by_id(o.id())
             .await
             .unwrap()
             .unwrap()
@@ -247,7 +247,7 @@ async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &dyn 
     assert!(seen.applied_before);
     assert_eq!(seen.payment.id, p.id);
     assert_eq!(seen.payment.status, PaymentStatus::Succeeded);
-    assert_eq!(seen.order.id, o.id);
+    assert_eq!(seen.order.id(), o.id());
     assert_eq!(seen.order.status(), OrderStatus::Paid);
     assert_eq!(seen.order.items(), o.items());
     let unknown = Payment::start(&o, PaymentProvider::Sandbox, at(9));
@@ -268,11 +268,11 @@ async fn an_event_subject_is_the_payment_its_order_and_whether_seen(store: &dyn 
 async fn history_is_oldest_first_and_record_once_writes_once(store: &dyn Store) {
     let (o, _) = world(store, 45, "PAY0-0006").await;
     let repo = store.payments();
-    let link = OrderEvent::new(o.id, OrderEventType::PaymentLinkCreated, at(10));
+    let link = OrderEvent::new(o.id(), OrderEventType::PaymentLinkCreated, at(10));
     assert!(repo.record_once(&link).await.unwrap());
-    let again = OrderEvent::new(o.id, OrderEventType::PaymentLinkCreated, at(11));
+    let again = OrderEvent::new(o.id(), OrderEventType::PaymentLinkCreated, at(11));
     assert!(!repo.record_once(&again).await.unwrap());
-    let history = store.orders().history(o.id).await.unwrap();
+    let history = store.orders().history(o.id()).await.unwrap();
     let kinds: Vec<_> = history.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -300,7 +300,7 @@ async fn a_closed_payment_makes_room_for_a_new_one(store: &dyn Store) {
     assert!(created);
     assert_eq!(stored.id, next.id);
     assert_eq!(
-        repo.latest_for_order(o.id).await.unwrap().map(|p| p.id),
+        repo.latest_for_order(o.id()).await.unwrap().map(|p| p.id),
         Some(next.id)
     );
 }
@@ -311,7 +311,7 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
     assert_eq!(
         store
             .orders()
-            .order_with_latest_payment(o.id)
+            .order_with_latest_payment(o.id())
             .await
             .unwrap(),
         Some((o.clone(), None)),
@@ -331,7 +331,7 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
 
     let (read, latest) = store
         .orders()
-        .order_with_latest_payment(o.id)
+        .order_with_latest_payment(o.id())
         .await
         .unwrap()
         .unwrap();
@@ -342,11 +342,11 @@ async fn an_order_is_read_with_its_latest_payment(store: &dyn Store) {
         "the newest of two payments"
     );
 
-    let other = order(o.customer_id, "PAY0-0009", 5);
+    let other = order(o.customer_id(), "PAY0-0009", 5);
     assert_eq!(
         store
             .orders()
-            .order_with_latest_payment(other.id)
+            .order_with_latest_payment(other.id())
             .await
             .unwrap(),
         None

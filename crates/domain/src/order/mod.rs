@@ -7,14 +7,13 @@ mod ports;
 mod reference;
 mod service;
 mod status;
+mod values;
 
 pub use events::{OrderEvent, OrderEventId, OrderEventType, OrderFlag};
 #[cfg(any(test, feature = "testing"))]
 pub use input::order_of;
 pub use input::{MAX_ITEMS, MAX_TOTAL_MINOR_UNITS, NewOrder, OrderCustomer};
-pub use models::{
-    ItemName, LineItem, Metadata, Order, OrderFilter, OrderId, OrderParts, PayToken, Quantity,
-};
+pub use models::{Order, OrderFilter, OrderId, OrderParts};
 pub use ports::{Inserted, OrderRepository, ReferenceGenerator};
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockOrderRepository, MockReferenceGenerator};
@@ -23,3 +22,4 @@ pub use service::{
     CreateOrderError, KeyedRequest, ListOrdersError, OrderError, OrderService, Render,
 };
 pub use status::{IllegalTransition, OrderStatus, StatusEvent};
+pub use values::{ItemName, LineItem, Metadata, PayToken, Quantity};

@@ -168,7 +168,7 @@ impl OrderService {
                 self.references.generate(),
                 self.clock.now(),
             );
-            let created = OrderEvent::new(order.id, OrderEventType::Created, order.created_at);
+            let created = OrderEvent::new(order.id(), OrderEventType::Created, order.created_at());
             let answer = answer.map(|(request, render)| KeyedAnswer {
                 key: request.key.clone(),
                 fingerprint: request.fingerprint.clone(),
@@ -189,11 +189,11 @@ impl OrderService {
                 Ok(Inserted::KeyTaken(claim)) => return Err(CreateOrderError::KeyTaken(claim)),
                 Ok(Inserted::Stored(customer_id)) => {
                     order.customer_id = customer_id;
-                    tracing::info!(order_id = %order.id, reference = %order.reference, "order created");
+                    tracing::info!(order_id = %order.id(), reference = %order.reference(), "order created");
                     return Ok(order);
                 }
                 Err(StoreError::Duplicate(UniqueKey::OrderReference)) => {
-                    tracing::warn!(reference = %order.reference, "order reference collision, drawing another");
+                    tracing::warn!(reference = %order.reference(), "order reference collision, drawing another");
                 }
                 Err(StoreError::MissingReference) => {
                     return Err(CreateOrderError::CustomerNotFound);
@@ -327,12 +327,12 @@ mod tests {
                 created.kind == OrderEventType::Created
                     && o.status() == OrderStatus::PendingPayment
                     && o.total().minor_units() == 900
-                    && o.reference.to_string() == "AAAA-AAAA"
+                    && o.reference().to_string() == "AAAA-AAAA"
             })
             .times(1)
-            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id)));
+            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id())));
         let order = service(orders).create(by_id()).await.unwrap();
-        assert_eq!(order.reference.to_string(), "AAAA-AAAA");
+        assert_eq!(order.reference().to_string(), "AAAA-AAAA");
     }
 
     #[tokio::test]
@@ -366,16 +366,16 @@ mod tests {
         let mut orders = MockOrderRepository::new();
         orders
             .expect_insert()
-            .withf(|o, _, _| o.reference.to_string() == "AAAA-AAAA")
+            .withf(|o, _, _| o.reference().to_string() == "AAAA-AAAA")
             .times(1)
             .returning(|_, _, _| Err(StoreError::Duplicate(UniqueKey::OrderReference)));
         orders
             .expect_insert()
-            .withf(|o, _, _| o.reference.to_string() == "BBBB-BBBB")
+            .withf(|o, _, _| o.reference().to_string() == "BBBB-BBBB")
             .times(1)
-            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id)));
+            .returning(|o, _, _| Ok(Inserted::Stored(o.customer_id())));
         let order = service(orders).create(by_id()).await.unwrap();
-        assert_eq!(order.reference.to_string(), "BBBB-BBBB");
+        assert_eq!(order.reference().to_string(), "BBBB-BBBB");
     }
 
     #[tokio::test]
@@ -407,7 +407,7 @@ mod tests {
         let winner = crate::customer::CustomerId::generate();
         orders
             .expect_insert_with_customer()
-            .withf(|c, o, _, _| c.phone.as_str() == "+14155550100" && o.customer_id == c.id)
+            .withf(|c, o, _, _| c.phone.as_str() == "+14155550100" && o.customer_id() == c.id)
             .times(1)
             .returning(move |_, _, _, _| Ok(Inserted::Stored(winner)));
         let order = service(orders)
@@ -416,7 +416,7 @@ mod tests {
             )))
             .await
             .unwrap();
-        assert_eq!(order.customer_id, winner);
+        assert_eq!(order.customer_id(), winner);
     }
 
     #[tokio::test]

@@ -15,7 +15,9 @@ pub use limits::{ChargeLimits, ChargeRefusal};
 pub use links::CustomerLinks;
 #[cfg(any(test, feature = "testing"))]
 pub use links::TestLinks;
-pub use models::{CheckoutSession, Payment, PaymentId, PaymentProvider, PaymentStatus};
+pub use models::{
+    CheckoutSession, Payment, PaymentId, PaymentParts, PaymentProvider, PaymentStatus,
+};
 pub use ports::{
     CheckoutRequest, EventCommit, EventFeed, EventFeedError, EventSubject, GatewayError, Lease,
     Leases, PaymentGateway, PaymentKey, PaymentRepository, RefundReason, RefundRequest,

@@ -112,9 +112,35 @@ pub const MIN_SESSION_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::minutes(3
 /// Time allowed between deciding a session's deadline and the provider receiving it.
 const CALL_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
-/// One attempt to pay one order, for exactly the order's amount and currency.
+/// One attempt to pay one order, for exactly the order's amount and currency. Its fields are
+/// read through methods and change only through the domain's transitions (`open_session`,
+/// `expire`, and the event rules in `rules.rs`); a store rebuilds a stored one with
+/// [`Payment::restore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
+    pub(crate) id: PaymentId,
+    pub(crate) order_id: OrderId,
+    pub(crate) provider: PaymentProvider,
+    pub(crate) status: PaymentStatus,
+    pub(crate) amount: Amount,
+    pub(crate) currency: Currency,
+    /// The provider's checkout session, once opened.
+    pub(crate) session: Option<CheckoutSession>,
+    /// The provider's id for the money movement (Stripe's PaymentIntent), once known.
+    pub(crate) provider_payment_id: Option<String>,
+    /// What the provider says was paid.
+    pub(crate) amount_received: Amount,
+    pub(crate) amount_refunded: Amount,
+    /// Bumped by the store on every write: a compare-and-set token.
+    pub(crate) version: i32,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// Everything a payment holds, as stored: what an adapter reads back into
+/// [`Payment::restore`] and writes from [`Payment::to_parts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentParts {
     pub id: PaymentId,
     pub order_id: OrderId,
     pub provider: PaymentProvider,
@@ -135,11 +161,130 @@ pub struct Payment {
 }
 
 impl Payment {
+    /// A payment as a store kept it. For adapters reading their rows: a status is decided by
+    /// the domain's transitions, never by building a payment in it.
+    pub fn restore(parts: PaymentParts) -> Self {
+        let PaymentParts {
+            id,
+            order_id,
+            provider,
+            status,
+            amount,
+            currency,
+            session,
+            provider_payment_id,
+            amount_received,
+            amount_refunded,
+            version,
+            created_at,
+            updated_at,
+        } = parts;
+        Self {
+            id,
+            order_id,
+            provider,
+            status,
+            amount,
+            currency,
+            session,
+            provider_payment_id,
+            amount_received,
+            amount_refunded,
+            version,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// Its fields, for a store to write.
+    pub fn to_parts(&self) -> PaymentParts {
+        let p = self.clone();
+        PaymentParts {
+            id: p.id,
+            order_id: p.order_id,
+            provider: p.provider,
+            status: p.status,
+            amount: p.amount,
+            currency: p.currency,
+            session: p.session,
+            provider_payment_id: p.provider_payment_id,
+            amount_received: p.amount_received,
+            amount_refunded: p.amount_refunded,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+
+    /// The same payment as the store holds it after writing it once more: its version bumped.
+    #[must_use]
+    pub fn next_version(&self) -> Self {
+        Self {
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
+    pub fn id(&self) -> PaymentId {
+        self.id
+    }
+    pub fn order_id(&self) -> OrderId {
+        self.order_id
+    }
+    pub fn provider(&self) -> PaymentProvider {
+        self.provider
+    }
+    pub fn status(&self) -> PaymentStatus {
+        self.status
+    }
+    pub fn amount(&self) -> Amount {
+        self.amount
+    }
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+    /// The provider's checkout session, once opened.
+    pub fn session(&self) -> Option<&CheckoutSession> {
+        self.session.as_ref()
+    }
+    /// The provider's id for the money movement (Stripe's PaymentIntent), once known.
+    pub fn provider_payment_id(&self) -> Option<&str> {
+        self.provider_payment_id.as_deref()
+    }
+    /// What the provider says was paid.
+    pub fn amount_received(&self) -> Amount {
+        self.amount_received
+    }
+    pub fn amount_refunded(&self) -> Amount {
+        self.amount_refunded
+    }
+    /// Bumped by the store on every write: a compare-and-set token.
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// This payment closed at `now` without a provider event (its session lapsed, or none
+    /// was ever recorded). `None` unless it is pending or open: a processing payment's money
+    /// is on its way, and a closed one stays as it ended.
+    pub fn expire(&self, now: DateTime<Utc>) -> Option<Self> {
+        matches!(self.status, PaymentStatus::Pending | PaymentStatus::Open).then(|| Self {
+            status: PaymentStatus::Expired,
+            updated_at: now,
+            ..self.clone()
+        })
+    }
+
     /// A new attempt for `order`, not yet known to the provider.
     pub fn start(order: &Order, provider: PaymentProvider, now: DateTime<Utc>) -> Self {
         Self {
             id: PaymentId::generate(),
-            order_id: order.id,
+            order_id: order.id(),
             provider,
             status: PaymentStatus::Pending,
             amount: order.total(),

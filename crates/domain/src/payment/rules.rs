@@ -87,7 +87,7 @@ impl Draft {
 
     fn event(&mut self, kind: OrderEventType) -> &mut OrderEvent {
         self.events
-            .push(OrderEvent::new(self.order.id, kind, self.now).for_payment(self.payment.id));
+            .push(OrderEvent::new(self.order.id(), kind, self.now).for_payment(self.payment.id));
         self.events.last_mut().expect("just pushed")
     }
 

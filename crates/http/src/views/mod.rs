@@ -145,16 +145,16 @@ pub struct PaymentView {
 impl From<&Payment> for PaymentView {
     fn from(p: &Payment) -> Self {
         Self {
-            id: p.id.to_string(),
+            id: p.id().to_string(),
             object: "payment",
-            provider: p.provider.as_str(),
-            status: p.status.as_str(),
-            amount: p.amount.minor_units(),
-            currency: p.currency.code().to_owned(),
-            amount_received: p.amount_received.minor_units(),
-            amount_refunded: p.amount_refunded.minor_units(),
-            expires_at: p.session.as_ref().map(|s| s.expires_at.into()),
-            created_at: p.created_at.into(),
+            provider: p.provider().as_str(),
+            status: p.status().as_str(),
+            amount: p.amount().minor_units(),
+            currency: p.currency().code().to_owned(),
+            amount_received: p.amount_received().minor_units(),
+            amount_refunded: p.amount_refunded().minor_units(),
+            expires_at: p.session().map(|s| s.expires_at.into()),
+            created_at: p.created_at().into(),
         }
     }
 }
@@ -175,9 +175,9 @@ impl From<&PayLink> for PaymentLinkView {
         Self {
             object: "payment_link",
             url: link.url.clone(),
-            payment_id: link.payment.id.to_string(),
-            status: link.payment.status.as_str(),
-            expires_at: link.payment.session.as_ref().map(|s| s.expires_at.into()),
+            payment_id: link.payment.id().to_string(),
+            status: link.payment.status().as_str(),
+            expires_at: link.payment.session().map(|s| s.expires_at.into()),
         }
     }
 }
@@ -214,20 +214,20 @@ impl From<&OrderEvent> for OrderEventView {
 impl From<&Order> for OrderView {
     fn from(o: &Order) -> Self {
         Self {
-            id: o.id.to_string(),
+            id: o.id().to_string(),
             object: "order",
-            reference: o.reference.to_string(),
-            customer_id: o.customer_id.to_string(),
+            reference: o.reference().to_string(),
+            customer_id: o.customer_id().to_string(),
             status: o.status().as_str(),
             currency: o.currency().code().to_owned(),
             total_amount: o.total().minor_units(),
             items: o.items().iter().map(LineItemView::from).collect(),
-            metadata: o.metadata.as_map().clone(),
+            metadata: o.metadata().as_map().clone(),
             amount_refunded: o.amount_refunded().minor_units(),
             flags: o.flags().iter().map(|f| f.as_str()).collect(),
             payment: None,
-            created_at: o.created_at.into(),
-            updated_at: o.updated_at.into(),
+            created_at: o.created_at().into(),
+            updated_at: o.updated_at().into(),
         }
     }
 }

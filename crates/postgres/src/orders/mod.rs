@@ -135,9 +135,9 @@ impl OrderRepository for PgStore {
             None => InsertOrder(rows, ())
                 .execute(conn)
                 .await
-                .map(|_| Inserted::Stored(order.customer_id))
+                .map(|_| Inserted::Stored(order.customer_id()))
                 .map_err(store_error),
-            Some(answer) => InsertOrder(rows, ClaimRow::of(answer, order.customer_id.as_uuid()))
+            Some(answer) => InsertOrder(rows, ClaimRow::of(answer, order.customer_id().as_uuid()))
                 .get_result::<ClaimResult>(conn)
                 .await
                 .map(|result| inserted(result, answer))
@@ -244,12 +244,12 @@ impl OrderRepository for PgStore {
                 .transaction::<_, DieselError, _>(async |tx| {
                     let changed = diesel::update(
                         orders::table
-                            .find(order.id.as_uuid())
+                            .find(order.id().as_uuid())
                             .filter(orders::status.eq(expected.as_str())),
                     )
                     .set((
                         orders::status.eq(order.status().as_str()),
-                        orders::updated_at.eq(order.updated_at),
+                        orders::updated_at.eq(order.updated_at()),
                         orders::version.eq(orders::version + 1),
                     ))
                     .execute(tx)
@@ -265,7 +265,7 @@ impl OrderRepository for PgStore {
                 return Ok(());
             }
             let exists: i64 = orders::table
-                .find(order.id.as_uuid())
+                .find(order.id().as_uuid())
                 .count()
                 .get_result(conn)
                 .await

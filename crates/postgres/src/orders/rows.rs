@@ -50,15 +50,15 @@ pub(crate) struct ItemRow {
 
 pub(super) fn rows_of(order: &Order) -> (OrderRow, Vec<ItemRow>) {
     let row = OrderRow {
-        id: order.id.as_uuid(),
-        reference: order.reference.compact().to_owned(),
-        customer_id: order.customer_id.as_uuid(),
+        id: order.id().as_uuid(),
+        reference: order.reference().compact().to_owned(),
+        customer_id: order.customer_id().as_uuid(),
         currency: order.currency().code().to_owned(),
         total_amount: order.total().minor_units(),
         status: order.status().as_str().to_owned(),
-        metadata: serde_json::to_value(order.metadata.as_map()).unwrap_or_default(),
-        created_at: order.created_at,
-        updated_at: order.updated_at,
+        metadata: serde_json::to_value(order.metadata().as_map()).unwrap_or_default(),
+        created_at: order.created_at(),
+        updated_at: order.updated_at(),
         pay_token: order.pay_token().as_str().to_owned(),
         flags: flag_names(order),
         amount_refunded: order.amount_refunded().minor_units(),

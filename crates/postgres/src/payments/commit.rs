@@ -97,12 +97,12 @@ impl CommitStatement {
             amount_received: payment.as_ref().map(|p| p.amount_received),
             payment_refunded: payment.as_ref().map(|p| p.amount_refunded),
             payment_updated_at: payment.as_ref().map(|p| p.updated_at),
-            order_id: order.map(|o| o.id.as_uuid()),
+            order_id: order.map(|o| o.id().as_uuid()),
             order_version: order.map(|o| o.version()),
             order_status: order.map(|o| o.status().as_str().to_owned()),
             order_flags: order.map(flag_names),
             order_refunded: order.map(|o| o.amount_refunded().minor_units()),
-            order_updated_at: order.map(|o| o.updated_at),
+            order_updated_at: order.map(|o| o.updated_at()),
             events,
         }
     }

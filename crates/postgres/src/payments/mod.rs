@@ -15,8 +15,8 @@ use uuid::Uuid;
 use orderpay_domain::money::{Amount, Currency};
 use orderpay_domain::order::{OrderEvent, OrderId};
 use orderpay_domain::payment::{
-    CheckoutSession, EventCommit, EventSubject, Payment, PaymentId, PaymentKey, PaymentProvider,
-    PaymentRepository, PaymentStatus,
+    CheckoutSession, EventCommit, EventSubject, Payment, PaymentId, PaymentKey, PaymentParts,
+    PaymentProvider, PaymentRepository, PaymentStatus,
 };
 use orderpay_domain::store::StoreError;
 
@@ -50,6 +50,7 @@ pub(crate) struct PaymentRow {
 
 impl From<&Payment> for PaymentRow {
     fn from(p: &Payment) -> Self {
+        let p = p.to_parts();
         Self {
             id: p.id.as_uuid(),
             order_id: p.order_id.as_uuid(),
@@ -60,7 +61,7 @@ impl From<&Payment> for PaymentRow {
             session_id: p.session.as_ref().map(|s| s.id.clone()),
             session_url: p.session.as_ref().map(|s| s.url.clone()),
             session_expires_at: p.session.as_ref().map(|s| s.expires_at),
-            provider_payment_id: p.provider_payment_id.clone(),
+            provider_payment_id: p.provider_payment_id,
             amount_received: p.amount_received.minor_units(),
             amount_refunded: p.amount_refunded.minor_units(),
             version: p.version,
@@ -83,7 +84,7 @@ impl TryFrom<PaymentRow> for Payment {
             }),
             _ => None,
         };
-        Ok(Payment {
+        Ok(Payment::restore(PaymentParts {
             id: PaymentId::from_uuid(row.id),
             order_id: OrderId::from_uuid(row.order_id),
             provider: PaymentProvider::parse(&row.provider)
@@ -99,7 +100,7 @@ impl TryFrom<PaymentRow> for Payment {
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        })
+        }))
     }
 }
 
@@ -336,7 +337,7 @@ impl PaymentRepository for PgStore {
                 .collect::<Result<Vec<_>, _>>()
                 // RETURNING keeps no order: oldest first, as the port promises.
                 .map(|mut batch| {
-                    batch.sort_by_key(|p| (p.created_at, p.id));
+                    batch.sort_by_key(|p| (p.created_at(), p.id()));
                     batch
                 })
         })

@@ -83,7 +83,7 @@ impl OrderMoneyService {
     /// Writes `order` cancelled if its status is still what was read; otherwise judges the
     /// cancel again against what is stored.
     async fn mark_cancelled(&self, mut order: Order) -> Result<Order, CancelError> {
-        let (id, before, now) = (order.id, order.status(), self.clock.now());
+        let (id, before, now) = (order.id(), order.status(), self.clock.now());
         order
             .transition(StatusEvent::Cancel, now)
             .map_err(|_| refusal(before).unwrap_or(CancelError::AlreadyCancelled))?;

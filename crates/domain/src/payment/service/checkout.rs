@@ -111,7 +111,7 @@ impl CheckoutService {
         let now = self.clock.now();
         self.payments
             .record_once(&OrderEvent::new(
-                order.id,
+                order.id(),
                 OrderEventType::PaymentLinkCreated,
                 now,
             ))
@@ -176,7 +176,7 @@ impl CheckoutService {
                     PayLinkError::Unexpected(anyhow!("the provider refused a checkout: {why}"))
                 }
             })?;
-        let opened = OrderEvent::new(request.order.id, OrderEventType::SessionOpened, now)
+        let opened = OrderEvent::new(request.order.id(), OrderEventType::SessionOpened, now)
             .for_payment(request.payment.id);
         let url = session.url.clone();
         let Some(with_session) = request.payment.open_session(session, now) else {
@@ -223,7 +223,7 @@ impl CheckoutService {
         }
         Err(PayLinkError::Unexpected(anyhow!(
             "order {} keeps changing while opening a payment",
-            order.id
+            order.id()
         )))
     }
 }

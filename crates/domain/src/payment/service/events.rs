@@ -112,7 +112,7 @@ impl ProviderEventService {
             };
             match self.payments.commit(&commit).await {
                 Ok(()) if changed => {
-                    tracing::info!(payment_id = %payment.id, order_id = %order.id, "payment event applied");
+                    tracing::info!(payment_id = %payment.id, order_id = %order.id(), "payment event applied");
                     return Ok(Applied::Changed);
                 }
                 Ok(()) => return Ok(Applied::Unchanged),
@@ -134,9 +134,9 @@ impl ProviderEventService {
     /// meanwhile is left to whoever changed it.
     pub(super) async fn expire_locally(&self, payment: &Payment) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let mut expired = payment.clone();
-        expired.status = crate::payment::PaymentStatus::Expired;
-        expired.updated_at = now;
+        let Some(expired) = payment.expire(now) else {
+            return Ok(false);
+        };
         let commit = EventCommit {
             event_id: None,
             events: vec![

@@ -47,7 +47,7 @@ impl CheckoutService {
         let session = SessionRef {
             session_id: session_id.to_owned(),
             payment_id: payment.id,
-            order_id: order.id,
+            order_id: order.id(),
         };
         let kind = if pay {
             PaymentEventKind::SessionCompleted {

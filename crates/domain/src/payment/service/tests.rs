@@ -457,7 +457,7 @@ async fn a_flagged_order_opens_no_checkout_until_cleared() {
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_open_checkout().never();
     let service = service(orders, payments, gateway);
-    let err = service.checkout.pay_link(order.id).await.unwrap_err();
+    let err = service.checkout.pay_link(order.id()).await.unwrap_err();
     assert!(
         matches!(&err, PayLinkError::Flagged(flags) if flags == &[OrderFlag::AmountMismatch]),
         "{err:?}"
@@ -486,7 +486,7 @@ async fn a_total_the_provider_cannot_charge_is_refused_when_the_link_is_asked_fo
     gateway.expect_open_checkout().never();
     let err = service(orders, payments, gateway)
         .checkout
-        .pay_link(order.id)
+        .pay_link(order.id())
         .await
         .unwrap_err();
     assert!(
