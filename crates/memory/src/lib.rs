@@ -379,4 +379,14 @@ mod tests {
     async fn the_repository_contract_holds() {
         orderpay_domain::contract::run_all(async || MemoryStore::new()).await;
     }
+
+    #[tokio::test]
+    async fn the_sandbox_keeps_the_gateway_contract() {
+        use orderpay_domain::payment::{PaymentGateway, TestLinks};
+        orderpay_domain::contract::run_gateway(async || {
+            let links = Arc::new(TestLinks("https://pay.example.com"));
+            Arc::new(crate::SandboxGateway::new(links)) as Arc<dyn PaymentGateway>
+        })
+        .await;
+    }
 }

@@ -42,3 +42,17 @@ pub fn checkout_session_json(id: &str, expires_at: i64) -> Value {
     }
     session
 }
+
+/// A Refund as Stripe answers it.
+pub fn refund_json(id: &str, amount: i64, payment_intent: &str) -> Value {
+    json!({
+        "id": id, "object": "refund", "amount": amount, "balance_transaction": null,
+        "charge": "ch_1", "created": 1_900_000_000, "currency": "usd", "customer": null,
+        "customer_account": null, "description": null, "destination_details": null,
+        "failure_balance_transaction": null, "failure_reason": null, "instructions_email": null,
+        "metadata": {}, "next_action": null, "payment_intent": payment_intent,
+        "payment_method": null, "pending_reason": null, "presentment_details": null,
+        "reason": null, "receipt_number": null, "source_transfer_reversal": null,
+        "status": "succeeded", "transfer_reversal": null
+    })
+}

@@ -1,10 +1,12 @@
 //! One contract suite per port, run against every implementation of it (in-memory and
 //! PostgreSQL), so that swapping an adapter cannot change behaviour.
 //!
-//! An adapter's tests call [`run_all`] with a function that builds a fresh, empty [`Store`].
+//! An adapter's tests call [`run_all`] with a function that builds a fresh, empty [`Store`];
+//! a payment gateway's call [`run_gateway`].
 
 pub mod api_keys;
 pub mod customers;
+pub mod gateway;
 pub mod idempotency;
 pub mod leases;
 pub mod orders;
@@ -26,7 +28,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::order::{
     Order, OrderCustomer, OrderEvent, OrderEventType, OrderReference, OrderRepository, order_of,
 };
-use crate::payment::{Leases, PaymentRepository};
+use crate::payment::{Leases, PaymentGateway, PaymentRepository};
 
 /// A fresh, empty set of repositories sharing one store.
 pub trait Store: Send + Sync {
@@ -78,36 +80,40 @@ pub fn cancelled(o: &Order) -> OrderEvent {
     OrderEvent::new(o.id(), OrderEventType::Cancelled, o.updated_at())
 }
 
-/// A case of a contract: its name, and the check it runs on a fresh store.
-pub type Case = (&'static str, CaseFn);
-pub type CaseFn = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, ()>;
+/// A case of a contract: its name, and the check it runs on a fresh subject (a store, by
+/// default; a payment gateway for [`gateway`]).
+pub type Case<T = dyn Store> = (&'static str, CaseFn<T>);
+pub type CaseFn<T = dyn Store> = for<'a> fn(&'a T) -> BoxFuture<'a, ()>;
 
 /// Lists a contract module's cases as its `cases()`. The cases themselves are private to
 /// their module, so one written but not listed is never called, which the build reports
 /// (`dead_code`; CI denies warnings): a case cannot be left out.
 macro_rules! cases {
-    ($($case:ident),* $(,)?) => {
+    ($subject:ty => $($case:ident),* $(,)?) => {
         /// Every case of this contract.
-        pub(super) fn cases() -> Vec<super::Case> {
+        pub(super) fn cases() -> Vec<super::Case<$subject>> {
             vec![$({
-                fn run(store: &dyn super::Store) -> futures_util::future::BoxFuture<'_, ()> {
-                    Box::pin($case(store))
+                fn run(subject: &$subject) -> futures_util::future::BoxFuture<'_, ()> {
+                    Box::pin($case(subject))
                 }
-                (stringify!($case), run as super::CaseFn)
+                (stringify!($case), run as super::CaseFn<$subject>)
             }),*]
         }
+    };
+    ($($case:ident),* $(,)?) => {
+        super::cases!(dyn super::Store => $($case),*);
     };
 }
 use cases;
 
-/// Runs every case of every contract, each on a fresh store that `fresh` makes, a few at a
-/// time; then panics naming each case that failed (their panics are printed as they
+/// Runs every case of every store contract, each on a fresh store that `fresh` makes, a few
+/// at a time; then panics naming each case that failed (their panics are printed as they
 /// happen). An adapter's tests call it from one test.
 pub async fn run_all<S, F, Fut>(fresh: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = S>,
-    S: Store,
+    S: Store + 'static,
 {
     let cases = [
         customers::cases(),
@@ -119,12 +125,35 @@ where
         leases::cases(),
     ]
     .concat();
+    run_cases(cases, fresh, |store: &S| store as &dyn Store).await;
+}
+
+/// Runs every case of the `PaymentGateway` contract, each on a fresh gateway that `fresh`
+/// makes (with whatever it needs kept alive, a fake provider say); panics naming each case
+/// that failed.
+pub async fn run_gateway<S, F, Fut>(fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: AsRef<dyn PaymentGateway> + 'static,
+{
+    run_cases(gateway::cases(), fresh, |made: &S| made.as_ref()).await;
+}
+
+/// Runs `cases`, 8 at a time, each on a fresh `S` that `fresh` makes and `subject` views as
+/// what the cases take.
+async fn run_cases<T, S, F, Fut>(cases: Vec<Case<T>>, fresh: F, subject: fn(&S) -> &T)
+where
+    T: ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+{
     let total = cases.len();
     let fresh = &fresh;
     let failed: Vec<&str> = futures_util::stream::iter(cases)
         .map(|(name, case)| async move {
-            let store = fresh().await;
-            let outcome = AssertUnwindSafe(case(&store)).catch_unwind().await;
+            let made = fresh().await;
+            let outcome = AssertUnwindSafe(case(subject(&made))).catch_unwind().await;
             outcome.is_err().then_some(name)
         })
         .buffer_unordered(8)

@@ -8,7 +8,7 @@ mod money;
 mod refunds;
 mod webhooks;
 
-pub(crate) use refunds::refund_json;
+pub(crate) use orderpay_stripe::testing::refund_json;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};

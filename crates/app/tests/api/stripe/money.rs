@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use wiremock::Respond;
 
-use super::refunds::refund_json;
 use super::*;
 use crate::helpers::no_redirects;
+use orderpay_stripe::testing::refund_json;
 
 /// Stripe's idempotency: a key's first answer is replayed for the same parameters, and any
 /// other parameters under it are refused with `idempotency_error` (400). Parameters are

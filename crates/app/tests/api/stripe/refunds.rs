@@ -1,20 +1,6 @@
 //! Refunds go to Stripe once; their webhook does not apply them again.
 use super::*;
 
-/// A Refund as Stripe answers it.
-pub(crate) fn refund_json(id: &str, amount: i64, payment_intent: &str) -> Value {
-    json!({
-        "id": id, "object": "refund", "amount": amount, "balance_transaction": null,
-        "charge": "ch_1", "created": 1_900_000_000, "currency": "usd", "customer": null,
-        "customer_account": null, "description": null, "destination_details": null,
-        "failure_balance_transaction": null, "failure_reason": null, "instructions_email": null,
-        "metadata": {}, "next_action": null, "payment_intent": payment_intent,
-        "payment_method": null, "pending_reason": null, "presentment_details": null,
-        "reason": null, "receipt_number": null, "source_transfer_reversal": null,
-        "status": "succeeded", "transfer_reversal": null
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_goes_to_stripe_once_and_its_webhook_does_not_apply_it_again() {
     let stripe = fake_stripe().await;
