@@ -131,3 +131,18 @@ impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
         Ok(())
     }
 }
+
+/// This module's hand-built statements, for [`crate::statements`].
+#[cfg(test)]
+pub(crate) async fn plan_statements(planned: &mut crate::statements::Planned<'_>) {
+    use orderpay_domain::contract::{at, customer, order};
+
+    let o = order(customer(1, 0).id, "PLAN-0003", 0);
+    let row = EventRow::from(&OrderEvent::new(o.id(), OrderEventType::Cancelled, at(1)));
+    planned
+        .plan("InsertEvent", &InsertEvent::<false>(&row))
+        .await;
+    planned
+        .plan("InsertEvent (once)", &InsertEvent::<true>(&row))
+        .await;
+}

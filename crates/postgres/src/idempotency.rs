@@ -191,3 +191,18 @@ impl IdempotencyStore for PgStore {
         .await
     }
 }
+
+/// This module's hand-built statement, for [`crate::statements`].
+#[cfg(test)]
+pub(crate) async fn plan_statements(planned: &mut crate::statements::Planned<'_>) {
+    let now = orderpay_domain::contract::at(0);
+    let statement = ClaimStatement {
+        api_key_id: uuid::Uuid::now_v7(),
+        key: "plan".into(),
+        fingerprint: vec![1],
+        now,
+        expired_before: now,
+        abandoned_before: now,
+    };
+    planned.plan("ClaimStatement", &statement).await;
+}

@@ -16,6 +16,7 @@ mod orders;
 mod payments;
 mod pool;
 mod schema;
+mod statements;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tls;

@@ -313,3 +313,51 @@ impl OrderRepository for PgStore {
         .await
     }
 }
+
+/// This module's hand-built statements, for [`crate::statements`]: each shape of an order's
+/// creation, and each one-order read.
+#[cfg(test)]
+pub(crate) async fn plan_statements(planned: &mut crate::statements::Planned<'_>) {
+    use orderpay_domain::contract::{at, created, customer, order};
+    use orderpay_domain::idempotency::{IdempotencyKey, KeyedAnswer, StoredResponse};
+
+    let buyer = customer(1, 0);
+    let o = order(buyer.id, "PLAN-0001", 0);
+    let answer = KeyedAnswer {
+        key: IdempotencyKey::parse(orderpay_domain::api_key::ApiKeyId::generate(), "plan").unwrap(),
+        fingerprint: vec![1],
+        now: at(0),
+        expired_before: at(-60),
+        response: StoredResponse {
+            status: 201,
+            content_type: "application/json".into(),
+            body: "{}".into(),
+        },
+    };
+    let rows = || NewOrderRows::of(&o, &created(&o));
+    let claim = || ClaimRow::of(&answer, o.customer_id().as_uuid());
+    planned.plan("InsertOrder", &InsertOrder(rows(), ())).await;
+    planned
+        .plan("InsertOrder (keyed)", &InsertOrder(rows(), claim()))
+        .await;
+    let for_phone = InsertOrderForPhone {
+        customer: CustomerRow::from(&buyer),
+        order: rows(),
+        claim: (),
+    };
+    planned.plan("InsertOrderForPhone", &for_phone).await;
+    let keyed = InsertOrderForPhone {
+        customer: CustomerRow::from(&buyer),
+        order: rows(),
+        claim: claim(),
+    };
+    planned.plan("InsertOrderForPhone (keyed)", &keyed).await;
+    let id = o.id().as_uuid();
+    planned.plan("OrderById", &OrderById(&id)).await;
+    planned
+        .plan("OrderByReference", &OrderByReference("PLAN-0001"))
+        .await;
+    planned
+        .plan("OrderByPayToken", &OrderByPayToken("token"))
+        .await;
+}

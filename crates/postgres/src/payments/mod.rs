@@ -363,3 +363,25 @@ impl PaymentRepository for PgStore {
             })
     }
 }
+
+/// This module's hand-built statement, for [`crate::statements`]: an event's commit, with a
+/// payment, an order and history rows.
+#[cfg(test)]
+pub(crate) async fn plan_statements(planned: &mut crate::statements::Planned<'_>) {
+    use orderpay_domain::contract::{at, customer, order};
+    use orderpay_domain::order::{OrderEvent, OrderEventType};
+
+    let o = order(customer(1, 0).id, "PLAN-0002", 0);
+    let payment = Payment::start(&o, PaymentProvider::Stripe, at(0));
+    let commit = EventCommit {
+        event_id: Some("evt_plan".into()),
+        events: vec![
+            OrderEvent::new(o.id(), OrderEventType::Paid, at(1)).for_payment(payment.id()),
+        ],
+        payment: Some(payment),
+        order: Some(o),
+    };
+    planned
+        .plan("CommitStatement", &CommitStatement::of(&commit))
+        .await;
+}
