@@ -22,24 +22,38 @@ use crate::problem::{Code, Problem};
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The body as `T`, with a violation for each field `T` does not name (at its JSON path).
-pub fn read<T: DeserializeOwned>(
+/// Reads `body` as `T`, with a violation for each field `T` does not name (at its JSON path),
+/// and makes it the domain's value with `parse`, which adds a violation for each bad field:
+/// the value, or one 422 naming every problem at once.
+pub fn parse<T: DeserializeOwned, U>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(T, Violations), Problem> {
-    typed(json_object(req, body)?)
+    parse: impl FnOnce(T, &mut Violations) -> Option<U>,
+) -> Result<U, Problem> {
+    finish(typed(json_object(req, body)?)?, parse)
 }
 
-/// As [`read`], an empty body (only whitespace, or `null`) being an empty object: for requests
-/// whose every field is optional.
-pub fn read_optional<T: DeserializeOwned>(
+/// As [`parse`], an empty body (only whitespace, or `null`) being an empty object: for
+/// requests whose every field is optional.
+pub fn parse_optional<T: DeserializeOwned, U>(
     req: &HttpRequest,
     body: &[u8],
-) -> Result<(T, Violations), Problem> {
+    parse: impl FnOnce(T, &mut Violations) -> Option<U>,
+) -> Result<U, Problem> {
     if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
-        typed(Map::new())
+        finish(typed(Map::new())?, parse)
     } else {
-        read(req, body)
+        self::parse(req, body, parse)
+    }
+}
+
+fn finish<T, U>(
+    (request, mut v): (T, Violations),
+    parse: impl FnOnce(T, &mut Violations) -> Option<U>,
+) -> Result<U, Problem> {
+    match parse(request, &mut v) {
+        Some(value) if v.is_empty() => Ok(value),
+        _ => Err(Problem::validation(&v)),
     }
 }
 
@@ -54,15 +68,6 @@ fn typed<T: DeserializeOwned>(object: Map<String, Value>) -> Result<(T, Violatio
     let value = T::deserialize(reader)
         .map_err(|e| Problem::new(Code::MalformedJson, format!("invalid body: {e}")))?;
     Ok((value, unknown.into_inner()))
-}
-
-/// The value a request converted to, unless reading or converting it found any problem: then
-/// all of them, as one 422.
-pub fn finish<T>(v: Violations, value: Option<T>) -> Result<T, Problem> {
-    match value {
-        Some(value) if v.is_empty() => Ok(value),
-        _ => Err(Problem::validation(&v)),
-    }
 }
 
 /// Parses `body` as a JSON object, after checking the request says it is JSON.

@@ -27,9 +27,9 @@ pub async fn create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let (request, mut v) = body::read::<CustomerRequest>(&req, &body)?;
-    let parsed = request.parse(state.default_region, "", &mut v);
-    let new = body::finish(v, parsed)?;
+    let new = body::parse(&req, &body, |r: CustomerRequest, v| {
+        r.parse(state.default_region, "", v)
+    })?;
     let customer = state.customers.create(new).await?;
     Ok(HttpResponse::Created().json(CustomerView::from(&customer)))
 }
@@ -88,9 +88,7 @@ pub async fn update(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = customer_id(&id)?;
-    let (request, mut v) = body::read::<CustomerPatchRequest>(&req, &body)?;
-    let parsed = request.parse(&mut v);
-    let changes = body::finish(v, parsed)?;
+    let changes = body::parse(&req, &body, |r: CustomerPatchRequest, v| r.parse(v))?;
     let customer = state.customers.update(id, changes).await?;
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }

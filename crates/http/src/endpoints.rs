@@ -29,9 +29,9 @@ pub async fn create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let (request, mut v) = body::read::<CreateWebhookEndpointRequest>(&req, &body)?;
-    let parsed = request.parse(state.outbound.url_policy(), &mut v);
-    let new = body::finish(v, parsed)?;
+    let new = body::parse(&req, &body, |r: CreateWebhookEndpointRequest, v| {
+        r.parse(state.outbound.url_policy(), v)
+    })?;
     let (endpoint, secret) = state.outbound.create(new).await?;
     Ok(HttpResponse::Created().json(WebhookEndpointView::of(&endpoint, Some(secret))))
 }
@@ -71,9 +71,9 @@ pub async fn update(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = endpoint_id(&id)?;
-    let (request, mut v) = body::read::<UpdateWebhookEndpointRequest>(&req, &body)?;
-    let parsed = request.parse(state.outbound.url_policy(), &mut v);
-    let changes = body::finish(v, parsed)?;
+    let changes = body::parse(&req, &body, |r: UpdateWebhookEndpointRequest, v| {
+        r.parse(state.outbound.url_policy(), v)
+    })?;
     let endpoint = state.outbound.update(id, changes).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointView::of(&endpoint, None)))
 }

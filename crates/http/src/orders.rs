@@ -30,9 +30,9 @@ pub async fn create(
     req: HttpRequest,
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
-    let (request, mut v) = body::read::<CreateOrderRequest>(&req, &body)?;
-    let parsed = request.parse(state.default_region, &mut v);
-    let new = body::finish(v, parsed)?;
+    let new = body::parse(&req, &body, |r: CreateOrderRequest, v| {
+        r.parse(state.default_region, v)
+    })?;
     let Some(keyed) = idempotency::keyed_request(&req) else {
         let order = state.orders.create(new).await?;
         return Ok(HttpResponse::Created().json(OrderView::from(&order)));

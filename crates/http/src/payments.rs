@@ -37,9 +37,7 @@ pub async fn refund(
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
     // An empty body asks for a full refund.
-    let (request, mut v) = body::read_optional::<RefundRequest>(&req, &body)?;
-    let parsed = request.parse(&mut v);
-    let (amount, reason) = body::finish(v, parsed)?;
+    let (amount, reason) = body::parse_optional(&req, &body, |r: RefundRequest, v| r.parse(v))?;
     let request_key = idempotency::claimed_key(&req).map(|k| idempotency::provider_key(&k));
     let order = state
         .payments
@@ -69,9 +67,7 @@ pub async fn clear_flags(
     body: Bytes,
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
-    let (request, mut v) = body::read_optional::<ClearFlagsRequest>(&req, &body)?;
-    let parsed = request.parse(&mut v);
-    let flags = body::finish(v, parsed)?;
+    let flags = body::parse_optional(&req, &body, |r: ClearFlagsRequest, v| r.parse(v))?;
     let order = state.payments.money.clear_flags(id, &flags).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }

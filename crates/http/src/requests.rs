@@ -1,5 +1,5 @@
 //! The request bodies, as types: what the OpenAPI document shows (no other field is allowed:
-//! `additionalProperties: false`) and what the handlers read ([`crate::body::read`]). Each
+//! `additionalProperties: false`) and what the handlers read ([`crate::body::parse`]). Each
 //! field is a [`Field`], so that every bad one is reported at once with its JSON path; each
 //! request converts itself to the domain's values here, through the domain's constructors.
 

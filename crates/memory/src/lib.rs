@@ -137,6 +137,37 @@ impl CustomerRepository for MemoryStore {
     }
 }
 
+/// Refuses an order whose reference or id is taken, as the database's unique keys do.
+fn order_is_new(t: &Tables, order: &Order) -> Result<(), StoreError> {
+    if t.orders
+        .values()
+        .any(|o| o.reference() == order.reference())
+    {
+        return Err(StoreError::Duplicate(UniqueKey::OrderReference));
+    }
+    if t.orders.contains_key(&order.id()) {
+        return Err(StoreError::Duplicate(UniqueKey::Other));
+    }
+    Ok(())
+}
+
+/// Stores `order`, its `created` history row and, with `answer`, the client's key holding
+/// `body`.
+fn write_order(
+    t: &mut Tables,
+    order: Order,
+    created: &OrderEvent,
+    answer: Option<(&KeyedAnswer, String)>,
+) -> Inserted {
+    let customer_id = order.customer_id();
+    t.orders.insert(order.id(), order);
+    t.order_events.push(created.clone());
+    if let Some((answer, body)) = answer {
+        idempotency::store_in(t, answer, body);
+    }
+    Inserted::Stored(customer_id)
+}
+
 #[async_trait]
 impl OrderRepository for MemoryStore {
     async fn insert<'a>(
@@ -152,21 +183,14 @@ impl OrderRepository for MemoryStore {
         if !t.customers.contains_key(&order.customer_id()) {
             return Err(StoreError::MissingReference);
         }
-        if t.orders
-            .values()
-            .any(|o| o.reference() == order.reference())
-        {
-            return Err(StoreError::Duplicate(UniqueKey::OrderReference));
-        }
-        if t.orders.contains_key(&order.id()) {
-            return Err(StoreError::Duplicate(UniqueKey::Other));
-        }
-        t.orders.insert(order.id(), order.clone());
-        t.order_events.push(created.clone());
-        if let Some(answer) = answer {
-            idempotency::store_in(&mut t, answer, answer.response.body.clone());
-        }
-        Ok(Inserted::Stored(order.customer_id()))
+        order_is_new(&t, order)?;
+        let body = answer.map(|a| a.response.body.clone());
+        Ok(write_order(
+            &mut t,
+            order.clone(),
+            created,
+            answer.zip(body),
+        ))
     }
 
     async fn insert_with_customer<'a>(
@@ -185,31 +209,22 @@ impl OrderRepository for MemoryStore {
             .values()
             .find(|c| c.phone == customer.phone)
             .map(|c| c.id);
-        if t.orders
-            .values()
-            .any(|o| o.reference() == order.reference())
-        {
-            return Err(StoreError::Duplicate(UniqueKey::OrderReference));
-        }
+        order_is_new(&t, order)?;
         let customer_id = existing.unwrap_or(customer.id);
         if existing.is_none() {
             t.customers.insert(customer.id, customer.clone());
         }
-        // The order goes to whichever customer holds the phone.
+        // The order goes to whichever customer holds the phone, and so does the answer.
         let stored = Order::restore(OrderParts {
             customer_id,
             ..order.to_parts()
         });
-        t.orders.insert(order.id(), stored);
-        t.order_events.push(created.clone());
-        if let Some(answer) = answer {
-            let body = answer
-                .response
+        let body = answer.map(|a| {
+            a.response
                 .body
-                .replace(&customer.id.to_string(), &customer_id.to_string());
-            idempotency::store_in(&mut t, answer, body);
-        }
-        Ok(Inserted::Stored(customer_id))
+                .replace(&customer.id.to_string(), &customer_id.to_string())
+        });
+        Ok(write_order(&mut t, stored, created, answer.zip(body)))
     }
 
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {

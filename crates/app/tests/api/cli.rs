@@ -1,6 +1,6 @@
 //! The binary as an operator uses it: help, configuration errors, API keys, serve and stop.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use orderpay_postgres::testing::TestDatabase;
@@ -372,14 +372,7 @@ async fn sigterm_drains_readiness_first_and_finishes_requests_in_flight() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.0.as_ref().unwrap().id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::helpers::process::terminate(child.0.as_ref().unwrap());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use orderpay_postgres::testing::TestDatabase;
 
-use crate::helpers::process::{KillOnDrop, api_key, serve_with, stop};
+use crate::helpers::process::{KillOnDrop, Remote, api_key, serve_with, stop};
 use crate::outbound::{body, header, received, receiver};
 
 fn stripe_env(stripe_uri: &str) -> Vec<(&'static str, String)> {
@@ -32,67 +32,52 @@ fn serve(db: &TestDatabase, env: &[(&'static str, String)]) -> (KillOnDrop, Stri
 }
 
 /// A paid order (through a signed Stripe event), created through `base`: its id.
-async fn paid_order(client: &reqwest::Client, base: &str, key: &str, phone: &str) -> String {
-    let order: Value = client
-        .post(format!("{base}/v1/orders"))
-        .bearer_auth(key)
-        .json(
-            &json!({"customer": {"phone": phone, "name": "Ada"}, "currency": "usd",
-                      "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = order["id"].as_str().unwrap().to_owned();
-    let link: Value = client
-        .post(format!("{base}/v1/orders/{id}/payment-link"))
-        .bearer_auth(key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let payment = link["payment_id"].as_str().unwrap();
+async fn paid_order(remote: &Remote, base: &str, phone: &str) -> String {
+    let (id, payment) = remote.order_with_payment(base, phone).await;
     let event = crate::stripe::session_event(
         &format!("evt_paid_{id}"),
         "checkout.session.completed",
         &id,
-        payment,
+        &payment,
         json!({}),
     );
     assert_eq!(crate::stripe::deliver(base, &event).await.status(), 200);
     id
 }
 
-async fn subscribe(client: &reqwest::Client, base: &str, key: &str, url: &str) {
-    let created = client
-        .post(format!("{base}/v1/webhook_endpoints"))
-        .bearer_auth(key)
-        .json(&json!({"url": url, "enabled_events": ["order.paid"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kill_9_in_the_middle_of_a_delivery_delays_it_and_a_restart_delivers_it() {
+/// What both tests start from: a database, a fake Stripe, the processes' settings, and a
+/// client with a key.
+async fn cluster() -> (
+    TestDatabase,
+    wiremock::MockServer,
+    Vec<(&'static str, String)>,
+    Remote,
+) {
     crate::helpers::init_once();
     let db = TestDatabase::new().await;
     let stripe = crate::stripe::fake_stripe().await;
     let env = stripe_env(&stripe.uri());
-    let key = api_key(db.url());
-    let client = reqwest::Client::new();
+    let remote = Remote::new(api_key(db.url()));
+    (db, stripe, env, remote)
+}
+
+async fn subscribe(remote: &Remote, base: &str, url: &str) {
+    remote
+        .post(
+            &format!("{base}/v1/webhook_endpoints"),
+            &json!({"url": url, "enabled_events": ["order.paid"]}),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_9_in_the_middle_of_a_delivery_delays_it_and_a_restart_delivers_it() {
+    let (db, _stripe, env, remote) = cluster().await;
     // The first delivery is answered only after 10 s: the process dies before that.
     let bot = receiver(&[(200, Duration::from_secs(10))]).await;
     let (mut first, base) = serve(&db, &env);
-    subscribe(&client, &base, &key, &bot.uri()).await;
-    let id = paid_order(&client, &base, &key, "+14155550180").await;
+    subscribe(&remote, &base, &bot.uri()).await;
+    let id = paid_order(&remote, &base, "+14155550180").await;
     let in_flight = received(&bot, 1).await;
     first.0.take().unwrap().kill().unwrap(); // SIGKILL: no shutdown, the claim left held
     let (mut second, _) = serve(&db, &env);
@@ -107,20 +92,15 @@ async fn a_kill_9_in_the_middle_of_a_delivery_delays_it_and_a_restart_delivers_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_processes_deliver_each_of_fifty_payments_exactly_once() {
-    crate::helpers::init_once();
-    let db = TestDatabase::new().await;
-    let stripe = crate::stripe::fake_stripe().await;
-    let env = stripe_env(&stripe.uri());
-    let key = api_key(db.url());
-    let client = reqwest::Client::new();
+    let (db, _stripe, env, remote) = cluster().await;
     let bot = receiver(&[]).await;
     let mut servers: Vec<(KillOnDrop, String)> = (0..3).map(|_| serve(&db, &env)).collect();
-    subscribe(&client, &servers[0].1, &key, &bot.uri()).await;
+    subscribe(&remote, &servers[0].1, &bot.uri()).await;
 
     let bases: Vec<String> = servers.iter().map(|(_, b)| b.clone()).collect();
     let payments = (0..50).map(|i| {
-        let (client, key, base) = (&client, &key, &bases[i % 3]);
-        async move { paid_order(client, base, key, &format!("+1415555{:04}", 2000 + i)).await }
+        let (remote, base) = (&remote, &bases[i % 3]);
+        async move { paid_order(remote, base, &format!("+1415555{:04}", 2000 + i)).await }
     });
     let orders = futures_util::future::join_all(payments).await;
     received(&bot, 50).await;

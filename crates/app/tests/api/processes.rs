@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use orderpay_postgres::testing::TestDatabase;
 
-use crate::helpers::process::{KillOnDrop, api_key, orderpay, serve_with, stop};
+use crate::helpers::process::{KillOnDrop, Remote, api_key, orderpay, serve_with, stop};
 
 /// The same Stripe event delivered 50 times at once, spread over three `orderpay serve`
 /// processes sharing one database: one effect, one history entry.
@@ -28,35 +28,8 @@ async fn fifty_deliveries_to_three_processes_apply_once() {
         })
         .collect();
     let base = |i: usize| format!("http://127.0.0.1:{}", servers[i % 3].1);
-    let client = reqwest::Client::new();
-    let post = |path: String, body: serde_json::Value| {
-        client
-            .post(format!("{}{path}", base(0)))
-            .bearer_auth(&key)
-            .json(&body)
-            .send()
-    };
-    let order: serde_json::Value = post(
-        "/v1/orders".into(),
-        serde_json::json!({"customer": {"phone": "+14155550100", "name": "Ada"}, "currency": "usd",
-                           "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let id = order["id"].as_str().unwrap().to_owned();
-    let link: serde_json::Value = post(
-        format!("/v1/orders/{id}/payment-link"),
-        serde_json::json!({}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let payment = link["payment_id"].as_str().unwrap().to_owned();
+    let remote = Remote::new(key);
+    let (id, payment) = remote.order_with_payment(&base(0), "+14155550100").await;
     let event = crate::stripe::session_event(
         "evt_three_processes",
         "checkout.session.completed",
@@ -80,15 +53,9 @@ async fn fifty_deliveries_to_three_processes_apply_once() {
     assert_eq!(outcomes.get("applied"), Some(&1), "{outcomes:?}");
     assert_eq!(outcomes.get("duplicate"), Some(&49), "{outcomes:?}");
 
-    let events: serde_json::Value = client
-        .get(format!("{}/v1/orders/{id}/events", base(1)))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = remote
+        .get(&format!("{}/v1/orders/{id}/events", base(1)))
+        .await;
     let paid = events["data"]
         .as_array()
         .unwrap()

@@ -138,7 +138,7 @@ pub struct Payment {
 }
 
 /// Everything a payment holds, as stored: what an adapter reads back into
-/// [`Payment::restore`] and writes from [`Payment::to_parts`].
+/// [`Payment::restore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentParts {
     pub id: PaymentId,
@@ -164,55 +164,20 @@ impl Payment {
     /// A payment as a store kept it. For adapters reading their rows: a status is decided by
     /// the domain's transitions, never by building a payment in it.
     pub fn restore(parts: PaymentParts) -> Self {
-        let PaymentParts {
-            id,
-            order_id,
-            provider,
-            status,
-            amount,
-            currency,
-            session,
-            provider_payment_id,
-            amount_received,
-            amount_refunded,
-            version,
-            created_at,
-            updated_at,
-        } = parts;
         Self {
-            id,
-            order_id,
-            provider,
-            status,
-            amount,
-            currency,
-            session,
-            provider_payment_id,
-            amount_received,
-            amount_refunded,
-            version,
-            created_at,
-            updated_at,
-        }
-    }
-
-    /// Its fields, for a store to write.
-    pub fn to_parts(&self) -> PaymentParts {
-        let p = self.clone();
-        PaymentParts {
-            id: p.id,
-            order_id: p.order_id,
-            provider: p.provider,
-            status: p.status,
-            amount: p.amount,
-            currency: p.currency,
-            session: p.session,
-            provider_payment_id: p.provider_payment_id,
-            amount_received: p.amount_received,
-            amount_refunded: p.amount_refunded,
-            version: p.version,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+            id: parts.id,
+            order_id: parts.order_id,
+            provider: parts.provider,
+            status: parts.status,
+            amount: parts.amount,
+            currency: parts.currency,
+            session: parts.session,
+            provider_payment_id: parts.provider_payment_id,
+            amount_received: parts.amount_received,
+            amount_refunded: parts.amount_refunded,
+            version: parts.version,
+            created_at: parts.created_at,
+            updated_at: parts.updated_at,
         }
     }
 

@@ -120,6 +120,22 @@ order_by!(OrderById, "id", diesel::sql_types::Uuid, Uuid);
 order_by!(OrderByReference, "reference", diesel::sql_types::Text, str);
 order_by!(OrderByPayToken, "pay_token", diesel::sql_types::Text, str);
 
+/// Runs an order's creation that claims `answer`'s idempotency key, and says what it did.
+async fn keyed_insert<Q>(
+    conn: &mut AsyncPgConnection,
+    statement: Q,
+    answer: &KeyedAnswer,
+) -> Result<Inserted, StoreError>
+where
+    Q: diesel_async::methods::LoadQuery<'static, AsyncPgConnection, ClaimResult> + Send + 'static,
+{
+    statement
+        .get_result::<ClaimResult>(conn)
+        .await
+        .map(|result| inserted(result, answer))
+        .map_err(store_error)
+}
+
 #[async_trait]
 impl OrderRepository for PgStore {
     /// One statement (data-modifying CTEs), atomic without BEGIN and COMMIT, and prepared
@@ -137,11 +153,10 @@ impl OrderRepository for PgStore {
                 .await
                 .map(|_| Inserted::Stored(order.customer_id()))
                 .map_err(store_error),
-            Some(answer) => InsertOrder(rows, ClaimRow::of(answer, order.customer_id().as_uuid()))
-                .get_result::<ClaimResult>(conn)
-                .await
-                .map(|result| inserted(result, answer))
-                .map_err(store_error),
+            Some(answer) => {
+                let keyed = InsertOrder(rows, ClaimRow::of(answer, order.customer_id().as_uuid()));
+                keyed_insert(conn, keyed, answer).await
+            }
         })
         .await
         .inspect(|_| self.outbox_written())
@@ -169,15 +184,14 @@ impl OrderRepository for PgStore {
             .await
             .map(|id| Inserted::Stored(CustomerId::from_uuid(id)))
             .map_err(store_error),
-            Some(answer) => InsertOrderForPhone {
-                customer: customer_row,
-                order: rows,
-                claim: ClaimRow::of(answer, customer.id.as_uuid()),
+            Some(answer) => {
+                let keyed = InsertOrderForPhone {
+                    customer: customer_row,
+                    order: rows,
+                    claim: ClaimRow::of(answer, customer.id.as_uuid()),
+                };
+                keyed_insert(conn, keyed, answer).await
             }
-            .get_result::<ClaimResult>(conn)
-            .await
-            .map(|result| inserted(result, answer))
-            .map_err(store_error),
         })
         .await
         .inspect(|_| self.outbox_written())

@@ -50,23 +50,23 @@ pub(crate) struct PaymentRow {
 
 impl From<&Payment> for PaymentRow {
     fn from(p: &Payment) -> Self {
-        let p = p.to_parts();
+        let session = p.session();
         Self {
-            id: p.id.as_uuid(),
-            order_id: p.order_id.as_uuid(),
-            provider: p.provider.as_str().to_owned(),
-            status: p.status.as_str().to_owned(),
-            amount: p.amount.minor_units(),
-            currency: p.currency.code().to_owned(),
-            session_id: p.session.as_ref().map(|s| s.id.clone()),
-            session_url: p.session.as_ref().map(|s| s.url.clone()),
-            session_expires_at: p.session.as_ref().map(|s| s.expires_at),
-            provider_payment_id: p.provider_payment_id,
-            amount_received: p.amount_received.minor_units(),
-            amount_refunded: p.amount_refunded.minor_units(),
-            version: p.version,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+            id: p.id().as_uuid(),
+            order_id: p.order_id().as_uuid(),
+            provider: p.provider().as_str().to_owned(),
+            status: p.status().as_str().to_owned(),
+            amount: p.amount().minor_units(),
+            currency: p.currency().code().to_owned(),
+            session_id: session.map(|s| s.id.clone()),
+            session_url: session.map(|s| s.url.clone()),
+            session_expires_at: session.map(|s| s.expires_at),
+            provider_payment_id: p.provider_payment_id().map(str::to_owned),
+            amount_received: p.amount_received().minor_units(),
+            amount_refunded: p.amount_refunded().minor_units(),
+            version: p.version(),
+            created_at: p.created_at(),
+            updated_at: p.updated_at(),
         }
     }
 }

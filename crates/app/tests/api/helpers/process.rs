@@ -118,15 +118,15 @@ impl Drop for KillOnDrop {
     }
 }
 
-pub(crate) fn stop(child: std::process::Child) -> std::process::ExitStatus {
+/// Sends SIGTERM to `child`, as a platform does to stop it.
+pub(crate) fn terminate(child: &std::process::Child) {
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+}
+
+pub(crate) fn stop(child: std::process::Child) -> std::process::ExitStatus {
+    terminate(&child);
     stop_waiting(child)
 }
 
@@ -139,5 +139,60 @@ pub(crate) fn stop_waiting(mut child: std::process::Child) -> std::process::Exit
         }
         assert!(Instant::now() < deadline, "orderpay did not stop");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A client of `orderpay serve` processes, with a key: JSON in, JSON out.
+pub(crate) struct Remote {
+    pub client: reqwest::Client,
+    pub key: String,
+}
+
+impl Remote {
+    pub(crate) fn new(key: String) -> Self {
+        Self {
+            client: reqwest::Client::new(),
+            key,
+        }
+    }
+
+    /// `POST url` with `body`, answered 2xx: the answer's JSON.
+    pub(crate) async fn post(&self, url: &str, body: &serde_json::Value) -> serde_json::Value {
+        let request = self.client.post(url).bearer_auth(&self.key).json(body);
+        Self::json(request).await
+    }
+
+    /// `GET url`, answered 2xx: the answer's JSON.
+    pub(crate) async fn get(&self, url: &str) -> serde_json::Value {
+        Self::json(self.client.get(url).bearer_auth(&self.key)).await
+    }
+
+    async fn json(request: reqwest::RequestBuilder) -> serde_json::Value {
+        let response = request.send().await.expect("the process answers");
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+
+    /// A pending order of two teas for `phone`, made through `base`, and its payment (the pay
+    /// link's): their ids.
+    pub(crate) async fn order_with_payment(&self, base: &str, phone: &str) -> (String, String) {
+        let order = self
+            .post(
+                &format!("{base}/v1/orders"),
+                &serde_json::json!({"customer": {"phone": phone, "name": "Ada"},
+                    "currency": "usd",
+                    "items": [{"name": "Tea", "quantity": 2, "unit_amount": 450}]}),
+            )
+            .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        let link = self
+            .post(
+                &format!("{base}/v1/orders/{id}/payment-link"),
+                &serde_json::json!({}),
+            )
+            .await;
+        (id, link["payment_id"].as_str().unwrap().to_owned())
     }
 }

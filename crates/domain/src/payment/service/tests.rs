@@ -70,6 +70,36 @@ fn service(
     )
 }
 
+/// Stores that find `order` and, as its latest payment, `latest`.
+fn found(order: &Order, latest: Option<Payment>) -> (MockOrderRepository, MockPaymentRepository) {
+    let order = order.clone();
+    let mut orders = MockOrderRepository::new();
+    orders
+        .expect_find_by_id()
+        .returning(move |_| Ok(Some(order.clone())));
+    let mut payments = MockPaymentRepository::new();
+    payments
+        .expect_latest_for_order()
+        .returning(move |_| Ok(latest.clone()));
+    (orders, payments)
+}
+
+/// A Stripe payment of `order` whose session `session` is open until `expires_at`.
+fn open_payment(
+    order: &Order,
+    session: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Payment {
+    let mut open = Payment::start(order, PaymentProvider::Stripe, chrono::Utc::now());
+    open.status = PaymentStatus::Open;
+    open.session = Some(crate::payment::CheckoutSession {
+        id: session.into(),
+        url: format!("https://checkout.stripe.com/c/pay/{session}"),
+        expires_at,
+    });
+    open
+}
+
 fn completed(payment: &Payment) -> ProviderEvent {
     ProviderEvent {
         id: "evt_1".into(),
@@ -240,22 +270,9 @@ async fn a_provider_outage_at_checkout_records_no_session() {
 #[tokio::test]
 async fn cancel_keeps_the_order_when_its_session_cannot_be_closed() {
     let order = pending_order();
-    let mut open = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
-    open.status = PaymentStatus::Open;
-    open.session = Some(crate::payment::CheckoutSession {
-        id: "cs_1".into(),
-        url: "https://checkout.stripe.com/c/pay/cs_1".into(),
-        expires_at: chrono::Utc::now() + TimeDelta::hours(1),
-    });
-    let mut orders = MockOrderRepository::new();
-    orders
-        .expect_find_by_id()
-        .returning(move |_| Ok(Some(order.clone())));
+    let open = open_payment(&order, "cs_1", chrono::Utc::now() + TimeDelta::hours(1));
+    let (mut orders, payments) = found(&order, Some(open));
     orders.expect_update_status().never();
-    let mut payments = MockPaymentRepository::new();
-    payments
-        .expect_latest_for_order()
-        .returning(move |_| Ok(Some(open.clone())));
     let mut gateway = MockPaymentGateway::new();
     gateway
         .expect_expire_checkout()
@@ -282,14 +299,7 @@ async fn a_refund_over_what_is_left_never_reaches_the_provider() {
     paid.amount_received = Amount::new(900).unwrap();
     paid.amount_refunded = Amount::new(600).unwrap();
     paid.provider_payment_id = Some("pi_1".into());
-    let mut orders = MockOrderRepository::new();
-    orders
-        .expect_find_by_id()
-        .returning(move |_| Ok(Some(order.clone())));
-    let mut payments = MockPaymentRepository::new();
-    payments
-        .expect_latest_for_order()
-        .returning(move |_| Ok(Some(paid.clone())));
+    let (orders, payments) = found(&order, Some(paid));
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_refund().never();
     let err = service(orders, payments, gateway)
@@ -500,15 +510,8 @@ async fn cancel_is_refused_while_a_delayed_payment_is_processing() {
     let order = pending_order();
     let mut processing = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
     processing.status = PaymentStatus::Processing;
-    let mut orders = MockOrderRepository::new();
-    orders
-        .expect_find_by_id()
-        .returning(move |_| Ok(Some(order.clone())));
+    let (mut orders, payments) = found(&order, Some(processing));
     orders.expect_update_status().never();
-    let mut payments = MockPaymentRepository::new();
-    payments
-        .expect_latest_for_order()
-        .returning(move |_| Ok(Some(processing.clone())));
     let mut gateway = MockPaymentGateway::new();
     gateway.expect_expire_checkout().never();
     let err = service(orders, payments, gateway)
@@ -522,21 +525,16 @@ async fn cancel_is_refused_while_a_delayed_payment_is_processing() {
 #[tokio::test]
 async fn a_session_in_its_last_minute_is_closed_at_the_provider_and_a_new_attempt_made() {
     let order = pending_order();
-    let mut ending = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
-    ending.status = PaymentStatus::Open;
-    ending.session = Some(crate::payment::CheckoutSession {
-        id: "cs_ending".into(),
-        url: "https://checkout.example/cs_ending".into(),
-        expires_at: chrono::Utc::now() + TimeDelta::seconds(30),
-    });
+    let ending = open_payment(
+        &order,
+        "cs_ending",
+        chrono::Utc::now() + TimeDelta::seconds(30),
+    );
     let ending_id = ending.id;
     let (orders, mut payments) = replacing(&order, ending.clone());
     payments.expect_record_session().returning(|opened, _| {
         assert_eq!(opened.status, PaymentStatus::Open, "the domain opens it");
-        Ok(Payment {
-            version: opened.version + 1,
-            ..opened.clone()
-        })
+        Ok(opened.next_version())
     });
     let mut gateway = MockPaymentGateway::new();
     gateway
