@@ -31,7 +31,7 @@ use crate::config::Config;
 /// Creates the database when missing and applies pending migrations; returns how many ran.
 /// Safe with any number of replicas starting at once; bounded by `DATABASE_STARTUP_TIMEOUT_MS`.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<usize> {
-    let prepared = database::prepare(&config.database, config.startup_timeout).await?;
+    let prepared = database::prepare(config.session_database(), config.startup_timeout).await?;
     if prepared.created {
         tracing::info!(
             database = config.database.database_name(),
@@ -45,7 +45,17 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<usize> {
 }
 
 pub fn store(config: &Config) -> anyhow::Result<PgStore> {
-    PgStore::new(&config.database, config.pool)
+    store_with(config, config.pool)
+}
+
+/// A store on `DATABASE_URL` with `pool`, its sessions (leases) on `DATABASE_DIRECT_URL`
+/// when there is one.
+fn store_with(config: &Config, pool: PoolOptions) -> anyhow::Result<PgStore> {
+    let store = PgStore::new(&config.database, pool)?;
+    match &config.database_direct {
+        Some(direct) => store.with_sessions_on(direct, pool),
+        None => Ok(store),
+    }
 }
 
 pub fn api_keys(store: &PgStore) -> ApiKeyService {
@@ -106,8 +116,8 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     };
     let (orders, payments) = services(store);
     // The routes that need no key run on a pool of their own: a flood of them waits there.
-    let public_store = PgStore::new(
-        &config.database,
+    let public_store = store_with(
+        config,
         PoolOptions {
             max_size: config.public_pool_size,
             shards: 1,
@@ -315,7 +325,7 @@ impl Application {
             shards: if config.pool_per_worker { workers } else { 1 },
             ..config.pool
         };
-        let store = PgStore::new(&config.database, pool)?;
+        let store = store_with(config, pool)?;
         let address = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
@@ -325,8 +335,8 @@ impl Application {
         }
         spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
         // The sender has a small pool of its own: it never takes the API's connections.
-        let sender_store = PgStore::new(
-            &config.database,
+        let sender_store = store_with(
+            config,
             PoolOptions {
                 max_size: WEBHOOK_POOL_SIZE,
                 shards: 1,

@@ -6,6 +6,11 @@
 //! behaves as `verify-ca` (as in libpq); `verify-ca` checks the certificate chain and
 //! `verify-full` also the host name, against `sslrootcert` (a PEM file) or, when it is absent
 //! or `system`, the system's root certificates.
+//!
+//! `pgbouncer=true` (Prisma's name) says the URL is a transaction-mode pooler's (PgBouncer,
+//! Supabase's Supavisor, Neon's pooled endpoint): each transaction may run on another server
+//! connection, so the store keeps no prepared statement and no session setting across
+//! statements (see `PgStore::with_conn`), and needs a direct URL for what holds a session.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,8 +21,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use diesel::ConnectionError;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
-use diesel_async::AsyncConnection;
 use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -33,6 +38,8 @@ pub struct ConnectOptions {
     tls_mode: TlsMode,
     root_cert: Option<PathBuf>,
     connect_timeout: Duration,
+    /// `pgbouncer=true`: the URL is a transaction-mode pooler's.
+    transaction_pooler: bool,
     display: String,
 }
 
@@ -59,7 +66,7 @@ impl ConnectOptions {
     /// # Errors
     /// As [`ConnectOptions::parse`].
     pub fn parse_with_default_mode(url: &str, default: TlsMode) -> anyhow::Result<Self> {
-        let (rest, tls_params) = take_tls_params(url);
+        let (rest, tls_params) = take_own_params(url);
         let config = tokio_postgres::Config::from_str(&rest).map_err(|e| {
             anyhow!("DATABASE_URL is not a valid PostgreSQL URL or connection string: {e}")
         })?;
@@ -68,11 +75,23 @@ impl ConnectOptions {
         }
         let mut tls_mode = default;
         let mut root_cert = None;
+        let mut transaction_pooler = false;
         for (key, value) in tls_params {
             match key {
-                TlsParam::Mode => tls_mode = TlsMode::parse(&value).map_err(|e| anyhow!(e))?,
-                TlsParam::RootCert if value == "system" => root_cert = None,
-                TlsParam::RootCert => root_cert = Some(PathBuf::from(value)),
+                OwnParam::Mode => tls_mode = TlsMode::parse(&value).map_err(|e| anyhow!(e))?,
+                OwnParam::RootCert if value == "system" => root_cert = None,
+                OwnParam::RootCert => root_cert = Some(PathBuf::from(value)),
+                OwnParam::Pgbouncer => {
+                    transaction_pooler = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(anyhow!(
+                                "DATABASE_URL: pgbouncer must be true or false, not {other:?}"
+                            ));
+                        }
+                    }
+                }
             }
         }
         // libpq: with a root certificate, `require` checks the chain as `verify-ca` does.
@@ -86,6 +105,7 @@ impl ConnectOptions {
             tls_mode,
             root_cert,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            transaction_pooler,
             display: String::new(),
         };
         options.config.ssl_mode(match tls_mode {
@@ -104,10 +124,20 @@ impl ConnectOptions {
         self
     }
 
+    /// Whether the URL is a transaction-mode pooler's (`pgbouncer=true`).
+    pub fn behind_transaction_pooler(&self) -> bool {
+        self.transaction_pooler
+    }
+
     /// The same, with server-side session settings every connection of a pool starts with: a
-    /// statement deadline, and the same bound on a transaction left idle.
+    /// statement deadline, and the same bound on a transaction left idle. Not through a
+    /// transaction pooler, which refuses start-up options and would not keep them: there each
+    /// transaction sets its own (`PgStore::with_conn`).
     pub(crate) fn with_statement_timeout(&self, timeout: Duration) -> Self {
         let mut other = self.clone();
+        if self.transaction_pooler {
+            return other;
+        }
         let ms = timeout.as_millis();
         let settings =
             format!("-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}");
@@ -185,6 +215,9 @@ impl ConnectOptions {
         if let Some(root) = &self.root_cert {
             out.push_str(&format!("&sslrootcert={}", root.display()));
         }
+        if self.transaction_pooler {
+            out.push_str("&pgbouncer=true");
+        }
         out
     }
 
@@ -226,8 +259,27 @@ impl ConnectOptions {
             .open()
             .await
             .map_err(|e| ConnectionError::BadConnection(format!("{e:#}")))?;
-        let mut conn =
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+        let mut conn = if self.transaction_pooler {
+            // diesel-async's set-up (time zone, encoding) prepares statements: behind a
+            // transaction pooler they must run in one transaction, or a statement prepared on
+            // one server connection is executed on another. The settings outlive it (the
+            // pooler carries them over as it changes server connections).
+            tokio::spawn(connection);
+            let setup = |e: tokio_postgres::Error| {
+                ConnectionError::CouldntSetupConfiguration(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::Unknown,
+                    Box::new(e.to_string()),
+                ))
+            };
+            client.batch_execute("BEGIN").await.map_err(setup)?;
+            let mut conn = AsyncPgConnection::try_from(client).await?;
+            conn.batch_execute("COMMIT")
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            conn
+        } else {
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+        };
         conn.set_instrumentation(QueryCounter(counter));
         Ok(conn)
     }
@@ -247,17 +299,19 @@ pub(crate) fn is_missing_database(e: &anyhow::Error) -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TlsParam {
+enum OwnParam {
     Mode,
     RootCert,
+    Pgbouncer,
 }
 
-/// Splits `sslmode` and `sslrootcert` out of a URL's query or a key=value string, returning
+/// Splits `sslmode`, `sslrootcert` and `pgbouncer` out of a URL's query or a key=value string, returning
 /// the rest untouched (for tokio-postgres) and the values taken (percent- or quote-decoded).
-fn take_tls_params(url: &str) -> (String, Vec<(TlsParam, String)>) {
+fn take_own_params(url: &str) -> (String, Vec<(OwnParam, String)>) {
     let param = |key: &str| match key {
-        "sslmode" => Some(TlsParam::Mode),
-        "sslrootcert" => Some(TlsParam::RootCert),
+        "sslmode" => Some(OwnParam::Mode),
+        "sslrootcert" => Some(OwnParam::RootCert),
+        "pgbouncer" => Some(OwnParam::Pgbouncer),
         _ => None,
     };
     let mut taken = Vec::new();

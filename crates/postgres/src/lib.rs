@@ -48,6 +48,12 @@ pub struct PgStore {
     /// Signalled after each write that may have made webhook deliveries (history rows, a
     /// retry): the sender in this process wakes at once.
     outbox: Arc<tokio::sync::Notify>,
+    /// Behind a transaction-mode pooler (`pgbouncer=true`): the statement deadline each store
+    /// call's transaction sets for itself.
+    pooled: Option<Duration>,
+    /// Connections straight to the server, for what holds a session (a lease's advisory
+    /// lock): `DATABASE_DIRECT_URL`'s, when the main pool goes through a pooler.
+    sessions: Option<Pool<AsyncPgConnection>>,
 }
 
 thread_local! {
@@ -99,7 +105,33 @@ impl PgStore {
             queries,
             query_timeout,
             outbox: Arc::new(tokio::sync::Notify::new()),
+            pooled: options
+                .behind_transaction_pooler()
+                .then_some(pool.statement_timeout),
+            sessions: None,
         })
+    }
+
+    /// The same store, its sessions (leases) on connections to `direct`, the server itself,
+    /// rather than through the main URL's pooler: a few, opened as needed.
+    ///
+    /// # Errors
+    /// When `direct` is itself a transaction pooler's URL.
+    pub fn with_sessions_on(
+        mut self,
+        direct: &ConnectOptions,
+        pool: PoolOptions,
+    ) -> anyhow::Result<Self> {
+        if direct.behind_transaction_pooler() {
+            anyhow::bail!("DATABASE_DIRECT_URL must reach the server itself, not a pooler");
+        }
+        let few = PoolOptions {
+            max_size: 4,
+            shards: 1,
+            ..pool
+        };
+        self.sessions = Some(pool::build_pool(direct, few, self.queries.clone())?);
+        Ok(self)
     }
 
     /// What [`PgStore::outbox_signal`] of `other` is, this store's writes signal too (another
@@ -140,7 +172,13 @@ impl PgStore {
         };
         let mut conn = self.conn_within(self.query_timeout).await?;
         let remaining = self.query_timeout.saturating_sub(started.elapsed());
-        let outcome = tokio::time::timeout(remaining, work(&mut conn)).await;
+        let outcome = tokio::time::timeout(remaining, async {
+            match self.pooled {
+                None => work(&mut conn).await,
+                Some(deadline) => in_transaction(&mut conn, deadline, work).await,
+            }
+        })
+        .await;
         match outcome {
             Ok(Err(StoreError::Unexpected(e))) if conn.is_broken() => {
                 // Detached from the pool, the connection closes as it drops.
@@ -181,9 +219,28 @@ impl PgStore {
     }
 
     /// A connection taken out of the pool for good (a lease's session lock lives and dies
-    /// with it), within the store's deadline.
+    /// with it), within the store's deadline: a direct one when the store has them.
     pub(crate) async fn detached_conn(&self) -> Result<AsyncPgConnection, StoreError> {
-        Ok(Object::take(self.conn_within(self.query_timeout).await?))
+        match (&self.sessions, self.pooled) {
+            (Some(sessions), _) => {
+                let conn = tokio::time::timeout(self.query_timeout, sessions.get())
+                    .await
+                    .map_err(|_| {
+                        StoreError::Unavailable(anyhow::anyhow!(
+                            "no direct database connection within {:?}",
+                            self.query_timeout
+                        ))
+                    })?
+                    .map_err(errors::pool_error)?;
+                Ok(Object::take(conn))
+            }
+            // A pooler would hand the session's lock to whichever transaction came next.
+            (None, Some(_)) => Err(StoreError::Unexpected(anyhow::anyhow!(
+                "a lease needs a session, which a transaction pooler does not keep: set \
+                 DATABASE_DIRECT_URL"
+            ))),
+            (None, None) => Ok(Object::take(self.conn_within(self.query_timeout).await?)),
+        }
     }
 
     /// A pooled connection, waiting at most `deadline` for it.
@@ -204,4 +261,32 @@ impl PgStore {
         let slot = POOL_SLOT.get() % self.pools.len();
         self.pools[slot].get().await.map_err(errors::pool_error)
     }
+}
+
+/// Runs `work` in a transaction of its own, which first sets its statement deadline: behind a
+/// transaction-mode pooler, a transaction is what keeps one server connection, so each
+/// statement is prepared and run on the same one, and no setting outlives it. One round trip
+/// more each side of `work`.
+async fn in_transaction<T, F>(
+    conn: &mut AsyncPgConnection,
+    deadline: Duration,
+    work: F,
+) -> Result<T, StoreError>
+where
+    F: for<'c> ConnWork<'c, T, Fut: Send> + Send,
+    T: Send,
+{
+    use diesel_async::SimpleAsyncConnection;
+    let ms = deadline.as_millis();
+    conn.batch_execute(&format!(
+        "BEGIN; SET LOCAL statement_timeout = {ms}; \
+         SET LOCAL idle_in_transaction_session_timeout = {ms}"
+    ))
+    .await
+    .map_err(errors::store_error)?;
+    let done = work(conn).await;
+    let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn.batch_execute(end).await.map_err(errors::store_error);
+    let value = done?;
+    ended.map(|()| value)
 }

@@ -5,11 +5,12 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel_async::AsyncPgConnection;
+use diesel::connection::CacheSize;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 
 use crate::connect::ConnectOptions;
@@ -58,10 +59,20 @@ pub(crate) fn build_pool(
     // The default checks every connection with a query on checkout; a broken connection is
     // already detected without one, and the round trip would double the cost of a lookup.
     config.recycling_method = RecyclingMethod::Fast;
+    let pooler = options.behind_transaction_pooler();
     config.custom_setup = Box::new(move |_url| {
         let connect = connect.clone();
         let counter = counter.clone();
-        async move { connect.connect(counter).await }.boxed()
+        async move {
+            let mut conn = connect.connect(counter).await?;
+            if pooler {
+                // A statement prepared in one transaction may be gone in the next (another
+                // server connection): prepare each anew, inside its transaction.
+                conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+            }
+            Ok(conn)
+        }
+        .boxed()
     });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         options.display(),

@@ -1,4 +1,5 @@
-//! The database's settings: `DATABASE_URL` with its TLS rules, and the pools.
+//! The database's settings: `DATABASE_URL` (and `DATABASE_DIRECT_URL` behind a pooler) with
+//! their TLS rules, and the pools.
 
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ pub(super) struct DatabaseSettings {
     pub(super) url: SecretString,
     /// `None` when `DATABASE_URL` is bad (reported).
     pub(super) options: Option<ConnectOptions>,
+    /// `DATABASE_DIRECT_URL`: the server itself, for migrations and sessions (leases) when
+    /// `DATABASE_URL` is a transaction pooler's.
+    pub(super) direct: Option<ConnectOptions>,
     pub(super) pool: PoolOptions,
     pub(super) startup_timeout: Duration,
     pub(super) pool_per_worker: bool,
@@ -46,6 +50,59 @@ pub(super) fn database(r: &mut Reader, production: bool) -> DatabaseSettings {
     let startup_timeout = ms(r, "DATABASE_STARTUP_TIMEOUT_MS", 60_000);
     let allow_unverified_tls = r.parse("DATABASE_ALLOW_UNVERIFIED_TLS", false, boolean);
     let pool_per_worker = r.parse("DATABASE_POOL_PER_WORKER", true, boolean);
+    let database = url_options(
+        r,
+        "DATABASE_URL",
+        &database_url,
+        production,
+        allow_unverified_tls,
+        pool.connect_timeout,
+    );
+    let direct = r.get("DATABASE_DIRECT_URL").and_then(|url| {
+        url_options(
+            r,
+            "DATABASE_DIRECT_URL",
+            &url,
+            production,
+            allow_unverified_tls,
+            pool.connect_timeout,
+        )
+    });
+    match (&database, &direct) {
+        (Some(pooled), None) if pooled.behind_transaction_pooler() => r.problems.push(
+            "DATABASE_DIRECT_URL: required with pgbouncer=true in DATABASE_URL: migrations and \
+             leases need a session, which a transaction pooler does not keep (Supabase: the \
+             direct or session connection string; Neon: the URL without -pooler)"
+                .into(),
+        ),
+        (_, Some(direct)) if direct.behind_transaction_pooler() => r.problems.push(
+            "DATABASE_DIRECT_URL: must reach the server itself, not a pooler (no pgbouncer=true)"
+                .into(),
+        ),
+        _ => {}
+    }
+    let public_pool_size = r.number("DATABASE_PUBLIC_POOL_SIZE", (pool.max_size / 2).max(1), 1);
+    DatabaseSettings {
+        url: SecretString::from(database_url),
+        options: database,
+        direct,
+        pool,
+        startup_timeout,
+        pool_per_worker,
+        public_pool_size,
+    }
+}
+
+/// `url` (the setting `name`) parsed, with the production TLS rules checked: `None` when it
+/// is bad (reported).
+fn url_options(
+    r: &mut Reader,
+    name: &str,
+    url: &str,
+    production: bool,
+    allow_unverified_tls: bool,
+    connect_timeout: Duration,
+) -> Option<ConnectOptions> {
     // With the opt-out, a URL that names no sslmode is encrypted all the same (`require`):
     // never the plaintext fallback of libpq's default `prefer`.
     let default_mode = if production && allow_unverified_tls {
@@ -53,10 +110,10 @@ pub(super) fn database(r: &mut Reader, production: bool) -> DatabaseSettings {
     } else {
         TlsMode::Prefer
     };
-    let database = match ConnectOptions::parse_with_default_mode(&database_url, default_mode) {
-        Ok(options) => Some(options.with_connect_timeout(pool.connect_timeout)),
+    let database = match ConnectOptions::parse_with_default_mode(url, default_mode) {
+        Ok(options) => Some(options.with_connect_timeout(connect_timeout)),
         Err(e) => {
-            r.problems.push(format!("DATABASE_URL: {e:#}"));
+            r.problems.push(format!("{name}: {e:#}"));
             None
         }
     };
@@ -67,7 +124,7 @@ pub(super) fn database(r: &mut Reader, production: bool) -> DatabaseSettings {
         && !options.is_local_socket()
     {
         r.problems.push(format!(
-            "DATABASE_URL: sslmode={} may talk to the database in plaintext; \
+            "{name}: sslmode={} may talk to the database in plaintext; \
              DATABASE_ALLOW_UNVERIFIED_TLS only relaxes the certificate check, so use \
              sslmode=require (or leave sslmode out) or a verifying mode",
             options.tls_mode().as_str()
@@ -80,20 +137,12 @@ pub(super) fn database(r: &mut Reader, production: bool) -> DatabaseSettings {
         && !options.is_local_socket()
     {
         r.problems.push(format!(
-            "DATABASE_URL: sslmode={} does not check the server's certificate; in production \
+            "{name}: sslmode={} does not check the server's certificate; in production \
              use sslmode=verify-full (with sslrootcert=<CA file> for a private CA), or set \
              DATABASE_ALLOW_UNVERIFIED_TLS=true for a database reached over a private \
              network only (a Render internal URL, say)",
             options.tls_mode().as_str()
         ));
     }
-    let public_pool_size = r.number("DATABASE_PUBLIC_POOL_SIZE", (pool.max_size / 2).max(1), 1);
-    DatabaseSettings {
-        url: SecretString::from(database_url),
-        options: database,
-        pool,
-        startup_timeout,
-        pool_per_worker,
-        public_pool_size,
-    }
+    database
 }

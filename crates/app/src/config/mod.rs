@@ -38,6 +38,9 @@ pub struct Config {
     pub environment: Environment,
     pub database_url: SecretString,
     pub database: ConnectOptions,
+    /// `DATABASE_DIRECT_URL`: the server itself, for creating and migrating the database and
+    /// for sessions (leases), when `DATABASE_URL` is a transaction pooler's.
+    pub database_direct: Option<ConnectOptions>,
     pub pool: PoolOptions,
     /// How long creating and migrating the database at start-up may take in all.
     pub startup_timeout: Duration,
@@ -134,6 +137,7 @@ impl Config {
                 environment,
                 database_url: db.url,
                 database,
+                database_direct: db.direct,
                 pool: db.pool,
                 startup_timeout: db.startup_timeout,
                 shutdown_drain: server.shutdown_drain,
@@ -166,6 +170,12 @@ impl Config {
         self.public_base_url
             .clone()
             .unwrap_or_else(|| format!("http://localhost:{port}"))
+    }
+
+    /// Where a session goes (creating and migrating the database, leases): the direct URL
+    /// when there is one, else `DATABASE_URL`.
+    pub fn session_database(&self) -> &ConnectOptions {
+        self.database_direct.as_ref().unwrap_or(&self.database)
     }
 
     /// The database URL, secret included: only for building connections.
@@ -216,6 +226,43 @@ mod tests {
             RetrySchedule::parse("1s,2h").unwrap()
         );
         assert!(config(&[("WEBHOOK_RETRY_SCHEDULE", "soon")]).is_err());
+    }
+
+    #[test]
+    fn a_transaction_pooler_needs_a_direct_url_for_sessions() {
+        let pooled = "postgres://app@pooler.example.com:6543/orderpay?pgbouncer=true";
+        let problems = config(&[("DATABASE_URL", pooled)]).err().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("DATABASE_DIRECT_URL: required")),
+            "{problems:?}"
+        );
+        let direct = "postgres://app@db.example.com:5432/orderpay";
+        let c = config(&[("DATABASE_URL", pooled), ("DATABASE_DIRECT_URL", direct)]).unwrap();
+        assert!(c.database.behind_transaction_pooler());
+        assert_eq!(
+            c.session_database().display(),
+            "postgres://app@db.example.com:5432/orderpay?sslmode=prefer"
+        );
+        // Without a pooler, sessions use DATABASE_URL itself.
+        let plain = config(&[("DATABASE_URL", direct)]).unwrap();
+        assert_eq!(plain.session_database().display(), plain.database.display());
+        let both_pooled = config(&[("DATABASE_URL", pooled), ("DATABASE_DIRECT_URL", pooled)]);
+        assert!(
+            both_pooled
+                .err()
+                .unwrap()
+                .iter()
+                .any(|p| p.contains("not a pooler")),
+        );
+        let bad = config(&[("DATABASE_URL", "postgres://h/orderpay?pgbouncer=yes")]);
+        assert!(
+            bad.err()
+                .unwrap()
+                .iter()
+                .any(|p| p.contains("pgbouncer must be true or false"))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod outages;
 mod outbound;
 mod outbound_processes;
 mod payments;
+mod pooled;
 mod processes;
 mod round_trips;
 pub mod stripe;

@@ -1,5 +1,6 @@
 //! `spawn_app`: the service on a free port against a fresh database, with an API key.
 
+pub(crate) mod pooler;
 pub(crate) mod process;
 
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub struct TestApp {
     /// The running server's own store: its query counter says what a request cost.
     pub served: PgStore,
     pub db: TestDatabase,
+    /// The settings the app was started with.
+    env: HashMap<String, String>,
 }
 
 static INIT: Once = Once::new();
@@ -41,15 +44,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// The app with extra environment variables (`CUSTOMER_DIRECTORY_URL`, say).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn(vars, false).await
+}
+
+/// The app behind a transaction-mode PgBouncer (`DATABASE_URL` the pooler's, with
+/// `pgbouncer=true`; `DATABASE_DIRECT_URL` the server's), as on Supabase or Neon.
+pub async fn spawn_pooled_app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn(vars, true).await
+}
+
+async fn spawn(vars: &[(&str, &str)], pooled: bool) -> TestApp {
     init_once();
     let db = TestDatabase::new().await;
+    let database_url = if pooled {
+        pooler::pooler().url_for(db.url())
+    } else {
+        db.url().to_string()
+    };
     let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), db.url().to_string()),
+        ("DATABASE_URL".into(), database_url),
         ("HOST".into(), "127.0.0.1".into()),
         ("PORT".into(), "0".into()),
         ("HTTP_WORKERS".into(), "2".into()),
         ("DEFAULT_PHONE_REGION".into(), "US".into()),
     ]);
+    if pooled {
+        env.insert("DATABASE_DIRECT_URL".into(), db.url().to_string());
+    }
     for (k, v) in vars {
         env.insert(k.to_string(), v.to_string());
     }
@@ -71,10 +92,16 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         store,
         served,
         db,
+        env,
     }
 }
 
 impl TestApp {
+    /// The configuration the app was started with (for a CLI command against its database).
+    pub fn config(&self) -> Config {
+        Config::from_map(&self.env).expect("test configuration")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
