@@ -37,9 +37,10 @@ api_key() {
 }
 
 # Starts build `$1`'s `serve` on database `$2` and port $PORT in the background (its pid in
-# SERVE_PID) and waits until it is ready. Other settings come from the environment.
+# SERVE_PID) and waits until it is ready. Other settings come from the environment;
+# SERVE_DATABASE_URL, when set, is its DATABASE_URL instead (a pooler's, say).
 serve() {
-  DATABASE_URL="$SERVER/$2" HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn \
+  DATABASE_URL="${SERVE_DATABASE_URL:-$SERVER/$2}" HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn \
     RECONCILE_INTERVAL_SECONDS=0 "${BIN[$1]}" serve 2>/dev/null &
   SERVE_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.1; done

@@ -159,6 +159,12 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
         },
         limits: Limits::new(config.limits),
         shutting_down: Arc::new(AtomicBool::new(false)),
+        metrics: config.metrics_token.as_ref().map(|token| {
+            crate::metrics::endpoint(
+                token.expose_secret(),
+                vec![("api", store.clone()), ("public", public_store.clone())],
+            )
+        }),
     })
 }
 
@@ -186,7 +192,7 @@ fn provider(config: &Config, links: Arc<dyn CustomerLinks>) -> anyhow::Result<Pr
         "payments through Stripe; set the webhook endpoint to this API version"
     );
     Ok((
-        Arc::new(gateway),
+        Arc::new(crate::metrics::CountedGateway(Arc::new(gateway))),
         Some(Arc::new(StripeWebhooks::new(&secrets))),
     ))
 }
@@ -203,7 +209,9 @@ fn spawn_reconciliation(events: ProviderEventService, every: std::time::Duration
         ticks.tick().await; // the first tick is now: let the service settle first
         loop {
             ticks.tick().await;
-            match events.reconcile().await {
+            let outcome = events.reconcile().await.map_err(anyhow::Error::from);
+            crate::metrics::record_reconciliation(&outcome);
+            match outcome {
                 Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
                     examined = done.examined,
                     changed = done.changed,

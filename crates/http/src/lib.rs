@@ -8,6 +8,7 @@ mod events;
 mod idempotency;
 pub mod limits;
 mod links;
+pub mod metrics;
 mod middleware;
 pub mod openapi;
 mod orders;
@@ -43,6 +44,7 @@ use crate::problem::{Code, Problem};
 
 pub use body::MAX_BODY_BYTES;
 pub use links::RouteLinks;
+pub use metrics::MetricsEndpoint;
 pub use middleware::request_context;
 pub use views::EventJson;
 
@@ -79,6 +81,8 @@ pub struct AppState {
     pub readiness: Readiness,
     /// The services of the routes that need no key, on their own pool.
     pub public: PublicServices,
+    /// `/metrics`, when `METRICS_TOKEN` is set; requests are only counted then.
+    pub metrics: Option<MetricsEndpoint>,
     /// Rate limits per API key and per client address.
     pub limits: limits::Limits,
     /// Set when the service is about to stop: `/readyz` answers 503 from then on, so load
@@ -91,6 +95,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Resources, not bare routes: another method on a known path is 405, not 404.
     cfg.service(web::resource("/healthz").get(healthz))
         .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/metrics").get(metrics::metrics))
         .service(web::resource("/docs").get(docs_index))
         .service(
             utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")

@@ -55,11 +55,20 @@ pub async fn request_context(
         method = %req.method(),
         route = %route,
         request_id = %id,
+        trace_id = tracing::field::Empty,
         status = tracing::field::Empty,
         api_key_id = tracing::field::Empty,
     );
+    if let Some(trace) = trace_id(&req) {
+        span.record("trace_id", trace);
+    }
+    // Counted only while /metrics is served (`METRICS_TOKEN`).
+    let counted = req
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+        .is_some_and(|state| state.metrics.is_some());
+    let method = req.method().clone();
     let limited = public_limit(&req, &route);
-    req.extensions_mut().insert(RoutePattern(route));
+    req.extensions_mut().insert(RoutePattern(route.clone()));
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
     if let Some(verdict) = limited.filter(|v| !v.allowed) {
@@ -67,6 +76,9 @@ pub async fn request_context(
         let mut response = req.into_response(crate::limits::refused(&verdict));
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if counted {
+            crate::metrics::record_request(&method, &route, 429, started.elapsed());
         }
         return Ok(response);
     }
@@ -94,6 +106,9 @@ pub async fn request_context(
     }
     let status = response.status();
     span.record("status", status.as_u16());
+    if counted {
+        crate::metrics::record_request(&method, &route, status.as_u16(), started.elapsed());
+    }
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if status.is_server_error() {
@@ -108,6 +123,29 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), when the
+/// request carries a well-formed one: logs then join the caller's trace. Anything else is
+/// ignored, never logged as sent.
+fn trace_id(req: &ServiceRequest) -> Option<&str> {
+    let value = req.headers().get("traceparent")?.to_str().ok()?;
+    let mut parts = value.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let well_formed = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && (version != "00" || parts.next().is_none());
+    well_formed.then_some(trace)
 }
 
 /// The answer to a request whose handler panicked: a 500 in problem details, with its id.
@@ -307,6 +345,37 @@ mod tests {
     use super::*;
     use actix_web::middleware::from_fn;
     use actix_web::{App, HttpResponse, test};
+
+    #[actix_web::test]
+    async fn only_a_well_formed_traceparent_gives_a_trace_id() {
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let with = |value: &str| {
+            test::TestRequest::get()
+                .insert_header(("traceparent", value.to_owned()))
+                .to_srv_request()
+        };
+        let good = with(&format!("00-{trace}-00f067aa0ba902b7-01"));
+        assert_eq!(trace_id(&good), Some(trace));
+        for bad in [
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+            format!("ff-{trace}-00f067aa0ba902b7-01"),
+            format!("00-{trace}-00f067aa0ba902b7-01-extra"),
+            format!("00-{}-00f067aa0ba902b7-01", trace.to_uppercase()),
+            format!("00-{trace}\nforged=1-00f067aa0ba902b7-01"),
+            "00-short-00f067aa0ba902b7-01".to_owned(),
+            String::new(),
+        ] {
+            let request = test::TestRequest::get()
+                .insert_header((
+                    "traceparent",
+                    actix_web::http::header::HeaderValue::from_bytes(bad.as_bytes())
+                        .unwrap_or(actix_web::http::header::HeaderValue::from_static("x")),
+                ))
+                .to_srv_request();
+            assert_eq!(trace_id(&request), None, "{bad:?}");
+        }
+        assert_eq!(trace_id(&test::TestRequest::get().to_srv_request()), None);
+    }
 
     async fn boom() -> HttpResponse {
         panic!("a handler bug");

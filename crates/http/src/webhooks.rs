@@ -37,12 +37,14 @@ pub async fn stripe(
         Ok(None) => return Ok(received("ignored")),
         Err(EventFeedError::BadSignature(why)) => {
             tracing::warn!(%why, "webhook refused");
+            crate::metrics::record_webhook("refused");
             return Err(Problem::new(
                 Code::InvalidSignature,
                 "the Stripe-Signature header does not verify for this body",
             ));
         }
         Err(EventFeedError::Malformed(why)) => {
+            crate::metrics::record_webhook("refused");
             return Err(Problem::new(
                 Code::MalformedJson,
                 format!("the event cannot be read: {why}"),
@@ -56,17 +58,25 @@ pub async fn stripe(
         Ok(Applied::Ignored) => Ok(received("ignored")),
         // Not ours to drop: answer so that Stripe delivers it again later.
         Err(ApplyError::UnknownPayment(id)) => {
+            crate::metrics::record_webhook("retry");
             tracing::warn!(event_id = %event.id, payment_id = %id, "event for an unknown payment");
             Err(Problem::new(
                 Code::ServiceUnavailable,
                 "the event names a payment this service does not know yet; deliver it again",
             ))
         }
-        Err(ApplyError::Unavailable(cause)) => Err(Problem::unavailable(&cause)),
-        Err(ApplyError::Unexpected(cause)) => Err(Problem::unexpected(&cause)),
+        Err(ApplyError::Unavailable(cause)) => {
+            crate::metrics::record_webhook("retry");
+            Err(Problem::unavailable(&cause))
+        }
+        Err(ApplyError::Unexpected(cause)) => {
+            crate::metrics::record_webhook("retry");
+            Err(Problem::unexpected(&cause))
+        }
     }
 }
 
 fn received(outcome: &'static str) -> HttpResponse {
+    crate::metrics::record_webhook(outcome);
     HttpResponse::Ok().json(serde_json::json!({"received": true, "outcome": outcome}))
 }

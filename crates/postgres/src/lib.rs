@@ -34,7 +34,16 @@ use orderpay_domain::store::StoreError;
 
 pub use connect::ConnectOptions;
 pub use pool::PoolOptions;
+
+/// A store's pooled connections at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub open: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+}
 pub use tls::TlsMode;
+pub use webhooks::OutboxBacklog;
 
 /// The PostgreSQL store: the pools behind every repository. One pool, or one per HTTP
 /// worker (`PoolOptions::shards`): a connection's I/O is driven by a task on the runtime that
@@ -194,6 +203,19 @@ impl PgStore {
                 Err(timed_out())
             }
         }
+    }
+
+    /// The main pools' connections now, all shards together: open, in use, and how many
+    /// callers wait for one.
+    pub fn pool_status(&self) -> PoolStatus {
+        self.pools
+            .iter()
+            .map(Pool::status)
+            .fold(PoolStatus::default(), |sum, s| PoolStatus {
+                open: sum.open + s.size,
+                in_use: sum.in_use + s.size.saturating_sub(s.available),
+                waiting: sum.waiting + s.waiting,
+            })
     }
 
     /// How many connections each pool holds now (open, idle or in use).

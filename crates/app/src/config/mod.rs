@@ -70,6 +70,8 @@ pub struct Config {
     pub public_pool_size: usize,
     /// How long a verified API key is trusted from memory (the bound on revocation).
     pub api_key_cache_ttl: Duration,
+    /// `METRICS_TOKEN`: `/metrics` answers this bearer token; unset, `/metrics` is 404.
+    pub metrics_token: Option<SecretString>,
     /// How often `serve` reconciles stuck payments with the provider; `None` is off.
     pub reconcile_interval: Option<Duration>,
     pub customer_directory_url: Option<String>,
@@ -154,6 +156,7 @@ impl Config {
                 public_pool_size: db.public_pool_size,
                 reconcile_interval: payments.reconcile_interval,
                 api_key_cache_ttl: server.api_key_cache_ttl,
+                metrics_token: server.metrics_token,
                 customer_directory_url: directory.url,
                 customer_directory_timeout: directory.timeout,
                 default_phone_region: directory.default_phone_region,

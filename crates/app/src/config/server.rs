@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 use orderpay_http::limits::{Limit, LimitSettings};
 
 use super::reader::Reader;
@@ -15,6 +17,8 @@ pub(super) struct ServerSettings {
     pub(super) limits: LimitSettings,
     pub(super) idempotency_ttl: Duration,
     pub(super) api_key_cache_ttl: Duration,
+    /// `METRICS_TOKEN`: `/metrics` is served, to this bearer token, only when it is set.
+    pub(super) metrics_token: Option<SecretString>,
 }
 
 pub(super) fn server(r: &mut Reader) -> ServerSettings {
@@ -42,6 +46,17 @@ pub(super) fn server(r: &mut Reader) -> ServerSettings {
     let idempotency_ttl =
         Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
     let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
+    let metrics_token = r.get("METRICS_TOKEN").and_then(|token| {
+        if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            r.problems.push(
+                "METRICS_TOKEN: must be at least 16 characters, without spaces (openssl rand \
+                 -hex 24 makes one)"
+                    .into(),
+            );
+            return None;
+        }
+        Some(SecretString::from(token))
+    });
     ServerSettings {
         host,
         port,
@@ -50,5 +65,6 @@ pub(super) fn server(r: &mut Reader) -> ServerSettings {
         limits,
         idempotency_ttl,
         api_key_cache_ttl,
+        metrics_token,
     }
 }

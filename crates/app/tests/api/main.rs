@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod limits;
+mod metrics;
 mod orders;
 mod outages;
 mod outbound;

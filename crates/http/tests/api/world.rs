@@ -180,6 +180,7 @@ pub async fn api_in(default_region: Option<PhoneRegion>) -> Api {
         default_region,
         readiness: Arc::new(|| Box::pin(async { Ok(()) })),
         shutting_down: Arc::new(AtomicBool::new(false)),
+        metrics: None,
     });
     let app = Rc::new(test::init_service(orderpay_http::app(state.clone())).await);
     let call: Call = Box::new(move |request| {

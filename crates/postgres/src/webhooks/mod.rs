@@ -259,3 +259,45 @@ impl WebhookRepository for PgStore {
         sending::record_attempts(self, attempts, endpoints).await
     }
 }
+
+/// The deliveries waiting to be sent: how many, and how long the oldest has waited.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxBacklog {
+    pub pending: i64,
+    /// Seconds since the oldest pending delivery was made; 0 when none is pending.
+    pub oldest_age_seconds: f64,
+}
+
+impl PgStore {
+    /// The outbox's backlog now (for `/metrics`): one indexed count of the pending deliveries.
+    ///
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        #[derive(QueryableByName)]
+        struct Backlog {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            pending: i64,
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            oldest_age_seconds: f64,
+        }
+        let pending = DeliveryStatus::Pending.as_str();
+        let row: Backlog = self
+            .with_conn(async |conn| {
+                diesel::sql_query(
+                    "SELECT count(*) AS pending, \
+                     coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 \
+                     AS oldest_age_seconds FROM webhook_deliveries WHERE status = $1",
+                )
+                .bind::<diesel::sql_types::Text, _>(pending)
+                .get_result(conn)
+                .await
+                .map_err(store_error)
+            })
+            .await?;
+        Ok(OutboxBacklog {
+            pending: row.pending,
+            oldest_age_seconds: row.oldest_age_seconds,
+        })
+    }
+}

@@ -29,6 +29,10 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tls::{TlsMode, tls_connector};
 
+mod params;
+
+use self::params::{OwnParam, take_own_params};
+
 /// Where and how to connect: the parsed URL, TLS, and how long connecting may take.
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -298,114 +302,6 @@ pub(crate) fn is_missing_database(e: &anyhow::Error) -> bool {
         == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OwnParam {
-    Mode,
-    RootCert,
-    Pgbouncer,
-}
-
-/// Splits `sslmode`, `sslrootcert` and `pgbouncer` out of a URL's query or a key=value string, returning
-/// the rest untouched (for tokio-postgres) and the values taken (percent- or quote-decoded).
-fn take_own_params(url: &str) -> (String, Vec<(OwnParam, String)>) {
-    let param = |key: &str| match key {
-        "sslmode" => Some(OwnParam::Mode),
-        "sslrootcert" => Some(OwnParam::RootCert),
-        "pgbouncer" => Some(OwnParam::Pgbouncer),
-        _ => None,
-    };
-    let mut taken = Vec::new();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let Some((base, query)) = url.split_once('?') else {
-            return (url.to_owned(), taken);
-        };
-        let mut kept = Vec::new();
-        for pair in query.split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match param(key) {
-                Some(p) => {
-                    let decoded = url::form_urlencoded::parse(format!("v={value}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default();
-                    taken.push((p, decoded));
-                }
-                None => kept.push(pair),
-            }
-        }
-        let rest = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        return (rest, taken);
-    }
-    // key=value form: `host=db sslmode=require sslrootcert='/etc/ssl/my ca.pem'`.
-    let mut rest = String::new();
-    for (key, raw, value) in key_value_pairs(url) {
-        match param(key) {
-            Some(p) => taken.push((p, value)),
-            None => {
-                rest.push_str(raw);
-                rest.push(' ');
-            }
-        }
-    }
-    (rest.trim_end().to_owned(), taken)
-}
-
-/// The `key = value` pairs of a libpq connection string: (key, the pair as written, the value
-/// unquoted). Malformed input yields what it can; tokio-postgres reports the rest.
-fn key_value_pairs(s: &str) -> Vec<(&str, &str, String)> {
-    let bytes = s.as_bytes();
-    let mut pairs = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i] != b'=' && !bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let key = &s[start..i];
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= bytes.len() || bytes[i] != b'=' {
-            if !key.is_empty() {
-                pairs.push((key, &s[start..i], String::new()));
-            }
-            continue;
-        }
-        i += 1;
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut value = String::new();
-        if i < bytes.len() && bytes[i] == b'\'' {
-            i += 1;
-            while i < bytes.len() && bytes[i] != b'\'' {
-                if bytes[i] == b'\\' && i + 1 < bytes.len() {
-                    i += 1;
-                }
-                let c = s[i..].chars().next().unwrap_or_default();
-                value.push(c);
-                i += c.len_utf8();
-            }
-            i += 1;
-        } else {
-            let value_start = i;
-            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            value.push_str(&s[value_start..i]);
-        }
-        pairs.push((key, &s[start..i.min(s.len())], value));
-    }
-    pairs
-}
-
 /// Counts the queries a connection starts, so tests and metrics can see how many a call costs.
 struct QueryCounter(Arc<AtomicU64>);
 
@@ -446,6 +342,36 @@ mod tests {
             o.display(),
             "postgres://app@db.example.com:5432/orderpay?sslmode=prefer"
         );
+    }
+
+    #[test]
+    fn pgbouncer_true_marks_a_transaction_pooler_and_is_not_passed_on() {
+        for url in [
+            "postgres://app@pooler.example.com:6543/orderpay?pgbouncer=true&sslmode=disable",
+            "host=pooler.example.com port=6543 user=app dbname=orderpay pgbouncer=true",
+        ] {
+            let options = ConnectOptions::parse(url).unwrap();
+            assert!(options.behind_transaction_pooler(), "{url}");
+            assert!(
+                options.display().ends_with("&pgbouncer=true"),
+                "{}",
+                options.display()
+            );
+            // No start-up options for a pooler, which refuses them.
+            let timed = options.with_statement_timeout(Duration::from_secs(5));
+            assert_eq!(timed.config.get_options(), None, "{url}");
+        }
+        let direct = ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=false").unwrap();
+        assert!(!direct.behind_transaction_pooler());
+        let timed = direct.with_statement_timeout(Duration::from_secs(5));
+        assert!(
+            timed
+                .config
+                .get_options()
+                .unwrap()
+                .contains("statement_timeout=5000")
+        );
+        assert!(ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=1").is_err());
     }
 
     #[test]
