@@ -14,5 +14,7 @@ COPY --from=build /usr/local/bin/orderpay /usr/local/bin/orderpay
 USER orderpay
 ENV PORT=8080 LOG_FORMAT=json RUST_LOG=info
 EXPOSE 8080
+# The image has no curl: the binary asks its own /readyz.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD ["orderpay", "health"]
 # `serve` creates the database if missing and applies pending migrations before listening.
 CMD ["orderpay", "serve"]
