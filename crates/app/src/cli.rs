@@ -235,6 +235,41 @@ async fn api_key(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `orderpay health`: GET /readyz on 127.0.0.1:$PORT, within two seconds.
+fn health() -> ExitCode {
+    use std::io::{Read, Write};
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(8080);
+    let deadline = std::time::Duration::from_secs(2);
+    let answer = (|| -> std::io::Result<String> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = std::net::TcpStream::connect_timeout(&address, deadline)?;
+        stream.set_read_timeout(Some(deadline))?;
+        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 16];
+        let n = stream.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    })();
+    match answer {
+        Ok(head) if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") => {
+            ExitCode::SUCCESS
+        }
+        Ok(head) => {
+            eprintln!(
+                "orderpay health: /readyz answered {:?}",
+                head.lines().next().unwrap_or("")
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("orderpay health: 127.0.0.1:{port} does not answer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::supervise;
@@ -270,40 +305,5 @@ mod tests {
         };
         supervise(server, async {}, stop).await.unwrap();
         assert!(stopped.load(Ordering::SeqCst));
-    }
-}
-
-/// `orderpay health`: GET /readyz on 127.0.0.1:$PORT, within two seconds.
-fn health() -> ExitCode {
-    use std::io::{Read, Write};
-    let port = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(8080);
-    let deadline = std::time::Duration::from_secs(2);
-    let answer = (|| -> std::io::Result<String> {
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut stream = std::net::TcpStream::connect_timeout(&address, deadline)?;
-        stream.set_read_timeout(Some(deadline))?;
-        stream.write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut head = [0u8; 16];
-        let n = stream.read(&mut head)?;
-        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
-    })();
-    match answer {
-        Ok(head) if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") => {
-            ExitCode::SUCCESS
-        }
-        Ok(head) => {
-            eprintln!(
-                "orderpay health: /readyz answered {:?}",
-                head.lines().next().unwrap_or("")
-            );
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("orderpay health: 127.0.0.1:{port} does not answer: {e}");
-            ExitCode::FAILURE
-        }
     }
 }
