@@ -19,7 +19,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18085}
 export CUSTOMER_ID=01a21a70-0000-7000-8000-00000000c001
 PG_LOG=${PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log | head -1)}
-declare -A ORDERS=([10k]=10000 [10M]=10000000) BIG=([10k]=1 [10M]=1000) CUSTOMERS=([10k]=5001 [10M]=5001000)
+declare -A N_ORDERS=([10k]=10000 [10M]=10000000) BIG=([10k]=1 [10M]=1000) N_CUSTOMERS=([10k]=5001 [10M]=5001000)
 
 cargo build --release -q -p orderpay --bins
 for scale in 10k 10M; do
@@ -27,7 +27,7 @@ for scale in 10k 10M; do
   if [ -z "${SKIP_SEED:-}" ]; then
     echo "== seeding $scale ($(date +%T))"
     fresh_database now $db
-    time psql "$SERVER/$db" -q -v orders="${ORDERS[$scale]}" -v big="${BIG[$scale]}" -v per_big=5000 \
+    time psql "$SERVER/$db" -q -v orders="${N_ORDERS[$scale]}" -v big="${BIG[$scale]}" -v per_big=5000 \
       -f bench/seed_scale.sql
   fi
 done
@@ -37,7 +37,7 @@ declare -A RPS
 for scale in 10k 10M; do
   db=orderpay_bench_scale_$scale
   API_KEY=$(api_key now $db); export API_KEY
-  export ORDERS=${ORDERS[$scale]} CUSTOMERS=${CUSTOMERS[$scale]}
+  export ORDERS=${N_ORDERS[$scale]} CUSTOMERS=${N_CUSTOMERS[$scale]}
   # The 1000th page starts after the customer's 4,995th newest order.
   AFTER_1000=$(psql "$SERVER/$db" -Atc "SELECT id FROM orders WHERE customer_id = '$CUSTOMER_ID'
       ORDER BY created_at DESC, id DESC OFFSET 4994 LIMIT 1")

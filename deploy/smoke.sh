@@ -53,8 +53,11 @@ base_image() {
 step "Base images"
 base_image debian:bookworm-slim ""
 toolchain=$(rustc --print sysroot)
+# This machine's certificate authorities too: where its egress to crates.io is re-signed by a
+# proxy, cargo in the build must trust what the machine trusts.
 base_image rust:1.95-slim-bookworm gcc,libc6-dev,ca-certificates \
-  "mkdir -p usr/local/cargo && cp -a '$toolchain/bin' '$toolchain/lib' usr/local/cargo/"
+  "mkdir -p usr/local/cargo && cp -a '$toolchain/bin' '$toolchain/lib' usr/local/cargo/ \
+   && cp /etc/ssl/certs/ca-certificates.crt etc/ssl/certs/ca-certificates.crt"
 
 step "Build the image from the Dockerfile"
 started=$(date +%s)
