@@ -43,7 +43,7 @@ serve() {
   DATABASE_URL="${SERVE_DATABASE_URL:-$SERVER/$2}" HOST=127.0.0.1 PORT=$PORT RUST_LOG=warn \
     RECONCILE_INTERVAL_SECONDS=0 "${BIN[$1]}" serve 2>/dev/null &
   SERVE_PID=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.1; done
   echo "serve ($1) did not become ready" >&2
   exit 1
 }

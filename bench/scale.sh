@@ -9,6 +9,7 @@
 #
 #   bash bench/scale.sh                 # seeds both (10 M takes a while) and measures
 #   SKIP_SEED=1 bash bench/scale.sh     # measures again on the databases already seeded
+#   SKIP_SEED=1 LOAD_SCALES= bash bench/scale.sh   # only the plans and the sizes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -34,7 +35,7 @@ done
 
 echo "== $(nproc) cores; wrk $CONNECTIONS connections, $DURATION each"
 declare -A RPS
-for scale in 10k 10M; do
+for scale in ${LOAD_SCALES-10k 10M}; do
   db=orderpay_bench_scale_$scale
   API_KEY=$(api_key now $db); export API_KEY
   export ORDERS=${N_ORDERS[$scale]} CUSTOMERS=${N_CUSTOMERS[$scale]}
@@ -59,8 +60,8 @@ for scale in 10k 10M; do
   stop
 done
 echo
-printf '| path | 10 thousand req/s | 10 million req/s | 10M / 10k |\n|---|---|---|---|\n'
-for path in lookup create page1 page1000 phone events; do
+[ -n "${LOAD_SCALES-x}" ] && printf '| path | 10 thousand req/s | 10 million req/s | 10M / 10k |\n|---|---|---|---|\n'
+[ -n "${LOAD_SCALES-x}" ] && for path in lookup create page1 page1000 phone events; do
   printf '| %s | %s | %s | %s |\n' "$path" "${RPS[10k.$path]}" "${RPS[10M.$path]}" \
     "$(ratio "${RPS[10M.$path]}" "${RPS[10k.$path]}")"
 done
@@ -68,15 +69,15 @@ done
 echo
 echo "== plans at 10 million (auto_explain: one request of each path)"
 db=orderpay_bench_scale_10M
-psql "$SERVER/$db" -qc "ALTER DATABASE $db SET session_preload_libraries = 'auto_explain'" \
-  -c "ALTER DATABASE $db SET auto_explain.log_min_duration = 0" \
-  -c "ALTER DATABASE $db SET auto_explain.log_format = 'text'"
+psql "$SERVER/$db" -qc "ALTER DATABASE \"$db\" SET session_preload_libraries = 'auto_explain'" \
+  -c "ALTER DATABASE \"$db\" SET auto_explain.log_min_duration = 0" \
+  -c "ALTER DATABASE \"$db\" SET auto_explain.log_format = 'text'"
 API_KEY=$(api_key now $db); export API_KEY
 mark=$(wc -l < "$PG_LOG")
 serve now $db
 key="Authorization: Bearer $API_KEY"
 base=http://127.0.0.1:$PORT
-curl -sf -H "$key" "$base/v1/orders/by-reference/00ABCDEF" >/dev/null
+curl -sf -H "$key" "$base/v1/orders/by-reference/004C4B40" >/dev/null
 curl -sf -H "$key" -H 'Content-Type: application/json' -X POST "$base/v1/orders" \
   -d "{\"customer_id\":\"$CUSTOMER_ID\",\"currency\":\"usd\",\"items\":[{\"name\":\"Tea\",\"quantity\":1,\"unit_amount\":450}]}" >/dev/null
 curl -sf -H "$key" "$base/v1/orders?customer_id=$CUSTOMER_ID&limit=5" >/dev/null
@@ -86,7 +87,7 @@ curl -sf -H "$key" "$base/v1/orders?customer_id=$CUSTOMER_ID&limit=5&starting_af
 curl -sf -H "$key" "$base/v1/customers?phone=%2B12012500000" >/dev/null
 curl -sf -H "$key" "$base/v1/events?limit=10" >/dev/null
 stop
-psql "$SERVER/$db" -qc "ALTER DATABASE $db RESET ALL"
+psql "$SERVER/$db" -qc "ALTER DATABASE \"$db\" RESET ALL"
 tail -n +"$((mark + 1))" "$PG_LOG" | grep -v "^\s*$" | sed -n '/duration:/,$p' > target/bench/scale_plans.txt || true
 grep -c "Seq Scan" target/bench/scale_plans.txt | sed 's/^/sequential scans in the plans: /' || true
 grep -E "Query Text|Index|Seq Scan|->" target/bench/scale_plans.txt | head -120
