@@ -9,8 +9,7 @@ use crate::world::{BASE, api};
 #[actix_web::test]
 async fn the_pay_link_redirects_to_the_sandbox_and_pay_pays() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let (link, _) = api.pay_link(id).await;
 
     let checkout = api.send(TestRequest::get().uri(&link)).await;
@@ -37,8 +36,7 @@ async fn the_pay_link_redirects_to_the_sandbox_and_pay_pays() {
 #[actix_web::test]
 async fn the_link_is_the_same_every_time_while_the_order_awaits_payment() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let first = api.pay_link(id).await;
     let second = api.pay_link(id).await;
     assert_eq!(first, second, "same link, same payment");
@@ -105,8 +103,7 @@ async fn an_unknown_pay_token_is_a_404_page() {
 #[actix_web::test]
 async fn declining_in_the_sandbox_leaves_the_order_payable_with_a_new_attempt() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let (link, first_payment) = api.pay_link(id).await;
     let checkout = api.send(TestRequest::get().uri(&link)).await.location();
     let declined = api
@@ -145,8 +142,7 @@ fn deliver(signature: &'static str, event: &Value) -> TestRequest {
 #[actix_web::test]
 async fn webhooks_verify_apply_once_and_ask_again_for_unknown_payments() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let (_, payment) = api.pay_link(id).await;
     let event = json!({"id": "evt_1", "payment_id": payment, "order_id": id});
 

@@ -93,8 +93,7 @@ async fn a_refund_with_bad_fields_names_each_and_refunds_nothing() {
 #[actix_web::test]
 async fn an_unpaid_order_has_nothing_to_refund() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let refused = api
         .post(&format!("/v1/orders/{id}/refunds"), &json!({"amount": 100}))
         .await;
@@ -105,8 +104,7 @@ async fn an_unpaid_order_has_nothing_to_refund() {
 #[actix_web::test]
 async fn clearing_flags_an_order_does_not_have_changes_nothing() {
     let api = api().await;
-    let order = api.order("+14155550100").await;
-    let id = order["id"].as_str().unwrap();
+    let id = &api.order_id("+14155550100").await;
     let cleared = api
         .post(&format!("/v1/orders/{id}/clear-flags"), &json!({}))
         .await;

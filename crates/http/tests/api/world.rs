@@ -267,6 +267,11 @@ impl Api {
         reply.body
     }
 
+    /// A pending order of 12.00 eur for the customer with `phone`: its id.
+    pub async fn order_id(&self, phone: &str) -> String {
+        self.order(phone).await["id"].as_str().unwrap().to_owned()
+    }
+
     /// The order's pay link (its path on this service) and the payment behind it.
     pub async fn pay_link(&self, order: &str) -> (String, String) {
         let reply = self
