@@ -68,7 +68,9 @@ pub async fn request_context(
         .is_some_and(|state| state.metrics.is_some());
     let method = req.method().clone();
     let limited = public_limit(&req, &route);
-    req.extensions_mut().insert(RoutePattern(route.clone()));
+    // The pattern is kept for the metrics only while they are counted (no copy otherwise).
+    let metered = counted.then(|| route.clone());
+    req.extensions_mut().insert(RoutePattern(route));
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
     if let Some(verdict) = limited.filter(|v| !v.allowed) {
@@ -77,8 +79,8 @@ pub async fn request_context(
         if let Ok(value) = HeaderValue::from_str(&id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
-        if counted {
-            crate::metrics::record_request(&method, &route, 429, started.elapsed());
+        if let Some(route) = metered {
+            crate::metrics::record_request(&method, route, 429, started.elapsed());
         }
         return Ok(response);
     }
@@ -106,8 +108,8 @@ pub async fn request_context(
     }
     let status = response.status();
     span.record("status", status.as_u16());
-    if counted {
-        crate::metrics::record_request(&method, &route, status.as_u16(), started.elapsed());
+    if let Some(route) = metered {
+        crate::metrics::record_request(&method, route, status.as_u16(), started.elapsed());
     }
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -371,15 +371,36 @@ async fn sigterm_drains_readiness_first_and_finishes_requests_in_flight() {
             tokio::spawn(request)
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight: the directory has all four (it answers after 1.5 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while directory
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .len()
+        < 4
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lookups never reached the directory"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     crate::helpers::process::terminate(child.0.as_ref().unwrap());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(
-        ready.status(),
-        503,
-        "readiness turns first, while the server still answers"
-    );
+    // Readiness turns first, while the server still answers (it drains for 1 s).
+    let deadline = std::time::Instant::now() + Duration::from_millis(900);
+    loop {
+        let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+        if ready.status() == 503 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still {} while draining",
+            ready.status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     for request in in_flight {
         let response = request
