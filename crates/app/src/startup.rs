@@ -95,6 +95,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             .context("CHECKOUT_EXPIRY_MINUTES")?,
         unknown_payment_grace: chrono::TimeDelta::from_std(config.unknown_payment_grace)
             .context("WEBHOOK_UNKNOWN_PAYMENT_GRACE_SECONDS")?,
+        merchant: config.merchant.clone(),
     };
     // The order and payment services over one store: the keyed API's, and the public routes'.
     let services = |store: &PgStore| {

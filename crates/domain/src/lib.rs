@@ -10,6 +10,7 @@ pub mod api_key;
 pub mod clock;
 pub mod customer;
 pub mod idempotency;
+pub mod merchant;
 pub mod money;
 pub mod order;
 pub mod pagination;

@@ -16,8 +16,11 @@ mod pages;
 mod pay;
 mod payments;
 pub mod problem;
+mod qr;
 mod query;
 pub mod requests;
+mod sandbox;
+pub mod texts;
 mod views;
 mod webhooks;
 
@@ -127,6 +130,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/orders/{id}").get(orders::get))
                 .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
                 .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
+                .service(
+                    web::resource("/orders/{id}/payment-link/qr").get(payments::payment_link_qr),
+                )
                 .service(web::resource("/orders/{id}/events").get(payments::events))
                 .service(web::resource("/orders/{id}/refunds").post(payments::refund))
                 .service(web::resource("/orders/{id}/clear-flags").post(payments::clear_flags))
@@ -160,7 +166,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(web::PayloadConfig::new(webhooks::MAX_EVENT_BYTES))
                 .post(webhooks::stripe),
         )
-        .service(web::resource("/pay/{token}").get(pay::open))
+        .service(
+            web::resource("/pay/{token}")
+                .get(pay::preview)
+                .route(web::head().to(pay::preview))
+                .post(pay::open),
+        )
         .service(web::resource("/pay/{token}/done").get(pay::done))
         .configure(sandbox_routes);
 }
@@ -173,8 +184,8 @@ fn sandbox_routes(cfg: &mut web::ServiceConfig) {
                 ctx.app_data::<web::Data<AppState>>()
                     .is_some_and(|state| state.sandbox)
             }))
-            .route("/{session}", web::get().to(pay::sandbox_checkout))
-            .route("/{session}/{choice}", web::post().to(pay::sandbox_decide)),
+            .route("/{session}", web::get().to(sandbox::checkout))
+            .route("/{session}/{choice}", web::post().to(sandbox::decide)),
     );
 }
 

@@ -22,7 +22,7 @@ impl RouteLinks {
 }
 
 /// The path of the pay link of `token`.
-fn pay_path(token: &str) -> String {
+pub(crate) fn pay_path(token: &str) -> String {
     format!("/pay/{token}")
 }
 
@@ -38,6 +38,10 @@ impl CustomerLinks for RouteLinks {
 
     fn pay(&self, token: &PayToken) -> String {
         format!("{}{}", self.base, pay_path(token.as_str()))
+    }
+
+    fn returned(&self, token: &PayToken) -> String {
+        format!("{}{}?returned", self.base, pay_path(token.as_str()))
     }
 
     fn paid(&self, token: &PayToken) -> String {

@@ -264,7 +264,10 @@ pub(crate) fn required_scope(method: &actix_web::http::Method, route: &str) -> O
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     );
     match route {
-        "/v1/orders/{id}/payment-link" => Some(Scope::PaymentsWrite),
+        // The QR code is the pay link drawn: the same scope as the link.
+        "/v1/orders/{id}/payment-link" | "/v1/orders/{id}/payment-link/qr" => {
+            Some(Scope::PaymentsWrite)
+        }
         "/v1/orders/{id}/refunds" => Some(Scope::RefundsWrite),
         r if r.starts_with("/v1/customers") && reads => Some(Scope::CustomersRead),
         r if r.starts_with("/v1/customers") => Some(Scope::CustomersWrite),

@@ -1,39 +1,46 @@
-//! What a customer opens: the pay link (`/pay/{token}`), the page after paying, and the
-//! sandbox provider's checkout page with its Pay and Decline buttons.
+//! What a customer opens: the pay link (`/pay/{token}`) and the page after paying.
+//!
+//! The link is sent in chats, whose apps fetch it to draw a preview before anyone taps it.
+//! So reading it (`GET`) changes nothing: it answers a page saying what is asked (`Pay $12.25
+//! to Tea House`, with Open Graph tags for the preview) and where the order stands. Checkout
+//! is opened by the page's form (`POST`), which a person's browser submits by itself on
+//! arrival (a script crawlers do not run), or when they press Pay.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::{Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
-
-use orderpay_domain::order::PayToken;
-use orderpay_domain::payment::{CheckoutOutcome, PayLinkError, PaymentStatus, SandboxOutcome};
-
-use crate::AppState;
 use maud::html;
 
-use crate::pages::{message, order_page, order_summary, page};
+use orderpay_domain::order::{Order, OrderStatus, PayToken};
+use orderpay_domain::payment::{LinkState, PayLinkError};
 
-fn see_other(url: &str) -> HttpResponse {
+use crate::AppState;
+use crate::pages::{Ctx, Preview, item_count, message, order_page, order_summary, page_with};
+use crate::texts::Texts;
+
+pub(crate) fn see_other(url: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
         .insert_header(("cache-control", "no-store"))
         .finish()
 }
 
-fn not_found() -> HttpResponse {
+pub(crate) fn not_found(ctx: Ctx<'_>) -> HttpResponse {
     message(
+        ctx,
         StatusCode::NOT_FOUND,
-        "Link not found",
-        "This payment link is not valid. Check the link you were sent.",
+        ctx.t.not_found_title,
+        ctx.t.not_found_text,
     )
 }
 
-fn unavailable() -> HttpResponse {
+pub(crate) fn unavailable(ctx: Ctx<'_>) -> HttpResponse {
     let mut response = message(
+        ctx,
         StatusCode::SERVICE_UNAVAILABLE,
-        "Please try again",
-        "Payments are not available right now. Open the link again in a minute.",
+        ctx.t.unavailable_title,
+        ctx.t.unavailable_text,
     );
     response
         .headers_mut()
@@ -41,54 +48,166 @@ fn unavailable() -> HttpResponse {
     response
 }
 
-/// `GET /pay/{token}`: to the open checkout session, or a page saying there is nothing to pay.
+/// Fetchers that draw link previews, or index pages, and may run scripts (iMessage sends
+/// `facebookexternalhit` and `Twitterbot`). The automatic continue does not rely on this list
+/// (crawlers run no script and send no `POST`); it only keeps the script from those that do.
+const PREVIEW_AGENTS: &[&str] = &[
+    "facebookexternalhit",
+    "facebot",
+    "twitterbot",
+    "whatsapp/",
+    "telegrambot",
+    "slackbot",
+    "discordbot",
+    "linkedinbot",
+    "skypeuripreview",
+    "googlebot",
+    "bingbot",
+    "applebot",
+    "pinterestbot",
+    "redditbot",
+    "embedly",
+    "iframely",
+];
+
+/// Whether `req` comes from a known link-preview or search fetcher.
+fn preview_agent(req: &HttpRequest) -> bool {
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    PREVIEW_AGENTS.iter().any(|bot| agent.contains(bot))
+}
+
+/// The page title and, for an order with nothing to pay, the paragraph saying why.
+fn words(t: &'static Texts, state: &LinkState) -> (&'static str, Option<&'static str>) {
+    match state {
+        LinkState::Payable => (t.pay_title, None),
+        LinkState::Paid => (t.paid_title, Some(t.paid_text)),
+        LinkState::Cancelled => (t.cancelled_title, Some(t.cancelled_text)),
+        LinkState::Processing => (t.processing_title, Some(t.processing_text)),
+        LinkState::NeedsAttention => (t.attention_title, Some(t.attention_text)),
+        LinkState::NotChargeable(_) => (t.not_chargeable_title, Some(t.not_chargeable_text)),
+    }
+}
+
+/// The pay link's page for `order` in `state`: what is asked and of whom, the items, and,
+/// while it can be paid, the form that opens checkout (submitted by itself when
+/// `auto_continue`) and the link's QR code for wide screens.
+fn link_page(
+    ctx: Ctx<'_>,
+    url: &str,
+    order: &Order,
+    state: &LinkState,
+    returned: bool,
+    auto_continue: bool,
+) -> HttpResponse {
+    let t = ctx.t;
+    let (title, text) = words(t, state);
+    let title = ctx.say_of(title, order);
+    let description = match item_count(order) {
+        1 => t.description_one,
+        _ => t.description_other,
+    };
+    let preview = Preview {
+        title: title.clone(),
+        description: ctx.say_of(description, order),
+        url: url.to_owned(),
+    };
+    let payable = *state == LinkState::Payable;
+    let action = crate::links::pay_path(order.pay_token().as_str());
+    let body = html! {
+        (order_summary(ctx, order))
+        @if let Some(text) = text { p { (ctx.say(text, &[])) } }
+        @if payable {
+            @if returned { p.note { (t.returned_note) } }
+            form #pay method="post" action=(action) {
+                button.pay type="submit" { (ctx.say_of(t.pay_button, order)) }
+            }
+            p.small { (t.pay_note) }
+            @if let Some(qr) = crate::qr::data_uri(url) {
+                div.qr {
+                    img src=(qr) alt=(t.qr_alt);
+                    p.small { (t.qr_caption) }
+                }
+            }
+        }
+    };
+    page_with(
+        ctx,
+        StatusCode::OK,
+        &title,
+        body,
+        Some(&preview),
+        payable && auto_continue,
+    )
+}
+
+/// `GET /pay/{token}`: the pay link's page, read only. A person's browser continues to
+/// checkout by itself unless they came back from it (`?returned`).
 #[utoipa::path(get, path = "/pay/{token}", tag = "pages",
-    params(("token" = String, Path, description = "The pay link's token")),
-    responses((status = 303, description = "To the open checkout"),
-        (status = 200, description = "A page: paid, cancelled, on hold, or not payable online", content_type = "text/html"),
+    params(("token" = String, Path, description = "The pay link's token"),
+        ("returned" = Option<String>, Query, description = "Present when checkout sent the customer back: no automatic continue")),
+    responses((status = 200, description = "What is asked, of whom, and where the order stands, with Open Graph tags; nothing is opened or recorded", content_type = "text/html"),
         (status = 404, description = "An unknown link", content_type = "text/html"),
         (status = 429, description = "Over the rate limit"),
         (status = 503, description = "Payments are not available right now", content_type = "text/html")))]
-pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
+pub async fn preview(state: Data<AppState>, req: HttpRequest, token: Path<String>) -> HttpResponse {
+    let checkout = &state.public.payments.checkout;
+    let ctx = Ctx::of(&req, checkout.merchant());
     let Some(token) = PayToken::parse(&token) else {
-        return not_found();
+        return not_found(ctx);
     };
-    match state.public.payments.checkout.checkout(&token).await {
-        Ok(CheckoutOutcome::Redirect(url)) => see_other(&url),
-        Ok(CheckoutOutcome::Paid(order)) => order_page(
-            StatusCode::OK,
-            "Already paid",
-            &order,
-            "This order is paid. Thank you!",
+    let returned = req
+        .query_string()
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("returned"));
+    match checkout.preview(&token).await {
+        Ok(preview) => link_page(
+            ctx,
+            &checkout.links().pay(&token),
+            &preview.order,
+            &preview.state,
+            returned,
+            !returned && !preview_agent(&req),
         ),
-        Ok(CheckoutOutcome::Cancelled(order)) => order_page(
-            StatusCode::OK,
-            "Order cancelled",
-            &order,
-            "This order was cancelled and cannot be paid. Contact the seller if this is unexpected.",
-        ),
-        Ok(CheckoutOutcome::Processing(order)) => order_page(
-            StatusCode::OK,
-            "Payment processing",
-            &order,
-            "Your payment is on its way. You will hear from the seller when it arrives.",
-        ),
-        Ok(CheckoutOutcome::NeedsAttention(order)) => order_page(
-            StatusCode::OK,
-            "Payment on hold",
-            &order,
-            "This order needs the seller's attention before it can be paid. Contact the seller.",
-        ),
-        Ok(CheckoutOutcome::NotChargeable(order, _)) => order_page(
-            StatusCode::OK,
-            "Cannot be paid online",
-            &order,
-            "This order cannot be paid online as it stands. Contact the seller.",
-        ),
-        Err(PayLinkError::NotFound) => not_found(),
+        Err(PayLinkError::NotFound) => not_found(ctx),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "reading a pay link failed");
+            unavailable(ctx)
+        }
+    }
+}
+
+/// `POST /pay/{token}`: the customer opens checkout, from the pay link's page. To the open
+/// checkout session (opened now when there is none), or back to the page when there is
+/// nothing to pay. Refused from other sites (403).
+#[utoipa::path(post, path = "/pay/{token}", tag = "pages",
+    params(("token" = String, Path, description = "The pay link's token")),
+    responses((status = 303, description = "To the open checkout; or back to the link's page when there is nothing to pay"),
+        (status = 403, description = "Not sent from the pay link's own page", content_type = "text/html"),
+        (status = 404, description = "An unknown link", content_type = "text/html"),
+        (status = 429, description = "Over the rate limit"),
+        (status = 503, description = "Payments are not available right now", content_type = "text/html")))]
+pub async fn open(state: Data<AppState>, req: HttpRequest, token: Path<String>) -> HttpResponse {
+    let checkout = &state.public.payments.checkout;
+    let ctx = Ctx::of(&req, checkout.merchant());
+    let Some(token) = PayToken::parse(&token) else {
+        return not_found(ctx);
+    };
+    if !from_own_pages(&req, checkout.links().base()) {
+        return forbidden(ctx);
+    }
+    match checkout.checkout(&token).await {
+        Ok(orderpay_domain::payment::CheckoutOutcome::Redirect(url)) => see_other(&url),
+        // Paid, cancelled, on hold...: the link's page says which.
+        Ok(_) => see_other(&checkout.links().pay(&token)),
+        Err(PayLinkError::NotFound) => not_found(ctx),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "opening a pay link failed");
-            unavailable()
+            unavailable(ctx)
         }
     }
 }
@@ -100,67 +219,42 @@ pub async fn open(state: Data<AppState>, token: Path<String>) -> HttpResponse {
     responses((status = 200, description = "Where the provider returns the customer", content_type = "text/html"),
         (status = 404, description = "An unknown link", content_type = "text/html"),
         (status = 429, description = "Over the rate limit")))]
-pub async fn done(state: Data<AppState>, token: Path<String>) -> HttpResponse {
+pub async fn done(state: Data<AppState>, req: HttpRequest, token: Path<String>) -> HttpResponse {
+    let ctx = Ctx::of(&req, state.public.payments.checkout.merchant());
     let Some(token) = PayToken::parse(&token) else {
-        return not_found();
+        return not_found(ctx);
     };
+    let t = ctx.t;
     match state.public.orders.get_by_pay_token(&token).await {
         Ok(Some(order)) => {
             let (title, text) = match order.status() {
-                orderpay_domain::order::OrderStatus::PendingPayment => (
-                    "Thank you",
-                    "Your payment is being confirmed. You will hear from the seller shortly.",
-                ),
-                orderpay_domain::order::OrderStatus::Cancelled => (
-                    "Order cancelled",
-                    "This order was cancelled. Contact the seller.",
-                ),
-                _ => ("Payment received", "Thank you! Your order is paid."),
+                OrderStatus::PendingPayment => (t.confirming_title, t.confirming_text),
+                OrderStatus::Cancelled => (t.cancelled_title, t.done_cancelled_text),
+                _ => (t.received_title, t.received_text),
             };
-            order_page(StatusCode::OK, title, &order, text)
+            order_page(
+                ctx,
+                StatusCode::OK,
+                &ctx.say_of(title, &order),
+                &order,
+                &ctx.say(text, &[]),
+            )
         }
-        Ok(None) => not_found(),
+        Ok(None) => not_found(ctx),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "reading an order failed");
-            unavailable()
+            unavailable(ctx)
         }
     }
 }
 
-/// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
-pub async fn sandbox_checkout(state: Data<AppState>, session: Path<String>) -> HttpResponse {
-    match state.public.payments.checkout.session(&session).await {
-        Ok(Some((payment, order))) if payment.status() == PaymentStatus::Open => {
-            let action = crate::links::sandbox_checkout_path(&session);
-            page(
-                StatusCode::OK,
-                "Sandbox checkout",
-                html! {
-                    p.note { "Sandbox: no money moves. Pay and Decline act as a real provider's events would." }
-                    (order_summary(&order))
-                    form method="post" action={ (action) "/pay" } {
-                        button.pay type="submit" { "Pay" }
-                    }
-                    form method="post" action={ (action) "/decline" } {
-                        button.decline type="submit" { "Decline" }
-                    }
-                },
-            )
-        }
-        Ok(Some((_, order))) => see_other(
-            &state
-                .public
-                .payments
-                .checkout
-                .links()
-                .pay(order.pay_token()),
-        ),
-        Ok(None) => not_found(),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
-            unavailable()
-        }
-    }
+pub(crate) fn forbidden(ctx: Ctx<'_>) -> HttpResponse {
+    message(
+        ctx,
+        StatusCode::FORBIDDEN,
+        ctx.t.forbidden_title,
+        ctx.t.forbidden_text,
+    )
 }
 
 /// `scheme://host[:port]` of an absolute URL, as browsers write the `Origin` header.
@@ -174,7 +268,7 @@ fn origin_of(url: &str) -> Option<&str> {
 /// browser withholds it, its `Referer`, or `Sec-Fetch-Site`) is `PUBLIC_BASE_URL`'s. Another
 /// site's form, or a request with none of them, is refused: a page elsewhere must not be
 /// able to press Pay for a customer.
-fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
+pub(crate) fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let Some(own) = origin_of(public_base_url) else {
         return false;
@@ -186,55 +280,5 @@ fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
             Some(referer) => origin_of(referer).is_some_and(|o| o.eq_ignore_ascii_case(own)),
             None => header("sec-fetch-site") == Some("same-origin"),
         },
-    }
-}
-
-/// `POST /sandbox/checkout/{session}/pay` and `.../decline`: the customer's choice, applied as
-/// the provider's event would be, through the same domain path. Refused from other sites
-/// (403), and for a session that no longer takes a choice (409).
-pub async fn sandbox_decide(
-    state: Data<AppState>,
-    req: HttpRequest,
-    path: Path<(String, String)>,
-) -> HttpResponse {
-    let (session_id, choice) = path.into_inner();
-    let pay = match choice.as_str() {
-        "pay" => true,
-        "decline" => false,
-        _ => return not_found(),
-    };
-    if !from_own_pages(&req, state.public.payments.checkout.links().base()) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "This button can only be pressed on the checkout page itself.",
-        );
-    }
-    match state
-        .public
-        .payments
-        .checkout
-        .sandbox_choice(&session_id, pay)
-        .await
-    {
-        Ok(Some(SandboxOutcome::Applied(order))) => {
-            let links = state.public.payments.checkout.links();
-            see_other(&if pay {
-                links.paid(order.pay_token())
-            } else {
-                links.pay(order.pay_token())
-            })
-        }
-        Ok(Some(SandboxOutcome::NotOpen(order))) => order_page(
-            StatusCode::CONFLICT,
-            "This checkout is closed",
-            &order,
-            "This checkout no longer takes payment. Open the payment link again.",
-        ),
-        Ok(None) => not_found(),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "applying a sandbox choice failed");
-            unavailable()
-        }
     }
 }

@@ -1,4 +1,4 @@
-//! `/v1/orders/{id}/payment-link` and `/v1/orders/{id}/events`.
+//! `/v1/orders/{id}/payment-link` (and its QR code) and `/v1/orders/{id}/events`.
 
 use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
@@ -22,6 +22,25 @@ pub async fn payment_link(
 ) -> Result<HttpResponse, Problem> {
     let link = state.payments.checkout.pay_link(order_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(PaymentLinkView::from(&link)))
+}
+
+/// The QR code of the order's pay link, as SVG. Reading it changes nothing: no payment is
+/// opened and nothing is recorded (`POST .../payment-link` does that).
+#[utoipa::path(get, path = "/v1/orders/{id}/payment-link/qr", tag = "payments", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The order's id")),
+    responses((status = 200, description = "The pay link's QR code", content_type = "image/svg+xml", body = String),
+        (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_cancelled`, `order_flagged`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`currency_not_supported_by_provider`, `amount_below_provider_minimum`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+pub async fn payment_link_qr(
+    state: Data<AppState>,
+    id: Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let url = state.payments.checkout.pay_link_url(order_id(&id)?).await?;
+    let svg = crate::qr::svg(&url)
+        .ok_or_else(|| Problem::internal(&"a pay link too long for a QR code"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("content-disposition", "inline; filename=\"pay-link.svg\""))
+        .body(svg))
 }
 
 /// `POST /v1/orders/{id}/refunds` `{"amount"?, "reason"?}`: all that is left, or part.

@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError};
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
-    RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionCustomText, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
+    CustomTextPositionParam, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_client_core::StripeRequest;
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
@@ -98,13 +98,30 @@ pub fn checkout_request(request: &CheckoutRequest) -> Result<CreateCheckoutSessi
         ("payment_id".to_owned(), request.payment.id().to_string()),
         ("reference".to_owned(), order.reference().to_string()),
     ]);
+    let merchant = &request.merchant;
     let mut intent = CreateCheckoutSessionPaymentIntentData::new();
     intent.metadata = Some(metadata.clone());
+    intent.description = Some(format!("{} order {}", merchant.name(), order.reference()));
+    // Stripe shows the account's own name; this says whom, and for what, above the button.
+    let mut submit = format!(
+        "Paying {} for order {}.",
+        merchant.name(),
+        order.reference()
+    );
+    if let Some(contact) = merchant.support_contact() {
+        submit.push_str(" Questions: ");
+        submit.push_str(contact);
+    }
+    let custom_text = CreateCheckoutSessionCustomText {
+        submit: Some(CustomTextPositionParam { message: submit }),
+        ..Default::default()
+    };
     Ok(CreateCheckoutSession::new()
         .mode(CheckoutSessionMode::Payment)
         .line_items(items)
         .metadata(metadata)
         .payment_intent_data(intent)
+        .custom_text(custom_text)
         .client_reference_id(order.id().to_string())
         .expires_at(request.expires_at.timestamp())
         .success_url(request.success_url.clone())

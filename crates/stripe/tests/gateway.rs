@@ -40,6 +40,12 @@ fn request(order: Order) -> CheckoutRequest {
         expires_at: Utc.timestamp_opt(1_900_000_000, 0).unwrap(),
         idempotency_key: format!("orderpay-checkout-{}", payment.id()),
         order,
+        merchant: orderpay_domain::merchant::Merchant::new(
+            "Tea House",
+            None,
+            Some("+44 20 7946 0958"),
+        )
+        .unwrap(),
         payment,
     }
 }
@@ -108,6 +114,16 @@ async fn a_checkout_session_is_opened_for_exactly_the_order_with_its_idempotency
             "https://pay.example.com/pay/abc/done".to_owned(),
         ),
         ("cancel_url", "https://pay.example.com/pay/abc".to_owned()),
+        // Whom the customer pays, where Stripe takes it: the text above the Pay button, and
+        // the PaymentIntent's description (on receipts and in the Dashboard).
+        (
+            "custom_text[submit][message]",
+            "Paying Tea House for order K7M2-Q9XD. Questions: +44 20 7946 0958".to_owned(),
+        ),
+        (
+            "payment_intent_data[description]",
+            "Tea House order K7M2-Q9XD".to_owned(),
+        ),
     ];
     for (key, value) in expect {
         assert_eq!(field(&form, key), Some(value.as_str()), "{key} in {form:?}");

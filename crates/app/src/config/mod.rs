@@ -2,6 +2,7 @@
 
 mod database;
 mod directory;
+mod merchant;
 mod payments;
 mod provider;
 mod reader;
@@ -16,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use self::reader::Reader;
 pub use self::webhooks::WebhookConfig;
 
+use orderpay_domain::merchant::Merchant;
 use orderpay_domain::phone::PhoneRegion;
 use orderpay_http::limits::LimitSettings;
 use orderpay_postgres::{ConnectOptions, PoolOptions};
@@ -56,6 +58,8 @@ pub struct Config {
     /// `PUBLIC_BASE_URL`; when unset, `http://localhost:<the port bound>` (see
     /// [`Config::base_url_for`]).
     pub public_base_url: Option<String>,
+    /// Whom customers pay (`MERCHANT_NAME`, `MERCHANT_LOGO_URL`, `MERCHANT_SUPPORT_CONTACT`).
+    pub merchant: Merchant,
     /// Stripe, when its keys are set; otherwise the built-in sandbox (never in production).
     pub stripe: Option<StripeConfig>,
     /// How long a checkout session stays open.
@@ -125,6 +129,7 @@ impl Config {
         let db = database::database(&mut r, production);
         let server = server::server(&mut r);
         let payments = payments::payments(&mut r, production);
+        let merchant = merchant::merchant(&mut r, production);
         let directory = directory::directory(&mut r);
         let log_format = r.parse("LOG_FORMAT", LogFormat::Text, |raw| {
             match raw.to_ascii_lowercase().as_str() {
@@ -148,6 +153,7 @@ impl Config {
                 http_workers: server.http_workers,
                 pool_per_worker: db.pool_per_worker,
                 public_base_url: payments.public_base_url,
+                merchant,
                 stripe: payments.stripe,
                 checkout_ttl: payments.checkout_ttl,
                 unknown_payment_grace: payments.unknown_payment_grace,
@@ -196,8 +202,10 @@ mod tests {
     const SIGNING_KEY: (&str, &str) = ("WEBHOOK_SIGNING_KEY", "0123456789abcdef0123456789abcdef");
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, Vec<String>> {
-        let mut vars: HashMap<String, String> =
-            HashMap::from([(SIGNING_KEY.0.to_string(), SIGNING_KEY.1.to_string())]);
+        let mut vars: HashMap<String, String> = HashMap::from([
+            (SIGNING_KEY.0.to_string(), SIGNING_KEY.1.to_string()),
+            ("MERCHANT_NAME".to_string(), "Tea House".to_string()),
+        ]);
         vars.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Config::from_map(&vars)
     }
@@ -315,6 +323,7 @@ mod tests {
         assert!(problems[0].starts_with("PUBLIC_BASE_URL"));
         let c = config(&[
             ("APP_ENV", "production"),
+            ("MERCHANT_NAME", "Tea House"),
             ("PUBLIC_BASE_URL", "https://pay.example.com/"),
             db,
             STRIPE[0],
@@ -460,8 +469,9 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
-    const PRODUCTION: [(&str, &str); 5] = [
+    const PRODUCTION: [(&str, &str); 6] = [
         ("APP_ENV", "production"),
+        ("MERCHANT_NAME", "Tea House"),
         ("PUBLIC_BASE_URL", "https://pay.example.com"),
         (
             "DATABASE_URL",
@@ -524,6 +534,44 @@ mod tests {
                 .stripe
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_merchant_is_required_in_production_and_checked() {
+        let without = |name: &str| {
+            let vars: HashMap<String, String> = PRODUCTION
+                .iter()
+                .chain([&SIGNING_KEY])
+                .filter(|(k, _)| *k != name)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::from_map(&vars)
+        };
+        let problems = without("MERCHANT_NAME").unwrap_err();
+        assert!(problem_about(&problems, "MERCHANT_NAME").contains("required"));
+        let merchant = without("").unwrap().merchant;
+        assert_eq!(merchant.name(), "Tea House");
+        let dev = Config::from_map(&HashMap::new()).unwrap().merchant;
+        assert_eq!(dev.name(), Merchant::DEVELOPMENT_NAME);
+        let full = config(&[
+            ("MERCHANT_LOGO_URL", "https://cdn.example.com/tea.png"),
+            ("MERCHANT_SUPPORT_CONTACT", "+44 20 7946 0958"),
+        ])
+        .unwrap()
+        .merchant;
+        assert_eq!(full.logo_url(), Some("https://cdn.example.com/tea.png"));
+        assert_eq!(full.support_contact(), Some("+44 20 7946 0958"));
+        for (name, value) in [
+            ("MERCHANT_LOGO_URL", "logo.png"),
+            ("MERCHANT_NAME", &*"x".repeat(81)),
+            ("MERCHANT_SUPPORT_CONTACT", "\u{7}"),
+        ] {
+            let problems = config(&[(name, value)]).unwrap_err();
+            problem_about(&problems, name);
+        }
+        let mut vars = PRODUCTION.to_vec();
+        vars.push(("MERCHANT_LOGO_URL", "http://cdn.example.com/tea.png"));
+        problem_about(&config(&vars).unwrap_err(), "MERCHANT_LOGO_URL");
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn checkout(order: &Order) -> CheckoutRequest {
         expires_at,
         idempotency_key: format!("orderpay-checkout-{}", payment.id()),
         order: order.clone(),
+        merchant: crate::merchant::Merchant::development(),
         payment,
     }
 }

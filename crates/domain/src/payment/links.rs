@@ -9,6 +9,9 @@ pub trait CustomerLinks: Send + Sync + std::fmt::Debug + 'static {
     fn base(&self) -> &str;
     /// The pay link of an order: what a customer opens, and where checkout returns on cancel.
     fn pay(&self, token: &PayToken) -> String;
+    /// Where checkout returns when the customer leaves it without paying: the pay link's
+    /// page, told not to go straight back to checkout.
+    fn returned(&self, token: &PayToken) -> String;
     /// Where checkout returns after paying.
     fn paid(&self, token: &PayToken) -> String;
     /// The sandbox's own checkout page of `session`.
@@ -28,6 +31,10 @@ impl CustomerLinks for TestLinks {
 
     fn pay(&self, token: &PayToken) -> String {
         format!("{}/link/{}", self.0, token.as_str())
+    }
+
+    fn returned(&self, token: &PayToken) -> String {
+        format!("{}/link/{}?returned", self.0, token.as_str())
     }
 
     fn paid(&self, token: &PayToken) -> String {

@@ -28,6 +28,6 @@ pub use ports::{MockEventFeed, MockLeases, MockPaymentGateway, MockPaymentReposi
 pub use rules::{Decision, decide};
 pub use service::{
     Applied, ApplyError, CancelError, CheckoutOutcome, CheckoutService, ClearFlagsError,
-    OrderMoneyService, PayLink, PayLinkError, PaymentServices, PaymentSettings,
-    ProviderEventService, Reconciled, RefundError, RefundInput, SandboxOutcome,
+    LinkPreview, LinkState, OrderMoneyService, PayLink, PayLinkError, PaymentServices,
+    PaymentSettings, ProviderEventService, Reconciled, RefundError, RefundInput, SandboxOutcome,
 };

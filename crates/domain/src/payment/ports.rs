@@ -10,6 +10,8 @@ use crate::store::StoreError;
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
     pub order: Order,
+    /// Whom the payment is for, as the checkout page may say.
+    pub merchant: crate::merchant::Merchant,
     pub payment: Payment,
     /// Where the customer lands after paying, and after giving up.
     pub success_url: String,

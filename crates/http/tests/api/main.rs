@@ -6,6 +6,7 @@ mod contract;
 mod customers;
 mod orders;
 mod pay_links;
+mod previews;
 mod refunds;
 mod validation;
 mod world;

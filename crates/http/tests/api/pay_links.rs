@@ -12,12 +12,10 @@ async fn the_pay_link_redirects_to_the_sandbox_and_pay_pays() {
     let id = &api.order_id("+14155550100").await;
     let (link, _) = api.pay_link(id).await;
 
-    let checkout = api.send(TestRequest::get().uri(&link)).await;
-    assert_eq!(checkout.status, 303);
-    let checkout = checkout.location();
+    let checkout = api.checkout(&link).await;
     assert!(checkout.starts_with("/sandbox/checkout/"), "{checkout}");
-    let again = api.send(TestRequest::get().uri(&link)).await;
-    assert_eq!(again.location(), checkout, "one session");
+    let again = api.checkout(&link).await;
+    assert_eq!(again, checkout, "one session");
 
     let done = api
         .send(
@@ -105,7 +103,7 @@ async fn declining_in_the_sandbox_leaves_the_order_payable_with_a_new_attempt() 
     let api = api().await;
     let id = &api.order_id("+14155550100").await;
     let (link, first_payment) = api.pay_link(id).await;
-    let checkout = api.send(TestRequest::get().uri(&link)).await.location();
+    let checkout = api.checkout(&link).await;
     let declined = api
         .send(
             TestRequest::post()
@@ -120,7 +118,7 @@ async fn declining_in_the_sandbox_leaves_the_order_payable_with_a_new_attempt() 
         second_payment, first_payment,
         "a failed payment is not reused"
     );
-    let next = api.send(TestRequest::get().uri(&link)).await.location();
+    let next = api.checkout(&link).await;
     assert_ne!(next, checkout, "a new session");
     let history = api.get(&format!("/v1/orders/{id}/events")).await;
     let types: Vec<&str> = history.body["data"]
@@ -167,8 +165,9 @@ async fn every_page_a_customer_sees_carries_protective_headers() {
     let api = api().await;
     let order = api.order("+14155550100").await;
     let (pay, _) = api.pay_link(order["id"].as_str().unwrap()).await;
-    let checkout = api.send(TestRequest::get().uri(&pay)).await.location();
+    let checkout = api.checkout(&pay).await;
     for page in [
+        pay.clone(),
         checkout,
         format!("{pay}/done"),
         "/pay/not-a-token".to_owned(),
@@ -203,7 +202,7 @@ async fn sandbox_buttons_refuse_other_sites_and_closed_sessions() {
     let order = api.order("+14155550100").await;
     let id = order["id"].as_str().unwrap();
     let (pay, _) = api.pay_link(id).await;
-    let checkout = api.send(TestRequest::get().uri(&pay)).await.location();
+    let checkout = api.checkout(&pay).await;
     let press = |choice: &str, headers: &[(&'static str, &'static str)]| {
         let mut request = TestRequest::post().uri(&format!("{checkout}/{choice}"));
         for header in headers {
@@ -243,7 +242,7 @@ async fn sandbox_buttons_refuse_other_sites_and_closed_sessions() {
     assert_eq!(api.status_of(id).await, "pending_payment");
 
     // A cancelled order's session takes no choice either.
-    let checkout2 = api.send(TestRequest::get().uri(&pay)).await.location();
+    let checkout2 = api.checkout(&pay).await;
     assert_ne!(checkout2, checkout, "a new attempt");
     assert_eq!(
         api.post_empty(&format!("/v1/orders/{id}/cancel"))

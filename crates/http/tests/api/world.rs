@@ -149,6 +149,12 @@ pub async fn api_in(default_region: Option<PhoneRegion>) -> Api {
             links,
             checkout_ttl: chrono::TimeDelta::hours(1),
             unknown_payment_grace: chrono::TimeDelta::hours(1),
+            merchant: orderpay_domain::merchant::Merchant::new(
+                "Tea House",
+                None,
+                Some("help@teahouse.example"),
+            )
+            .unwrap(),
         },
     );
     let api_keys = ApiKeyService::new(store.clone(), clock);
@@ -285,10 +291,27 @@ impl Api {
         )
     }
 
+    /// Opens checkout from the pay link's page (its form's POST, as a browser sends it).
+    pub async fn open(&self, link: &str) -> Reply {
+        self.send(
+            TestRequest::post()
+                .uri(link)
+                .insert_header(("origin", BASE)),
+        )
+        .await
+    }
+
+    /// Opens checkout from the pay link's page: where it leads.
+    pub async fn checkout(&self, link: &str) -> String {
+        let reply = self.open(link).await;
+        assert_eq!(reply.status, 303, "{reply:?}");
+        reply.location()
+    }
+
     /// Opens the pay link and presses Pay in the sandbox: the order is paid.
     pub async fn pay(&self, order: &str) {
         let (link, _) = self.pay_link(order).await;
-        let checkout = self.send(TestRequest::get().uri(&link)).await;
+        let checkout = self.open(&link).await;
         assert_eq!(checkout.status, 303, "{checkout:?}");
         let paid = self
             .send(

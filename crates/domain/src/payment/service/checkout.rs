@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 
 use super::{CONFLICT_RETRIES, ProviderEventService, close_at_provider};
 use crate::clock::Clock;
+use crate::merchant::Merchant;
 use crate::order::OrderRepository;
 use crate::order::{Order, OrderEvent, OrderEventType, OrderFlag, OrderId, OrderStatus, PayToken};
 use crate::payment::{ChargeRefusal, CheckoutRequest, GatewayError, Payment, PaymentStatus};
@@ -64,6 +65,29 @@ pub enum CheckoutOutcome {
 
 crate::store::from_store_error!(PayLinkError);
 
+/// What a pay link's page says, read without changing anything (a link-preview crawler
+/// reads it as a person does).
+#[derive(Debug, Clone)]
+pub struct LinkPreview {
+    pub order: Order,
+    pub state: LinkState,
+}
+
+/// Where an order stands, as its pay link shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Awaiting payment: the page offers checkout.
+    Payable,
+    Paid,
+    Cancelled,
+    /// Paid with a delayed method; the money is on its way.
+    Processing,
+    /// Flagged: the seller must look at it before it can be paid.
+    NeedsAttention,
+    /// The provider cannot charge it (currency, minimum).
+    NotChargeable(ChargeRefusal),
+}
+
 /// The pay link, what opening it does, and the sandbox's checkout.
 #[derive(Clone)]
 pub struct CheckoutService {
@@ -72,6 +96,7 @@ pub struct CheckoutService {
     pub(super) gateway: Arc<dyn PaymentGateway>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) links: Arc<dyn CustomerLinks>,
+    pub(super) merchant: Merchant,
     pub(super) checkout_ttl: TimeDelta,
     /// The sandbox's buttons are applied as the provider's events; a lapsed payment closed.
     pub(super) events: ProviderEventService,
@@ -81,6 +106,55 @@ impl CheckoutService {
     /// The addresses of the pay link and the pages around checkout.
     pub fn links(&self) -> &dyn CustomerLinks {
         self.links.as_ref()
+    }
+
+    /// Whom the customer pays.
+    pub fn merchant(&self) -> &Merchant {
+        &self.merchant
+    }
+
+    /// What the pay link `token` shows, read only: no payment is made, no provider called,
+    /// no history written. Opening checkout is [`Self::checkout`], a customer's act.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown token; the store's errors.
+    #[tracing::instrument(skip_all)]
+    pub async fn preview(&self, token: &PayToken) -> Result<LinkPreview, PayLinkError> {
+        let order = self
+            .orders
+            .find_by_pay_token(token)
+            .await?
+            .ok_or(PayLinkError::NotFound)?;
+        let state = match payable(&order) {
+            Err(PayLinkError::Cancelled) => LinkState::Cancelled,
+            Err(PayLinkError::Flagged(_)) => LinkState::NeedsAttention,
+            Err(_) => LinkState::Paid,
+            Ok(()) => match self.chargeable(&order) {
+                Err(refusal) => LinkState::NotChargeable(refusal),
+                Ok(()) => match self.payments.latest_for_order(order.id()).await? {
+                    Some(p) if p.status == PaymentStatus::Processing => LinkState::Processing,
+                    _ => LinkState::Payable,
+                },
+            },
+        };
+        Ok(LinkPreview { order, state })
+    }
+
+    /// The pay link of order `id`, read only (no payment opened, nothing recorded): for a QR
+    /// code of it. Refused, as [`Self::pay_link`] refuses, when there is nothing to pay.
+    ///
+    /// # Errors
+    /// `NotFound`, `AlreadyPaid`, `Cancelled`, `Flagged`, `NotChargeable`.
+    pub async fn pay_link_url(&self, id: OrderId) -> Result<String, PayLinkError> {
+        let order = self
+            .orders
+            .find_by_id(id)
+            .await?
+            .ok_or(PayLinkError::NotFound)?;
+        payable(&order)?;
+        self.chargeable(&order)
+            .map_err(PayLinkError::NotChargeable)?;
+        Ok(self.links().pay(order.pay_token()))
     }
 
     /// The payment a checkout session belongs to, and its order (the sandbox's page).
@@ -159,7 +233,8 @@ impl CheckoutService {
         }
         let request = CheckoutRequest {
             success_url: self.links().paid(order.pay_token()),
-            cancel_url: self.links().pay(order.pay_token()),
+            cancel_url: self.links().returned(order.pay_token()),
+            merchant: self.merchant.clone(),
             // The same bytes under the same key, however often and late this is retried.
             expires_at: payment.session_deadline(self.checkout_ttl),
             idempotency_key: format!("orderpay-checkout-{}", payment.id),

@@ -12,7 +12,9 @@ mod refund;
 mod sandbox;
 
 pub use cancel::CancelError;
-pub use checkout::{CheckoutOutcome, CheckoutService, PayLink, PayLinkError};
+pub use checkout::{
+    CheckoutOutcome, CheckoutService, LinkPreview, LinkState, PayLink, PayLinkError,
+};
 pub use events::{Applied, ApplyError, ProviderEventService};
 pub use flags::ClearFlagsError;
 pub use reconcile::Reconciled;
@@ -25,6 +27,7 @@ use chrono::TimeDelta;
 
 use super::{CustomerLinks, GatewayError, Leases, PaymentGateway, PaymentRepository};
 use crate::clock::Clock;
+use crate::merchant::Merchant;
 use crate::order::OrderRepository;
 
 /// How many times a write that lost a race is decided again before giving up.
@@ -41,6 +44,8 @@ pub struct PaymentSettings {
     /// outran the write that made it): the provider is asked to deliver it again until then,
     /// and the event is ignored, with a warning, after.
     pub unknown_payment_grace: TimeDelta,
+    /// Whom the customer pays: shown on the pages, sent to the provider's checkout.
+    pub merchant: Merchant,
 }
 
 /// Cancelling, refunding and clearing the flags of an order: what moves or stops its money.
@@ -88,6 +93,7 @@ impl PaymentServices {
                 gateway: gateway.clone(),
                 clock: clock.clone(),
                 links: settings.links,
+                merchant: settings.merchant,
                 checkout_ttl: settings.checkout_ttl,
                 events: events.clone(),
             },

@@ -66,6 +66,7 @@ fn service(
             links: Arc::new(TestLinks("https://pay.example.com")),
             checkout_ttl: TimeDelta::hours(1),
             unknown_payment_grace: TimeDelta::hours(1),
+            merchant: crate::merchant::Merchant::development(),
         },
     )
 }

@@ -3,6 +3,10 @@
 
 use std::fmt;
 
+mod display;
+
+pub use display::display;
+
 /// A currency orderpay accepts: an active ISO 4217 code whose minor unit is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Currency {
