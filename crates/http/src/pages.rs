@@ -111,7 +111,7 @@ border:0;border-radius:.5rem;text-align:center;text-decoration:none}\
 .pay{background:#1a7f37;color:#fff}.decline{background:#eee;color:#222}\
 .note{background:#fff8c5;padding:.6rem;border-radius:.4rem}\
 .qr{display:none;text-align:center;margin:1.5rem 0}.qr img{width:12rem;height:12rem}\
-@media (min-width:48rem) and (hover:hover){.qr{display:block}}";
+@media (min-width:48rem){.qr{display:block}}";
 
 /// The pay page's automatic continue: submits its form (a POST, which opens checkout) once,
 /// when the page was reached by a new navigation (not Back, not a reload) and is seen (not

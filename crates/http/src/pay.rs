@@ -148,8 +148,7 @@ fn link_page(
 /// `GET /pay/{token}`: the pay link's page, read only. A person's browser continues to
 /// checkout by itself unless they came back from it (`?returned`).
 #[utoipa::path(get, path = "/pay/{token}", tag = "pages",
-    params(("token" = String, Path, description = "The pay link's token"),
-        ("returned" = Option<String>, Query, description = "Present when checkout sent the customer back: no automatic continue")),
+    params(("token" = String, Path, description = "The pay link's token. `?returned`, where checkout sends a customer back, keeps the page from continuing to checkout by itself")),
     responses((status = 200, description = "What is asked, of whom, and where the order stands, with Open Graph tags; nothing is opened or recorded", content_type = "text/html"),
         (status = 404, description = "An unknown link", content_type = "text/html"),
         (status = 429, description = "Over the rate limit"),

@@ -1,7 +1,8 @@
 //! A person paying in a real browser: headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, installed by `.ci/run`) driven over WebDriver. It opens the pay link,
-//! clicks Pay on the sandbox page, lands on the success page, and the API shows the order
-//! paid; Decline leaves it payable.
+//! `chromium-driver`, installed by `.ci/run`) driven over WebDriver. One tap on the pay link
+//! lands in the sandbox checkout (the link's page continues by itself); Pay pays, and the
+//! link then says the order is paid; Decline returns to the link's page, which stays put
+//! until Pay is pressed there. Screenshots go to `target/screenshots/`.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -130,23 +131,53 @@ async fn leave(page: &Client, from: &url::Url) -> url::Url {
     }
 }
 
+/// Saves a screenshot of the current page as `target/screenshots/{name}.png`, and says where.
+async fn screenshot(page: &Client, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, page.screenshot().await.unwrap()).unwrap();
+    let path = path.canonicalize().unwrap();
+    println!("screenshot: {}", path.display());
+    path
+}
+
+/// Waits until the browser is on a page whose path starts with `prefix`, with its heading.
+async fn arrive(page: &Client, prefix: &str) -> url::Url {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = page.current_url().await.unwrap();
+        if now.path().starts_with(prefix) {
+            page.wait().for_element(Locator::Css("h1")).await.unwrap();
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the browser stayed on {now}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn heading(page: &Client) -> String {
+    let h1 = page.find(Locator::Css("h1")).await.unwrap();
+    h1.text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
-    let app = spawn_app().await;
+async fn one_tap_reaches_checkout_pay_pays_and_declining_stays_on_the_link() {
+    let app = spawn_app_with(&[("MERCHANT_NAME", "Tea House")]).await;
     let browser = Browser::start().await;
     let page = browser.client();
+    page.set_window_size(412, 915).await.unwrap();
 
-    // Pay.
+    // One tap: the link opens, and the browser is in the sandbox checkout with nothing more.
     let (paid_id, link) = order_with_link_url(&app, "+14155550100").await;
+    let tapped = Instant::now();
     page.goto(&link).await.unwrap();
-    let checkout = page.current_url().await.unwrap();
-    assert!(
-        checkout.path().starts_with("/sandbox/checkout/"),
-        "{checkout}"
-    );
+    let checkout = arrive(page, "/sandbox/checkout/").await;
+    let took = tapped.elapsed();
+    println!("one tap to the sandbox checkout: {} ms", took.as_millis());
     let source = page.source().await.unwrap();
     assert!(
-        source.contains("Mint tea") && source.contains("9.00 USD"),
+        source.contains("Mint tea") && source.contains("$9.00") && source.contains("Tea House"),
         "{source}"
     );
     // The inline stylesheet is allowed by its hash in the page's Content-Security-Policy.
@@ -156,11 +187,11 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
         "rgba(26, 127, 55, 1)",
         "the page's style applies under its CSP"
     );
+    screenshot(page, "1-one-tap-to-checkout").await;
     press(page, "button.pay").await;
     let done = leave(page, &checkout).await;
     assert_eq!(done.as_str(), format!("{link}/done"));
-    let heading = page.find(Locator::Css("h1")).await.unwrap();
-    assert_eq!(heading.text().await.unwrap(), "Payment received");
+    assert_eq!(heading(page).await, "Payment received");
     let order = app.order(&paid_id).await;
     assert_eq!(order["status"], "paid");
     assert_eq!(
@@ -172,23 +203,59 @@ async fn a_person_pays_in_a_browser_and_declining_leaves_the_order_payable() {
             "order.paid"
         ]
     );
-    // The link now says the order is paid.
+    // The link now says the order is paid, and stays there.
     page.goto(&link).await.unwrap();
-    let heading = page.find(Locator::Css("h1")).await.unwrap();
-    assert_eq!(heading.text().await.unwrap(), "Already paid");
+    assert_eq!(heading(page).await, "Paid: $9.00 to Tea House");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(page.current_url().await.unwrap().as_str(), link);
+    screenshot(page, "2-paid-link").await;
 
-    // Decline: back to a fresh checkout; the order can still be paid.
+    // Decline: back on the link's page, which stays until Pay is pressed there.
     let (declined_id, link) = order_with_link_url(&app, "+14155550101").await;
     page.goto(&link).await.unwrap();
-    let first = page.current_url().await.unwrap();
+    let first = arrive(page, "/sandbox/checkout/").await;
     press(page, "button.decline").await;
-    let second = leave(page, &first).await;
-    assert!(second.path().starts_with("/sandbox/checkout/"), "{second}");
-    assert_ne!(first, second, "a new session after the declined one");
+    let back = arrive(page, "/pay/").await;
+    assert_eq!(back.query(), Some("returned"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        page.current_url().await.unwrap(),
+        back,
+        "no automatic return"
+    );
     assert_eq!(app.order(&declined_id).await["status"], "pending_payment");
+    screenshot(page, "3-back-from-checkout").await;
+    press(page, "form#pay button").await;
+    let second = arrive(page, "/sandbox/checkout/").await;
+    assert_ne!(first, second, "a new session after the declined one");
+    // Back from checkout to the link's page: it does not bounce the customer forward again.
+    page.back().await.unwrap();
+    let again = arrive(page, "/pay/").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        page.current_url().await.unwrap(),
+        again,
+        "Back stays on the link's page"
+    );
+    page.forward().await.unwrap();
+    arrive(page, "/sandbox/checkout/").await;
     press(page, "button.pay").await;
     leave(page, &second).await;
     assert_eq!(app.order(&declined_id).await["status"], "paid");
+
+    // On a wide screen, the link's page shows its QR code, to pay on a phone.
+    let (_, link) = order_with_link_url(&app, "+14155550102").await;
+    page.set_window_size(1280, 900).await.unwrap();
+    page.goto(&format!("{link}?returned")).await.unwrap();
+    let qr = page.find(Locator::Css(".qr img")).await.unwrap();
+    assert!(
+        qr.is_displayed().await.unwrap(),
+        "the QR code shows on a wide screen"
+    );
+    screenshot(page, "4-wide-screen-qr").await;
+    page.set_window_size(412, 915).await.unwrap();
+    let qr = page.find(Locator::Css(".qr img")).await.unwrap();
+    assert!(!qr.is_displayed().await.unwrap(), "and not on a phone");
 
     browser.close().await;
 }

@@ -289,7 +289,7 @@ async fn logs_at_info_hold_no_phone_email_key_or_password() {
     .await
     .unwrap();
     let pay_url = link["url"].as_str().unwrap().to_owned();
-    let checkout = crate::helpers::redirect_of(&pay_url).await;
+    let checkout = crate::helpers::open_checkout(&pay_url).await;
     let page = client.get(&checkout).send().await.unwrap();
     assert_eq!(page.status(), 200, "{checkout}");
     let token = pay_url.rsplit('/').next().unwrap().to_owned();

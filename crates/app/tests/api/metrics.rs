@@ -35,8 +35,9 @@ async fn metrics_name_routes_by_pattern_and_never_a_path_token_or_id() {
     let (id, link) = app.order_with_link("+14155550100", "Tea").await;
     let url = link["url"].as_str().unwrap();
     let pay_token = url.rsplit('/').next().unwrap().to_owned();
-    // The pay link, opened: its path holds the token.
-    assert_eq!(no_redirects().get(url).send().await.unwrap().status(), 303);
+    // The pay link, read and opened: its path holds the token.
+    assert_eq!(no_redirects().get(url).send().await.unwrap().status(), 200);
+    crate::helpers::open_checkout(url).await;
     assert_eq!(app.order(&id).await["id"], id.as_str());
     let missing = app
         .get("/v1/orders/01a218ea-ea56-747f-8da1-9b43aea255b9")
@@ -74,7 +75,8 @@ async fn metrics_name_routes_by_pattern_and_never_a_path_token_or_id() {
     );
     let text = page.text().await.unwrap();
     for expected in [
-        r#"orderpay_http_requests_total{method="GET",route="/pay/{token}",status="303"}"#,
+        r#"orderpay_http_requests_total{method="GET",route="/pay/{token}",status="200"}"#,
+        r#"orderpay_http_requests_total{method="POST",route="/pay/{token}",status="303"}"#,
         r#"orderpay_http_requests_total{method="GET",route="/v1/orders/{id}",status="200"}"#,
         r#"orderpay_http_requests_total{method="GET",route="/v1/orders/{id}",status="404"}"#,
         r#"orderpay_http_requests_total{method="POST",route="/v1/orders",status="201"}"#,

@@ -264,9 +264,21 @@ pub fn no_redirects() -> Client {
         .unwrap()
 }
 
-/// Opens `url` and returns the redirect target (panics unless it is a 303).
-pub async fn redirect_of(url: &str) -> String {
-    let response = no_redirects().get(url).send().await.unwrap();
+/// The `Origin` a browser sends with a form on the page at `url`.
+pub fn origin_of(url: &str) -> String {
+    let url = url::Url::parse(url).unwrap();
+    url.origin().ascii_serialization()
+}
+
+/// Opens checkout from the pay link `url`'s page (its form's POST, as a browser sends it)
+/// and returns where it leads (panics unless it is a 303).
+pub async fn open_checkout(url: &str) -> String {
+    let response = no_redirects()
+        .post(url)
+        .header("origin", origin_of(url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 303, "{url}: {:?}", response.text().await);
     response.headers()["location"].to_str().unwrap().to_owned()
 }

@@ -12,7 +12,7 @@ async fn the_pay_link_opens_a_stripe_session_and_a_signed_completion_pays_the_or
         .json()
         .await
         .unwrap();
-    let to = redirect_of(link["url"].as_str().unwrap()).await;
+    let to = open_checkout(link["url"].as_str().unwrap()).await;
     assert!(
         to.starts_with("https://checkout.stripe.com/c/pay/cs_test_"),
         "{to}"
@@ -104,4 +104,84 @@ async fn cancelling_expires_the_open_stripe_session_first() {
         .await;
     assert_eq!(cancelled.status(), 200);
     assert_eq!(app.order(&id).await["status"], "cancelled");
+}
+
+/// How many payments the database holds.
+async fn payment_rows(app: &TestApp) -> i64 {
+    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one("SELECT count(*) FROM payments", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A link-preview crawler fetches the link as iMessage's does (a GET, its user agent, no
+/// cookies, no scripts): it reads whom and what for, and nothing is opened. The customer's
+/// tap then opens one session, whose checkout names the merchant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_preview_crawler_reads_the_link_and_opens_nothing() {
+    let stripe = fake_stripe().await;
+    let app = spawn_app_with(&[
+        ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_API_BASE", &stripe.uri()),
+        ("MERCHANT_NAME", "Tea House"),
+        ("MERCHANT_LOGO_URL", "https://cdn.example.com/tea.png"),
+        ("MERCHANT_SUPPORT_CONTACT", "+44 20 7946 0958"),
+    ])
+    .await;
+    let (_, link) = app.order_with_link("+14155550100", "Tea").await;
+    let url = link["url"].as_str().unwrap();
+    let payments = payment_rows(&app).await;
+
+    let crawler = reqwest::Client::builder()
+        .user_agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0")
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = crawler.get(url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for tag in [
+        "<meta property=\"og:title\" content=\"Pay $9.00 to Tea House\">",
+        "<meta property=\"og:site_name\" content=\"Tea House\">",
+        "<meta property=\"og:image\" content=\"https://cdn.example.com/tea.png\">",
+        &format!("<meta property=\"og:url\" content=\"{url}\">"),
+        "<meta name=\"twitter:card\" content=\"summary\">",
+    ] {
+        assert!(html.contains(tag), "{tag} missing from {html}");
+    }
+    assert!(
+        html.contains("<a href=\"tel:+442079460958\">+44 20 7946 0958</a>"),
+        "{html}"
+    );
+    assert_eq!(payment_rows(&app).await, payments, "no payment row made");
+    assert!(
+        stripe.received_requests().await.unwrap().is_empty(),
+        "Stripe was never called"
+    );
+
+    // The customer's tap: the page's own POST opens one session, for Tea House.
+    let to = open_checkout(url).await;
+    assert!(to.starts_with("https://checkout.stripe.com/c/pay/"), "{to}");
+    let sent = stripe.received_requests().await.unwrap();
+    assert_eq!(sent.len(), 1);
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&sent[0].body)
+        .into_owned()
+        .collect();
+    let field = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    assert!(
+        field("payment_intent_data[description]")
+            .is_some_and(|d| d.starts_with("Tea House order ")),
+        "{form:?}"
+    );
+    assert!(
+        field("custom_text[submit][message]")
+            .is_some_and(|m| m.starts_with("Paying Tea House for order ")),
+        "{form:?}"
+    );
 }

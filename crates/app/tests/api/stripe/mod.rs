@@ -16,7 +16,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use orderpay_stripe::signature_header;
 
-use crate::helpers::{TestApp, assert_problem, redirect_of, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, open_checkout, spawn_app_with};
 
 pub const WEBHOOK_SECRET: &str = "whsec_test_orderpay";
 
@@ -61,7 +61,7 @@ pub async fn order_with_payment(app: &TestApp, phone: &str) -> (String, String) 
 /// Session the link redirected to.
 pub async fn order_with_open_session(app: &TestApp, phone: &str) -> (String, String) {
     let (id, link) = app.order_with_link(phone, "Tea").await;
-    redirect_of(link["url"].as_str().unwrap()).await;
+    open_checkout(link["url"].as_str().unwrap()).await;
     let payment = link["payment_id"].as_str().unwrap();
     (id, format!("cs_test_{}", payment.replace('-', "")))
 }
