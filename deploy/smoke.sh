@@ -76,7 +76,7 @@ docker rm -f orderpay-smoke >/dev/null 2>&1 || true
 docker run -d --name orderpay-smoke --network host \
   -e DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" -e PORT="$PORT" \
   -e RUST_LOG=info -e LOG_FORMAT=json -e PAYMENT_PROVIDER=sandbox \
-  -e PUBLIC_BASE_URL="http://127.0.0.1:$PORT" \
+  -e PUBLIC_BASE_URL="http://127.0.0.1:$PORT" -e MERCHANT_NAME="Tea House" \
   --health-interval 2s \
   "$IMAGE" >/dev/null
 base=http://127.0.0.1:$PORT
@@ -95,7 +95,9 @@ echo "order $id: $(echo "$order" | python3 -c 'import json,sys; o=json.load(sys.
 link=$(curl -sf -H "Authorization: Bearer $key" -X POST "$base/v1/orders/$id/payment-link" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
 echo "pay link: ${link%/*}/…"
-checkout=$(curl -s -o /dev/null -w '%{redirect_url}' "$link")
+# What a chat app's preview shows (a read: nothing opened), then the page's own POST.
+echo "preview: $(curl -sf -A 'WhatsApp/2.23.20.0 A' "$link" | grep -o '<meta property="og:title" content="[^"]*"')"
+checkout=$(curl -s -o /dev/null -w '%{redirect_url}' -X POST -H "Origin: $base" "$link")
 echo "opened: ${checkout%/*}/…"
 paid=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Origin: $base" "$checkout/pay")
 echo "Pay pressed: $paid"

@@ -84,11 +84,6 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
     let links: Arc<dyn CustomerLinks> = Arc::new(RouteLinks::new(base_url));
     let (gateway, webhooks) = provider(config, links.clone())?;
     let sandbox = gateway.provider() == PaymentProvider::Sandbox;
-    if sandbox {
-        tracing::warn!(
-            "no STRIPE_SECRET_KEY: payments go through the built-in SANDBOX, which takes no money"
-        );
-    }
     let settings = PaymentSettings {
         links: links.clone(),
         checkout_ttl: chrono::TimeDelta::from_std(config.checkout_ttl)
@@ -176,6 +171,9 @@ type Provider = (Arc<dyn PaymentGateway>, Option<Arc<dyn EventFeed>>);
 /// events come from its own pages).
 fn provider(config: &Config, links: Arc<dyn CustomerLinks>) -> anyhow::Result<Provider> {
     let Some(stripe) = &config.stripe else {
+        tracing::warn!(
+            "no STRIPE_SECRET_KEY: payments go through the SANDBOX, which takes no money"
+        );
         return Ok((Arc::new(SandboxGateway::new(links)), None));
     };
     let gateway = StripeGateway::new(

@@ -178,7 +178,11 @@ fn quality(q: &str) -> Option<u16> {
     if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let thousandths = format!("{fraction:0<3}").parse::<u16>().ok()?;
+    let mut padded = fraction.to_owned();
+    while padded.len() < 3 {
+        padded.push('0');
+    }
+    let thousandths = padded.parse::<u16>().ok()?;
     match whole {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
