@@ -111,7 +111,11 @@ async fn declining_in_the_sandbox_leaves_the_order_payable_with_a_new_attempt() 
                 .insert_header(("origin", BASE)),
         )
         .await;
-    assert_eq!(declined.status, 303);
+    // Back to the link's page, told not to go straight back to checkout.
+    assert_eq!(
+        (declined.status, declined.location()),
+        (303, format!("{link}?returned"))
+    );
     assert_eq!(api.status_of(id).await, "pending_payment");
     let (_, second_payment) = api.pay_link(id).await;
     assert_ne!(

@@ -166,22 +166,6 @@ async fn a_person_continues_to_checkout_by_the_pages_own_post() {
 }
 
 #[actix_web::test]
-async fn declining_returns_to_the_page_without_going_straight_back() {
-    let api = api().await;
-    let id = &api.order_id("+14155550100").await;
-    let (link, _) = api.pay_link(id).await;
-    let checkout = api.checkout(&link).await;
-    let declined = api
-        .send(
-            TestRequest::post()
-                .uri(&format!("{checkout}/decline"))
-                .insert_header(("origin", BASE)),
-        )
-        .await;
-    assert_eq!(declined.location(), format!("{link}?returned"));
-}
-
-#[actix_web::test]
 async fn a_paid_or_cancelled_orders_preview_says_so_and_offers_no_checkout() {
     let api = api().await;
     let paid = api.order_id("+14155550100").await;

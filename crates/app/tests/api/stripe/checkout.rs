@@ -125,14 +125,14 @@ async fn payment_rows(app: &TestApp) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_preview_crawler_reads_the_link_and_opens_nothing() {
     let stripe = fake_stripe().await;
-    let app = spawn_app_with(&[
-        ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
-        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("STRIPE_API_BASE", &stripe.uri()),
-        ("MERCHANT_NAME", "Tea House"),
-        ("MERCHANT_LOGO_URL", "https://cdn.example.com/tea.png"),
-        ("MERCHANT_SUPPORT_CONTACT", "+44 20 7946 0958"),
-    ])
+    let app = stripe_app_with(
+        &stripe,
+        &[
+            ("MERCHANT_NAME", "Tea House"),
+            ("MERCHANT_LOGO_URL", "https://cdn.example.com/tea.png"),
+            ("MERCHANT_SUPPORT_CONTACT", "+44 20 7946 0958"),
+        ],
+    )
     .await;
     let (_, link) = app.order_with_link("+14155550100", "Tea").await;
     let url = link["url"].as_str().unwrap();

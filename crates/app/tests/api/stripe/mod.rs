@@ -43,12 +43,19 @@ pub async fn fake_stripe() -> MockServer {
 }
 
 pub async fn stripe_app(stripe: &MockServer) -> TestApp {
-    spawn_app_with(&[
+    stripe_app_with(stripe, &[]).await
+}
+
+/// The service on Stripe's fake, with `more` settings.
+pub async fn stripe_app_with(stripe: &MockServer, more: &[(&str, &str)]) -> TestApp {
+    let uri = stripe.uri();
+    let mut vars = vec![
         ("STRIPE_SECRET_KEY", "sk_test_orderpay"),
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("STRIPE_API_BASE", &stripe.uri()),
-    ])
-    .await
+        ("STRIPE_API_BASE", uri.as_str()),
+    ];
+    vars.extend_from_slice(more);
+    spawn_app_with(&vars).await
 }
 
 /// A pending order of 9.00 usd and its open payment (the pay link made it).

@@ -146,6 +146,12 @@ impl CheckoutService {
     /// # Errors
     /// `NotFound`, `AlreadyPaid`, `Cancelled`, `Flagged`, `NotChargeable`.
     pub async fn pay_link_url(&self, id: OrderId) -> Result<String, PayLinkError> {
+        let order = self.order_to_pay(id).await?;
+        Ok(self.links().pay(order.pay_token()))
+    }
+
+    /// Order `id`, when it can be paid online now.
+    async fn order_to_pay(&self, id: OrderId) -> Result<Order, PayLinkError> {
         let order = self
             .orders
             .find_by_id(id)
@@ -154,7 +160,7 @@ impl CheckoutService {
         payable(&order)?;
         self.chargeable(&order)
             .map_err(PayLinkError::NotChargeable)?;
-        Ok(self.links().pay(order.pay_token()))
+        Ok(order)
     }
 
     /// The payment a checkout session belongs to, and its order (the sandbox's page).
@@ -173,14 +179,7 @@ impl CheckoutService {
     /// `AlreadyPaid` / `Cancelled` when there is nothing to pay; `NotFound`.
     #[tracing::instrument(skip_all, fields(order_id = %id))]
     pub async fn pay_link(&self, id: OrderId) -> Result<PayLink, PayLinkError> {
-        let order = self
-            .orders
-            .find_by_id(id)
-            .await?
-            .ok_or(PayLinkError::NotFound)?;
-        payable(&order)?;
-        self.chargeable(&order)
-            .map_err(PayLinkError::NotChargeable)?;
+        let order = self.order_to_pay(id).await?;
         let payment = self.open_payment(&order).await?;
         let now = self.clock.now();
         self.payments
