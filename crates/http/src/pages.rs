@@ -211,6 +211,8 @@ pub fn page_with(
         .insert_header(("referrer-policy", "no-referrer"))
         .insert_header(("x-content-type-options", "nosniff"))
         .insert_header(("x-robots-tag", "noindex, nofollow"))
+        // The words follow the request's `Accept-Language`.
+        .insert_header(("vary", "Accept-Language"))
         .body(html.into_string())
 }
 

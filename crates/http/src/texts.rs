@@ -190,12 +190,33 @@ fn quality(q: &str) -> Option<u16> {
     }
 }
 
-/// `template` with each `{name}` replaced by its value.
+/// `template` with each `{name}` replaced by its value, in one pass: a value is never read
+/// as a template (a merchant named `{amount}` stays so). An unknown `{name}` stays as written.
 pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), value);
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -289,5 +310,14 @@ mod tests {
             ),
             "Pay $12.25 to Tea House"
         );
+        // One pass: a value is not a template, and what is not a placeholder stays.
+        assert_eq!(
+            fill(
+                EN.pay_title,
+                &[("merchant", "{amount} {x"), ("amount", "$1")]
+            ),
+            "Pay $1 to {amount} {x"
+        );
+        assert_eq!(fill("{a}{b}{", &[("a", "1")]), "1{b}{");
     }
 }

@@ -193,6 +193,7 @@ async fn every_page_a_customer_sees_carries_protective_headers() {
         assert_eq!(reply.header("referrer-policy"), "no-referrer", "{page}");
         assert_eq!(reply.header("x-content-type-options"), "nosniff");
         assert_eq!(reply.header("cache-control"), "no-store");
+        assert_eq!(reply.header("vary"), "Accept-Language", "{page}");
     }
     // API answers hold personal data: never cached.
     let lookup = api.get("/v1/customers?phone=%2B14155550100").await;
