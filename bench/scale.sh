@@ -10,6 +10,11 @@
 #   bash bench/scale.sh                 # seeds both (10 M takes a while) and measures
 #   SKIP_SEED=1 bash bench/scale.sh     # measures again on the databases already seeded
 #   SKIP_SEED=1 LOAD_SCALES= bash bench/scale.sh   # only the plans and the sizes
+#   SHARED_BUFFERS=8GB SKIP_SEED=1 bash bench/scale.sh  # the working set in memory: PostgreSQL's
+#       buffer cache set to that for the run (restarted; reset after), and the hot paths'
+#       tables and indexes loaded into it (pg_prewarm) before each scale is measured
+#
+# Each path starts after a CHECKPOINT, so none pays for the writes of the one before it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -23,6 +28,16 @@ PG_LOG=${PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log | head -1)}
 declare -A N_ORDERS=([10k]=10000 [10M]=10000000) BIG=([10k]=1 [10M]=1000) N_CUSTOMERS=([10k]=5001 [10M]=5001000)
 
 cargo build --release -q -p orderpay --bins
+if [ -n "${SHARED_BUFFERS:-}" ]; then
+  cluster="$(ls /etc/postgresql) main"
+  restart() { pg_ctlcluster --skip-systemctl-redirect $cluster restart; }
+  psql "$SERVER/postgres" -qc "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'"
+  restart
+  trap 'psql "$SERVER/postgres" -qc "ALTER SYSTEM RESET shared_buffers"; restart' EXIT
+  echo "== shared_buffers $(psql "$SERVER/postgres" -Atc 'SHOW shared_buffers')"
+fi
+HOT_RELATIONS="'orders', 'orders_reference_key', 'orders_pkey', 'orders_by_customer_newest_first',
+  'order_items', 'order_items_pkey', 'customers', 'customers_phone_key', 'order_events_pkey'"
 for scale in 10k 10M; do
   db=orderpay_bench_scale_$scale
   if [ -z "${SKIP_SEED:-}" ]; then
@@ -42,8 +57,14 @@ for scale in ${LOAD_SCALES-10k 10M}; do
   # The 1000th page starts after the customer's 4,995th newest order.
   AFTER_1000=$(psql "$SERVER/$db" -Atc "SELECT id FROM orders WHERE customer_id = '$CUSTOMER_ID'
       ORDER BY created_at DESC, id DESC OFFSET 4994 LIMIT 1")
+  if [ -n "${SHARED_BUFFERS:-}" ]; then
+    psql "$SERVER/$db" -qAtc "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+      -c "SELECT 'prewarmed ' || pg_size_pretty(sum(pg_prewarm(oid)) * 8192) FROM pg_class
+          WHERE relname IN ($HOT_RELATIONS)"
+  fi
   serve now $db
   for path in lookup create page1 page1000 phone events; do
+    psql "$SERVER/$db" -qc "CHECKPOINT"
     case $path in
       lookup) script=bench/lookup.lua; export AFTER= ;;
       create) script=bench/create.lua ;;
