@@ -35,7 +35,13 @@ pub(crate) fn not_found(ctx: Ctx<'_>) -> HttpResponse {
     )
 }
 
-pub(crate) fn unavailable(ctx: Ctx<'_>) -> HttpResponse {
+/// The page for an error the customer cannot fix: logged with `what` failed, and a 503.
+pub(crate) fn failed(ctx: Ctx<'_>, what: &str, error: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %format!("{error:#}"), "{what}");
+    unavailable(ctx)
+}
+
+fn unavailable(ctx: Ctx<'_>) -> HttpResponse {
     let mut response = message(
         ctx,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -173,10 +179,7 @@ pub async fn preview(state: Data<AppState>, req: HttpRequest, token: Path<String
             !returned && !preview_agent(&req),
         ),
         Err(PayLinkError::NotFound) => not_found(ctx),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "reading a pay link failed");
-            unavailable(ctx)
-        }
+        Err(e) => failed(ctx, "reading a pay link failed", &e),
     }
 }
 
@@ -204,10 +207,7 @@ pub async fn open(state: Data<AppState>, req: HttpRequest, token: Path<String>) 
         // Paid, cancelled, on hold...: the link's page says which.
         Ok(_) => see_other(&checkout.links().pay(&token)),
         Err(PayLinkError::NotFound) => not_found(ctx),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "opening a pay link failed");
-            unavailable(ctx)
-        }
+        Err(e) => failed(ctx, "opening a pay link failed", &e),
     }
 }
 
@@ -240,10 +240,7 @@ pub async fn done(state: Data<AppState>, req: HttpRequest, token: Path<String>) 
             )
         }
         Ok(None) => not_found(ctx),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "reading an order failed");
-            unavailable(ctx)
-        }
+        Err(e) => failed(ctx, "reading an order failed", &e),
     }
 }
 

@@ -10,7 +10,7 @@ use orderpay_domain::payment::{PaymentStatus, SandboxOutcome};
 
 use crate::AppState;
 use crate::pages::{Ctx, order_page, order_summary, page};
-use crate::pay::{forbidden, from_own_pages, not_found, see_other, unavailable};
+use crate::pay::{failed, forbidden, from_own_pages, not_found, see_other};
 
 /// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
 pub async fn checkout(
@@ -42,10 +42,7 @@ pub async fn checkout(
         }
         Ok(Some((_, order))) => see_other(&checkout.links().pay(order.pay_token())),
         Ok(None) => not_found(ctx),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "reading a sandbox session failed");
-            unavailable(ctx)
-        }
+        Err(e) => failed(ctx, "reading a sandbox session failed", &e),
     }
 }
 
@@ -86,9 +83,6 @@ pub async fn decide(
             ctx.t.closed_text,
         ),
         Ok(None) => not_found(ctx),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "applying a sandbox choice failed");
-            unavailable(ctx)
-        }
+        Err(e) => failed(ctx, "applying a sandbox choice failed", &e),
     }
 }
