@@ -89,6 +89,7 @@ done
 
 echo
 echo "== plans at 10 million (auto_explain: one request of each path)"
+mkdir -p target/bench
 db=orderpay_bench_scale_10M
 psql "$SERVER/$db" -qc "ALTER DATABASE \"$db\" SET session_preload_libraries = 'auto_explain'" \
   -c "ALTER DATABASE \"$db\" SET auto_explain.log_min_duration = 0" \

@@ -54,7 +54,7 @@ pub(crate) fn build_pool(
     let connect = options
         .clone()
         .with_connect_timeout(pool.connect_timeout)
-        .with_statement_timeout(pool.statement_timeout);
+        .with_session_settings(pool.statement_timeout);
     let mut config = ManagerConfig::default();
     // The default checks every connection with a query on checkout; a broken connection is
     // already detected without one, and the round trip would double the cost of a lookup.

@@ -134,17 +134,27 @@ impl ConnectOptions {
     }
 
     /// The same, with server-side session settings every connection of a pool starts with: a
-    /// statement deadline, and the same bound on a transaction left idle. Not through a
-    /// transaction pooler, which refuses start-up options and would not keep them: there each
-    /// transaction sets its own (`PgStore::with_conn`).
-    pub(crate) fn with_statement_timeout(&self, timeout: Duration) -> Self {
+    /// statement deadline, the same bound on a transaction left idle, and generic plans for
+    /// the statements it prepares. Not through a transaction pooler, which refuses start-up
+    /// options and would not keep them: there each transaction sets its own deadline
+    /// (`PgStore::with_conn`), and statements are not prepared for reuse.
+    ///
+    /// Generic plans: every statement the service prepares has one best plan whatever its
+    /// values (lookups by key, index ranges in key order). PostgreSQL's default (`auto`)
+    /// plans a statement again on every execution while a plan for the values at hand looks
+    /// cheaper than the generic one, and at 10 million orders it does, for a customer with
+    /// thousands of orders: planning then costs three times the query (bench/README.md, "Ten
+    /// million orders").
+    pub(crate) fn with_session_settings(&self, timeout: Duration) -> Self {
         let mut other = self.clone();
         if self.transaction_pooler {
             return other;
         }
         let ms = timeout.as_millis();
-        let settings =
-            format!("-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}");
+        let settings = format!(
+            "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} \
+             -c plan_cache_mode=force_generic_plan"
+        );
         let options = match self.config.get_options() {
             Some(existing) if !existing.trim().is_empty() => format!("{existing} {settings}"),
             _ => settings,
@@ -358,18 +368,25 @@ mod tests {
                 options.display()
             );
             // No start-up options for a pooler, which refuses them.
-            let timed = options.with_statement_timeout(Duration::from_secs(5));
+            let timed = options.with_session_settings(Duration::from_secs(5));
             assert_eq!(timed.config.get_options(), None, "{url}");
         }
         let direct = ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=false").unwrap();
         assert!(!direct.behind_transaction_pooler());
-        let timed = direct.with_statement_timeout(Duration::from_secs(5));
+        let timed = direct.with_session_settings(Duration::from_secs(5));
         assert!(
             timed
                 .config
                 .get_options()
                 .unwrap()
                 .contains("statement_timeout=5000")
+        );
+        assert!(
+            timed
+                .config
+                .get_options()
+                .unwrap()
+                .ends_with("-c plan_cache_mode=force_generic_plan")
         );
         assert!(ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=1").is_err());
     }
