@@ -144,7 +144,9 @@ impl ConnectOptions {
     /// plans a statement again on every execution while a plan for the values at hand looks
     /// cheaper than the generic one, and at 10 million orders it does, for a customer with
     /// thousands of orders: planning then costs three times the query (bench/README.md, "Ten
-    /// million orders").
+    /// million orders"). No JIT: it pays off for long analytic queries, never for these, and
+    /// a generic plan's cost under `LIMIT $n` (PostgreSQL assumes a tenth of the rows) is over
+    /// its threshold on a big table, so the event feed compiled itself on every call.
     pub(crate) fn with_session_settings(&self, timeout: Duration) -> Self {
         let mut other = self.clone();
         if self.transaction_pooler {
@@ -153,7 +155,7 @@ impl ConnectOptions {
         let ms = timeout.as_millis();
         let settings = format!(
             "-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} \
-             -c plan_cache_mode=force_generic_plan"
+             -c plan_cache_mode=force_generic_plan -c jit=off"
         );
         let options = match self.config.get_options() {
             Some(existing) if !existing.trim().is_empty() => format!("{existing} {settings}"),
@@ -386,7 +388,7 @@ mod tests {
                 .config
                 .get_options()
                 .unwrap()
-                .ends_with("-c plan_cache_mode=force_generic_plan")
+                .ends_with("-c plan_cache_mode=force_generic_plan -c jit=off")
         );
         assert!(ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=1").is_err());
     }
