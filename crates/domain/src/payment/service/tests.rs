@@ -656,3 +656,38 @@ async fn cancel_racing_a_payment_reports_the_new_status() {
         "{err:?}"
     );
 }
+
+/// A pay link's preview reads where the order stands and writes nothing: a payment on its
+/// way shows as processing, an open one as payable, and neither the provider nor the
+/// payment store's writes are touched (the mocks refuse any call not expected).
+#[tokio::test]
+async fn a_preview_reads_the_state_and_opens_nothing() {
+    let order = pending_order();
+    let mut processing = Payment::start(&order, PaymentProvider::Stripe, chrono::Utc::now());
+    processing.status = PaymentStatus::Processing;
+    let open = open_payment(&order, "cs_1", chrono::Utc::now() + TimeDelta::hours(1));
+    for (latest, expected) in [
+        (Some(processing), LinkState::Processing),
+        (Some(open), LinkState::Payable),
+        (None, LinkState::Payable),
+    ] {
+        let mut orders = MockOrderRepository::new();
+        let found = order.clone();
+        orders
+            .expect_find_by_pay_token()
+            .returning(move |_| Ok(Some(found.clone())));
+        let mut payments = MockPaymentRepository::new();
+        payments
+            .expect_latest_for_order()
+            .returning(move |_| Ok(latest.clone()));
+        payments.expect_open_or_get().never();
+        payments.expect_record_session().never();
+        payments.expect_record_once().never();
+        let mut gateway = MockPaymentGateway::new();
+        gateway.expect_open_checkout().never();
+        let checkout = service(orders, payments, gateway).checkout;
+        let preview = checkout.preview(order.pay_token()).await.unwrap();
+        assert_eq!(preview.state, expected);
+        assert_eq!(preview.order.id(), order.id());
+    }
+}
