@@ -54,8 +54,9 @@ enum ApiKeyCommand {
         #[arg(long)]
         name: String,
         /// Restrict the key to these scopes (repeat, or separate with commas): customers:read,
-        /// customers:write, orders:read, orders:write, payments:write, refunds:write. Without
-        /// any, the key has full access.
+        /// customers:write, orders:read, orders:write, orders:clear_flags, payments:write,
+        /// refunds:write, events:read, webhooks:read, webhooks:write. Without any, the key has
+        /// full access.
         #[arg(long = "scope", value_delimiter = ',', value_parser = parse_scope)]
         scopes: Vec<Scope>,
     },

@@ -18,7 +18,7 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
         .map_err(|_| Problem::not_found("customer"))
 }
 
-#[utoipa::path(post, path = "/v1/customers", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/customers", tag = "customers",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CustomerRequest,
     responses((status = 201, description = "Created", body = crate::views::CustomerView),
         (status = 409, description = "`customer_exists` (with `existing_customer_id`), or `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -35,7 +35,7 @@ pub async fn create(
 }
 
 /// `GET /v1/customers?phone=...` looks one customer up; without `phone` it lists them.
-#[utoipa::path(get, path = "/v1/customers", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/customers", tag = "customers",
     params(("phone" = Option<String>, Query, description = "Look one customer up by phone (database, then directory)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
@@ -68,7 +68,7 @@ pub async fn list_or_lookup(
     Ok(HttpResponse::Ok().json(ListView::of(&page, |c| CustomerView::from(c))))
 }
 
-#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "The customer's id")),
     responses((status = 200, description = "The customer", body = crate::views::CustomerView),
         (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -77,7 +77,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }
 
-#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = String, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
     responses((status = 200, description = "The customer as changed", body = crate::views::CustomerView),
         (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]

@@ -18,7 +18,7 @@ fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, Problem> {
         .map_err(|_| Problem::not_found("webhook endpoint"))
 }
 
-#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     request_body = crate::requests::CreateWebhookEndpointRequest,
     responses((status = 201, description = "Subscribed; `secret` is shown this once", body = crate::views::WebhookEndpointView),
@@ -36,7 +36,7 @@ pub async fn create(
     Ok(HttpResponse::Created().json(WebhookEndpointView::of(&endpoint, Some(secret))))
 }
 
-#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
     responses((status = 200, description = "Endpoints, newest first", body = crate::openapi::WebhookEndpointList),
@@ -49,7 +49,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |e| WebhookEndpointView::of(e, None))))
 }
 
-#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, description = "The endpoint (without its secret)", body = crate::views::WebhookEndpointView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -58,7 +58,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(WebhookEndpointView::of(&endpoint, None)))
 }
 
-#[utoipa::path(patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     request_body = crate::requests::UpdateWebhookEndpointRequest,
     responses((status = 200, description = "The endpoint as changed; enabling it forgets its failures", body = crate::views::WebhookEndpointView),
@@ -78,7 +78,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(WebhookEndpointView::of(&endpoint, None)))
 }
 
-#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id")),
     responses((status = 200, description = "Deleted, with its pending deliveries", body = crate::views::DeletedView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -92,7 +92,7 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     }))
 }
 
-#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The new secret; the old one also signs until `WEBHOOK_SECRET_OVERLAP_HOURS` pass", body = crate::views::SecretView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -106,7 +106,7 @@ pub async fn rotate_secret(
     Ok(HttpResponse::Ok().json(SecretView { secret }))
 }
 
-#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
@@ -126,7 +126,7 @@ pub async fn deliveries(
     Ok(HttpResponse::Ok().json(ListView::of(&page, |d| DeliveryView::from(d))))
 }
 
-#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint's id"), ("delivery_id" = String, Path, description = "The delivery's id"),
         ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "Due now: the sender sends it at once", body = crate::views::DeliveryView),

@@ -10,7 +10,7 @@ use crate::problem::Problem;
 use crate::query::Query;
 use crate::views::{EventView, ListView, parse_event_id};
 
-#[utoipa::path(get, path = "/v1/events", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events", tag = "webhooks",
     params(("type" = Option<String>, Query, description = "Only events of this type (`order.paid`, ...)"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<String>, Query, pattern = "^evt_[0-9a-f]{32}$", description = "The last id of the previous page")),
@@ -32,7 +32,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |e| EventView::from(e))))
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The event's id (`evt_...`)")),
     responses((status = 200, description = "The event, with the order as it was then", body = crate::views::EventView),
         (status = 404, description = "No such event (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]

@@ -3,7 +3,8 @@
 //! method, path and body) gets that answer again with `Idempotent-Replayed: true`; the same key
 //! for another request is `422 idempotency_key_reused`; a retry while the first still runs is
 //! `409 idempotency_key_in_use`. Answers that say the request could not be read (400, 413,
-//! 415, 422) or that the service failed (5xx) are not stored: the key is released, and a
+//! 415, 422), that the service failed (5xx), or that the same request should be retried later
+//! (409 `payment_processing`, `refund_in_progress`) are not stored: the key is released, and a
 //! corrected or later retry runs.
 //!
 //! Creating an order stores its answer in the same statement as the order (the handler asks
@@ -162,8 +163,8 @@ pub async fn idempotent(
 
     let now = chrono::Utc::now();
     let expired_before = now - state.idempotency_ttl;
-    let by_handler = crate::middleware::route_of(&req)
-        .is_some_and(|route| CLAIMED_BY_HANDLER.contains(&route.as_str()));
+    let by_handler = crate::routes::declared(req.request())
+        .is_some_and(|route| CLAIMED_BY_HANDLER.contains(&route.path));
     if by_handler {
         req.extensions_mut().insert(KeyedRequest {
             key,
@@ -199,7 +200,12 @@ pub async fn idempotent(
         return Ok(response);
     }
     let status = response.status();
-    if !worth_storing(status) {
+    let retry_later = response
+        .response()
+        .extensions()
+        .get::<crate::problem::RetryLater>()
+        .is_some();
+    if retry_later || !worth_storing(status) {
         if let Err(e) = state.idempotency.release(&key).await {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }

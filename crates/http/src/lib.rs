@@ -19,6 +19,7 @@ pub mod problem;
 mod qr;
 mod query;
 pub mod requests;
+pub mod routes;
 mod sandbox;
 pub mod texts;
 mod views;
@@ -49,6 +50,7 @@ pub use body::MAX_BODY_BYTES;
 pub use links::RouteLinks;
 pub use metrics::MetricsEndpoint;
 pub use middleware::request_context;
+pub use routes::{Access, Operation};
 pub use views::EventJson;
 
 /// Whether the service can do its work now (the database answers). `Err` says why not.
@@ -93,99 +95,12 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
 }
 
-/// The routes, for `App::configure`.
+/// The routes, for `App::configure`: the route table's, each behind its guard (see
+/// [`routes`]), and Swagger UI with the document it shows.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Resources, not bare routes: another method on a known path is 405, not 404.
-    cfg.service(web::resource("/healthz").get(healthz))
-        .service(web::resource("/readyz").get(readyz))
-        .service(web::resource("/metrics").get(metrics::metrics))
-        .service(web::resource("/docs").get(docs_index))
-        .service(
-            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-                .url("/openapi.json", openapi::document()),
-        )
-        .service(
-            web::scope("/v1")
-                // Outermost last: the API key first, then its idempotency keys.
-                .wrap(from_fn(idempotency::idempotent))
-                .wrap(from_fn(middleware::require_api_key))
-                .service(
-                    web::resource("/customers")
-                        .get(customers::list_or_lookup)
-                        .post(customers::create),
-                )
-                .service(
-                    web::resource("/customers/{id}")
-                        .get(customers::get)
-                        .patch(customers::update),
-                )
-                .service(
-                    web::resource("/orders")
-                        .get(orders::list)
-                        .post(orders::create),
-                )
-                .service(
-                    web::resource("/orders/by-reference/{reference}").get(orders::get_by_reference),
-                )
-                .service(web::resource("/orders/{id}").get(orders::get))
-                .service(web::resource("/orders/{id}/cancel").post(orders::cancel))
-                .service(web::resource("/orders/{id}/payment-link").post(payments::payment_link))
-                .service(
-                    web::resource("/orders/{id}/payment-link/qr").get(payments::payment_link_qr),
-                )
-                .service(web::resource("/orders/{id}/events").get(payments::events))
-                .service(web::resource("/orders/{id}/refunds").post(payments::refund))
-                .service(web::resource("/orders/{id}/clear-flags").post(payments::clear_flags))
-                .service(
-                    web::resource("/webhook_endpoints")
-                        .get(endpoints::list)
-                        .post(endpoints::create),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}")
-                        .get(endpoints::get)
-                        .patch(endpoints::update)
-                        .delete(endpoints::delete),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/rotate_secret")
-                        .post(endpoints::rotate_secret),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/deliveries").get(endpoints::deliveries),
-                )
-                .service(
-                    web::resource("/webhook_endpoints/{id}/deliveries/{delivery_id}/retry")
-                        .post(endpoints::retry),
-                )
-                .service(web::resource("/events").get(events::list))
-                .service(web::resource("/events/{id}").get(events::get)),
-        )
-        .service(
-            web::resource("/webhooks/stripe")
-                .app_data(web::PayloadConfig::new(webhooks::MAX_EVENT_BYTES))
-                .post(webhooks::stripe),
-        )
-        .service(
-            web::resource("/pay/{token}")
-                .get(pay::preview)
-                .route(web::head().to(pay::preview))
-                .post(pay::open),
-        )
-        .service(web::resource("/pay/{token}/done").get(pay::done))
-        .configure(sandbox_routes);
-}
-
-/// The sandbox provider's checkout pages, served only when the sandbox is the provider.
-fn sandbox_routes(cfg: &mut web::ServiceConfig) {
+    routes::register(cfg);
     cfg.service(
-        web::scope("/sandbox/checkout")
-            .guard(actix_web::guard::fn_guard(|ctx| {
-                ctx.app_data::<web::Data<AppState>>()
-                    .is_some_and(|state| state.sandbox)
-            }))
-            .route("/{session}", web::get().to(sandbox::checkout))
-            .route("/{session}/{choice}", web::post().to(sandbox::decide)),
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()),
     );
 }
 

@@ -36,7 +36,9 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// The outermost middleware: request id, span, access log line, problem details fallback,
 /// and a panic in a handler caught here and answered as a 500 like any other error, so it
-/// never takes down the worker and the other requests it is serving.
+/// never takes down the worker and the other requests it is serving. It runs before routing,
+/// so it knows no route: the route's guard records it (see `routes`), and the log line and
+/// the metrics read it from there once the answer is back.
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -46,14 +48,10 @@ pub async fn request_context(
     let probe = matches!(req.path(), "/healthz" | "/readyz");
     // The route's pattern (`/pay/{token}`), never the path: paths carry pay tokens and
     // sandbox session ids, which would let a log reader pay or decline for a customer.
-    let route = req
-        .resource_map()
-        .match_pattern(req.path())
-        .unwrap_or_else(|| "(no route)".to_owned());
     let span = tracing::info_span!(
         "http_request",
         method = %req.method(),
-        route = %route,
+        route = tracing::field::Empty,
         request_id = %id,
         trace_id = tracing::field::Empty,
         status = tracing::field::Empty,
@@ -67,23 +65,8 @@ pub async fn request_context(
         .app_data::<actix_web::web::Data<crate::AppState>>()
         .is_some_and(|state| state.metrics.is_some());
     let method = req.method().clone();
-    let limited = public_limit(&req, &route);
-    // The pattern is kept for the metrics only while they are counted (no copy otherwise).
-    let metered = counted.then(|| route.clone());
-    req.extensions_mut().insert(RoutePattern(route));
     let started = Instant::now();
     // Inner layers answer errors as responses (never `Err`), so every answer passes here.
-    if let Some(verdict) = limited.filter(|v| !v.allowed) {
-        span.in_scope(|| tracing::warn!("rate limited (per client address)"));
-        let mut response = req.into_response(crate::limits::refused(&verdict));
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
-        if let Some(route) = metered {
-            crate::metrics::record_request(&method, route, 429, started.elapsed());
-        }
-        return Ok(response);
-    }
     let outcome = AssertUnwindSafe(next.call(req).instrument(span.clone()))
         .catch_unwind()
         .await;
@@ -103,13 +86,17 @@ pub async fn request_context(
         }
     };
     let mut response = as_problem(response);
-    if let Some(verdict) = &limited {
-        crate::limits::write_headers(response.headers_mut(), verdict);
-    }
     let status = response.status();
+    let route = route_label(&response);
+    span.record("route", route.as_ref());
     span.record("status", status.as_u16());
-    if let Some(route) = metered {
-        crate::metrics::record_request(&method, route, status.as_u16(), started.elapsed());
+    if counted {
+        crate::metrics::record_request(
+            &method,
+            route.into_owned(),
+            status.as_u16(),
+            started.elapsed(),
+        );
     }
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -125,6 +112,21 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The route an answer came from, for logs and metrics: the pattern its guard declared; for a
+/// 405, the pattern of the resource actix matched (it has no route for that method); else
+/// `(no route)`.
+fn route_label(response: &ServiceResponse<BoxBody>) -> std::borrow::Cow<'static, str> {
+    if let Some(declared) = crate::routes::declared(response.request()) {
+        return declared.path.into();
+    }
+    if response.status() == actix_web::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some(pattern) = response.request().match_pattern()
+    {
+        return pattern.into();
+    }
+    "(no route)".into()
 }
 
 /// The trace id of a W3C `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`), when the
@@ -208,9 +210,8 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let mut answer = Problem::new(code, detail).error_response();
     if code == Code::MethodNotAllowed
         && let Some(allow) = req
-            .extensions()
-            .get::<RoutePattern>()
-            .and_then(|route| crate::openapi::allowed_methods(&route.0))
+            .match_pattern()
+            .and_then(|route| crate::openapi::allowed_methods(&route))
     {
         answer
             .headers_mut()
@@ -219,70 +220,47 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     ServiceResponse::new(req, answer)
 }
 
-/// The routes that need no API key, limited per client address.
-const PUBLIC_ROUTES: &[&str] = &[
-    "/pay/{token}",
-    "/pay/{token}/done",
-    "/sandbox/checkout/{session}",
-    "/sandbox/checkout/{session}/{choice}",
-    "/webhooks/stripe",
-    "/readyz",
-];
-
-/// The per-address verdict for a request on a public route; `None` elsewhere (or unlimited).
-fn public_limit(req: &ServiceRequest, route: &str) -> Option<crate::limits::Verdict> {
-    if !PUBLIC_ROUTES.contains(&route) {
-        return None;
-    }
-    let state = req.app_data::<web::Data<AppState>>()?;
+/// The client's address as the limits see it (behind `RATE_LIMIT_TRUSTED_PROXIES`, what the
+/// first trusted proxy saw), or `None` when unknown.
+fn client_of(req: &ServiceRequest, state: &AppState) -> Option<std::net::IpAddr> {
     let forwarded = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    let address = crate::limits::client_address(
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    crate::limits::client_address(
         req.peer_addr().map(|a| a.ip()),
         forwarded,
         state.limits.settings.trusted_proxies,
-    )?;
-    state.limits.per_address.check(&address, Instant::now())
+    )
 }
 
-/// The pattern of the route a request matched (`/v1/orders/{id}`), once per request.
-#[derive(Debug, Clone)]
-struct RoutePattern(String);
-
-/// The pattern of the route `req` matched, as `request_context` found it.
-pub(crate) fn route_of(req: &ServiceRequest) -> Option<String> {
-    req.extensions().get::<RoutePattern>().map(|r| r.0.clone())
-}
-
-/// The scope a restricted API key needs for `method` on `route`; `None` for routes no key
-/// may be refused (an unknown route is a 404 whatever the key).
-pub(crate) fn required_scope(method: &actix_web::http::Method, route: &str) -> Option<Scope> {
-    let reads = matches!(
-        *method,
-        actix_web::http::Method::GET | actix_web::http::Method::HEAD
-    );
-    match route {
-        // The QR code is the pay link drawn: the same scope as the link.
-        "/v1/orders/{id}/payment-link" | "/v1/orders/{id}/payment-link/qr" => {
-            Some(Scope::PaymentsWrite)
-        }
-        "/v1/orders/{id}/refunds" => Some(Scope::RefundsWrite),
-        r if r.starts_with("/v1/customers") && reads => Some(Scope::CustomersRead),
-        r if r.starts_with("/v1/customers") => Some(Scope::CustomersWrite),
-        r if r.starts_with("/v1/orders") && reads => Some(Scope::OrdersRead),
-        r if r.starts_with("/v1/orders") => Some(Scope::OrdersWrite),
-        r if r.starts_with("/v1/events") => Some(Scope::EventsRead),
-        r if r.starts_with("/v1/webhook_endpoints") && reads => Some(Scope::WebhooksRead),
-        r if r.starts_with("/v1/webhook_endpoints") => Some(Scope::WebhooksWrite),
-        _ => None,
+/// For the routes that need no key: a token bucket per client address (429 with
+/// `Retry-After` past it), its state in the `RateLimit-*` headers of every answer.
+pub(crate) async fn limited_per_address(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let verdict = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        let address = client_of(&req, state)?;
+        state.limits.per_address.check(&address, Instant::now())
+    });
+    if let Some(verdict) = verdict.filter(|v| !v.allowed) {
+        tracing::warn!("rate limited (per client address)");
+        return Ok(req.into_response(crate::limits::refused(&verdict)));
     }
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    if let Some(verdict) = &verdict {
+        crate::limits::write_headers(response.headers_mut(), verdict);
+    }
+    Ok(response)
 }
 
-/// Requires `Authorization: Bearer <live API key>` for everything it wraps, and, for a
-/// restricted key, the scope the route needs (403 `insufficient_scope` naming it).
-pub async fn require_api_key(
+/// For a route that needs `scope`: `Authorization: Bearer <live API key>` that has it (403
+/// `insufficient_scope` naming it otherwise), within the key's rate limit; then the route's
+/// `Idempotency-Key` handling and its handler. An address that keeps sending keys that fail
+/// is refused (429) before its keys are looked up.
+pub(crate) async fn require_api_key(
+    scope: Scope,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -306,18 +284,26 @@ pub async fn require_api_key(
         );
         return Ok(req.into_response(problem.error_response()));
     };
+    let address = client_of(&req, &state);
+    let failures = &state.limits.failed_auth;
+    if let Some(verdict) = address.and_then(|a| failures.refuses(&a, Instant::now())) {
+        tracing::warn!("rate limited (failed authentication per client address)");
+        return Ok(req.into_response(crate::limits::refused(&verdict)));
+    }
     let key = match state.api_keys.authenticate(&token).await {
         Ok(key) => key,
-        Err(e) => return Ok(req.into_response(Problem::from(e).error_response())),
+        Err(e) => {
+            let problem = Problem::from(e);
+            if problem.code() == Code::Unauthorized
+                && let Some(address) = address
+            {
+                failures.check(&address, Instant::now());
+            }
+            return Ok(req.into_response(problem.error_response()));
+        }
     };
     tracing::Span::current().record("api_key_id", tracing::field::display(key.id));
-    let needed = req
-        .extensions()
-        .get::<RoutePattern>()
-        .and_then(|route| required_scope(req.method(), &route.0));
-    if let Some(scope) = needed
-        && !key.allows(scope)
-    {
+    if !key.allows(scope) {
         let problem = Problem::new(
             Code::InsufficientScope,
             format!("this API key is restricted; this request needs the scope `{scope}`"),
@@ -334,7 +320,7 @@ pub async fn require_api_key(
         return Ok(req.into_response(crate::limits::refused(&verdict)));
     }
     req.extensions_mut().insert(key);
-    let mut response = next.call(req).await?.map_into_boxed_body();
+    let mut response = crate::idempotency::idempotent(req, next).await?;
     if let Some(verdict) = &verdict {
         crate::limits::write_headers(response.headers_mut(), verdict);
     }

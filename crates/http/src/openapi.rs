@@ -175,6 +175,37 @@ impl Modify for CommonErrors {
     }
 }
 
+/// Each operation's `security` from the route table: `bearer` with the one scope the route
+/// needs (OpenAPI 3.1 lets a non-OAuth scheme list the roles it requires), or none for the
+/// routes anyone may call. The document says what the router enforces, from the same place.
+struct ScopesFromRoutes;
+
+impl Modify for ScopesFromRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use actix_web::http::Method;
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PATCH, &mut item.patch),
+                (Method::PUT, &mut item.put),
+                (Method::DELETE, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                operation.security = match crate::routes::operation(&method, path) {
+                    Some(crate::routes::Operation {
+                        access: crate::routes::Access::Key(scope),
+                        ..
+                    }) => Some(vec![SecurityRequirement::new("bearer", [scope.as_str()])]),
+                    _ => None,
+                };
+            }
+        }
+    }
+}
+
 /// `Authorization: Bearer <API key>` on everything under `/v1`.
 struct BearerAuth;
 
@@ -258,7 +289,7 @@ impl Modify for BearerAuth {
         crate::views::EventView,
         crate::views::EventData,
     )),
-    modifiers(&BearerAuth, &CommonErrors),
+    modifiers(&BearerAuth, &ScopesFromRoutes, &CommonErrors),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),

@@ -21,7 +21,7 @@ pub(crate) fn order_id(raw: &str) -> Result<OrderId, Problem> {
         .map_err(|_| Problem::not_found("order"))
 }
 
-#[utoipa::path(post, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orders", tag = "orders",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CreateOrderRequest,
     responses((status = 201, description = "Created (or, with `Idempotent-Replayed: true`, the first answer to this key)", body = crate::views::OrderView),
         (status = 409, description = "`idempotency_key_in_use`, or the operation's own conflict", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (`validation_failed`), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -60,7 +60,7 @@ pub async fn create(
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = String, Path, description = "The order's id")),
     responses((status = 200, description = "The order with its latest payment", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -69,7 +69,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 
-#[utoipa::path(get, path = "/v1/orders/by-reference/{reference}", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orders/by-reference/{reference}", tag = "orders",
     params(("reference" = String, Path, description = "As a person typed it: any case, hyphen optional, look-alikes forgiven")),
     responses((status = 200, description = "The order", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
@@ -87,7 +87,7 @@ pub async fn get_by_reference(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
-#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orders", tag = "orders",
     params(("customer_id" = Option<uuid::Uuid>, Query, description = "Only this customer's orders"),
         ("status" = Option<String>, Query, pattern = "^(pending_payment|paid|partially_refunded|refunded|cancelled)$", description = "pending_payment, paid, partially_refunded, refunded or cancelled"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
@@ -111,7 +111,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |o| OrderView::from(o))))
 }
 
-#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
     params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The order, cancelled", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_already_cancelled`, `payment_processing`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "Stripe did not close the session (`payment_provider_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]

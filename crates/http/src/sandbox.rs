@@ -12,12 +12,25 @@ use crate::AppState;
 use crate::pages::{Ctx, order_page, order_summary, page};
 use crate::pay::{failed, forbidden, from_own_pages, not_found, see_other};
 
+/// The sandbox's routes where it is not the provider: no such route.
+fn no_sandbox() -> HttpResponse {
+    use actix_web::ResponseError;
+    crate::problem::Problem::new(
+        crate::problem::Code::NotFound,
+        "no such route; see the API overview in the README",
+    )
+    .error_response()
+}
+
 /// `GET /sandbox/checkout/{session}`: the sandbox provider's checkout page.
 pub async fn checkout(
     state: Data<AppState>,
     req: HttpRequest,
     session: Path<String>,
 ) -> HttpResponse {
+    if !state.sandbox {
+        return no_sandbox();
+    }
     let checkout = &state.public.payments.checkout;
     let ctx = Ctx::of(&req, checkout.merchant());
     let t = ctx.t;
@@ -55,6 +68,9 @@ pub async fn decide(
     req: HttpRequest,
     path: Path<(String, String)>,
 ) -> HttpResponse {
+    if !state.sandbox {
+        return no_sandbox();
+    }
     let checkout = &state.public.payments.checkout;
     let ctx = Ctx::of(&req, checkout.merchant());
     let (session_id, choice) = path.into_inner();

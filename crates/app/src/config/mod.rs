@@ -211,6 +211,17 @@ mod tests {
     }
 
     #[test]
+    fn the_api_key_cache_is_bounded_to_a_minute() {
+        let c = config(&[("API_KEY_CACHE_TTL_MS", "60000")]).unwrap();
+        assert_eq!(c.api_key_cache_ttl, Duration::from_secs(60));
+        let problems = config(&[("API_KEY_CACHE_TTL_MS", "60001")]).unwrap_err();
+        assert_eq!(
+            problems,
+            ["API_KEY_CACHE_TTL_MS=\"60001\": must be a whole number from 0 to 60000"]
+        );
+    }
+
+    #[test]
     fn production_requires_a_webhook_signing_key_and_public_webhook_urls() {
         let mut vars: HashMap<String, String> = PRODUCTION
             .iter()

@@ -50,6 +50,18 @@ impl Reader<'_> {
             _ => Err(format!("must be a whole number of at least {floor}")),
         })
     }
+
+    /// A whole number from `min` to `max`.
+    pub(super) fn bounded<T>(&mut self, name: &str, default: T, min: T, max: T) -> T
+    where
+        T: std::str::FromStr + Clone + PartialOrd + std::fmt::Display,
+    {
+        let (floor, ceiling) = (min.clone(), max.clone());
+        self.parse(name, default, move |raw| match raw.parse::<T>() {
+            Ok(v) if v >= floor && v <= ceiling => Ok(v),
+            _ => Err(format!("must be a whole number from {floor} to {ceiling}")),
+        })
+    }
 }
 
 /// Whether a variable's value may hold a secret (a key, or a URL with a password or token),

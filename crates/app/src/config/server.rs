@@ -9,6 +9,9 @@ use orderpay_http::limits::{Limit, LimitSettings};
 
 use super::reader::Reader;
 
+/// The longest a verified API key may be trusted from memory: one minute.
+const MAX_API_KEY_CACHE_TTL_MS: u64 = 60_000;
+
 pub(super) struct ServerSettings {
     pub(super) host: String,
     pub(super) port: u16,
@@ -41,11 +44,24 @@ pub(super) fn server(r: &mut Reader) -> ServerSettings {
     let limits = LimitSettings {
         per_key: per_second(r, "RATE_LIMIT_PER_KEY", 25_000),
         per_address: per_second(r, "RATE_LIMIT_PER_ADDRESS", 5_000),
+        failed_auth: {
+            let per_minute = r.number("RATE_LIMIT_FAILED_AUTH_PER_MINUTE", 60u64, 0) as f64;
+            Limit {
+                per_second: per_minute / 60.0,
+                burst: per_minute,
+            }
+        },
         trusted_proxies: r.number("RATE_LIMIT_TRUSTED_PROXIES", 0usize, 0),
     };
     let idempotency_ttl =
         Duration::from_secs(3600 * r.number("IDEMPOTENCY_KEY_TTL_HOURS", 24u64, 1));
-    let api_key_cache_ttl = Duration::from_millis(r.number("API_KEY_CACHE_TTL_MS", 5000u64, 0));
+    // The bound on revocation: a revoked key works at most this long on another replica.
+    let api_key_cache_ttl = Duration::from_millis(r.bounded(
+        "API_KEY_CACHE_TTL_MS",
+        5000u64,
+        0,
+        MAX_API_KEY_CACHE_TTL_MS,
+    ));
     let metrics_token = r.get("METRICS_TOKEN").and_then(|token| {
         if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             r.problems.push(

@@ -124,3 +124,39 @@ async fn a_flood_of_pay_link_opens_never_takes_the_keyed_calls_connections() {
     let keyed_pool = app.served.queries_executed() - keyed_pool_before;
     assert_eq!(keyed_pool, 2 * 40, "statements on the keyed calls' pool");
 }
+
+/// Made-up keys from one address are refused (429 with `Retry-After`) once that address has
+/// failed too often, and from then on its keys are not even looked up: a flood of them
+/// cannot reach the database keyed calls need. Another address is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_keeps_failing_authentication_is_refused_without_a_query() {
+    let app = spawn_app_with(&[
+        ("RATE_LIMIT_FAILED_AUTH_PER_MINUTE", "3"),
+        ("RATE_LIMIT_TRUSTED_PROXIES", "1"),
+    ])
+    .await;
+    let made_up = "opk_abcdefghijkm_abcdefghijkmnpqrstuvwxyz23456789abcdefghij";
+    let from = |address: &'static str, key: String| {
+        app.client
+            .get(app.url("/v1/orders"))
+            .bearer_auth(key)
+            .header("x-forwarded-for", address)
+            .send()
+    };
+    for _ in 0..3 {
+        let refused = from("203.0.113.7", made_up.to_owned()).await.unwrap();
+        assert_problem(refused, 401, "unauthorized").await;
+    }
+    let before = app.served.queries_executed();
+    let limited = from("203.0.113.7", made_up.to_owned()).await.unwrap();
+    let retry_after: u64 = header(&limited, "retry-after").parse().unwrap();
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_problem(limited, 429, "rate_limited").await;
+    assert_eq!(
+        app.served.queries_executed(),
+        before,
+        "a limited address's key is not looked up"
+    );
+    let other = from("198.51.100.9", app.api_key.clone()).await.unwrap();
+    assert_eq!(other.status(), 200, "another address is not limited");
+}

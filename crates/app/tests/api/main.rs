@@ -2,6 +2,7 @@
 //! fresh database. `TEST_LOG=1` shows the service's logs.
 
 mod auth;
+mod authorization;
 mod browser;
 pub mod cli;
 mod conformance;

@@ -23,7 +23,7 @@ async fn hot_requests_cost_one_round_trip_each() {
     // No background reconciliation, and a key trusted from memory for the whole test.
     let app = spawn_app_with(&[
         ("RECONCILE_INTERVAL_SECONDS", "0"),
-        ("API_KEY_CACHE_TTL_MS", "600000"),
+        ("API_KEY_CACHE_TTL_MS", "60000"),
     ])
     .await;
     let customer = app.create_customer("+14155550142", "Ada").await;

@@ -65,8 +65,11 @@ pub enum Scope {
     CustomersRead,
     CustomersWrite,
     OrdersRead,
-    /// Create, cancel, clear flags.
+    /// Create, cancel.
     OrdersWrite,
+    /// Lift an order's double-charge guards (`amount_mismatch`, `needs_refund`, `disputed`):
+    /// a money decision, which the ordinary bot key does not need.
+    OrdersClearFlags,
     /// Pay links.
     PaymentsWrite,
     RefundsWrite,
@@ -78,11 +81,12 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Self::CustomersRead,
         Self::CustomersWrite,
         Self::OrdersRead,
         Self::OrdersWrite,
+        Self::OrdersClearFlags,
         Self::PaymentsWrite,
         Self::RefundsWrite,
         Self::EventsRead,
@@ -96,6 +100,7 @@ impl Scope {
             Self::CustomersWrite => "customers:write",
             Self::OrdersRead => "orders:read",
             Self::OrdersWrite => "orders:write",
+            Self::OrdersClearFlags => "orders:clear_flags",
             Self::PaymentsWrite => "payments:write",
             Self::RefundsWrite => "refunds:write",
             Self::EventsRead => "events:read",

@@ -10,6 +10,7 @@ super::cases![
     inserted_key_is_found_by_prefix,
     a_taken_prefix_is_duplicate,
     revoke_keeps_the_first_time_and_knows_missing_keys,
+    every_scope_is_stored_and_read_back,
 ];
 
 fn key(prefix: &str, seconds: i64) -> ApiKey {
@@ -37,6 +38,22 @@ async fn inserted_key_is_found_by_prefix(store: &dyn Store) {
     );
     assert_eq!(repo.find_by_prefix("cccccccccccc").await.unwrap(), None);
     assert_eq!(repo.list().await.unwrap(), vec![a, b]);
+}
+
+async fn every_scope_is_stored_and_read_back(store: &dyn Store) {
+    let repo = store.api_keys();
+    for (i, scope) in Scope::ALL.into_iter().enumerate() {
+        let mut k = key(&format!("{i:0>12}"), 1);
+        k.scopes = Some(BTreeSet::from([scope]));
+        repo.insert(&k)
+            .await
+            .unwrap_or_else(|e| panic!("{scope}: {e:?}"));
+        assert_eq!(repo.find_by_prefix(&k.prefix).await.unwrap(), Some(k));
+    }
+    let mut all = key("allallallall", 1);
+    all.scopes = Some(Scope::ALL.into_iter().collect());
+    repo.insert(&all).await.unwrap();
+    assert_eq!(repo.find_by_prefix(&all.prefix).await.unwrap(), Some(all));
 }
 
 async fn a_taken_prefix_is_duplicate(store: &dyn Store) {

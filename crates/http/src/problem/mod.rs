@@ -238,7 +238,31 @@ impl ResponseError for Problem {
             }
             _ => {}
         }
-        response.body(self.body())
+        let mut response = response.body(self.body());
+        if self.code.asks_for_a_retry() {
+            response.extensions_mut().insert(RetryLater);
+        }
+        response
+    }
+}
+
+/// Set on an answer that tells the client to retry the same request later: an idempotency
+/// key is released for it rather than keeping that answer as the request's outcome.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryLater;
+
+impl Code {
+    /// Whether the answer says "not now, retry" (the request may succeed as it is later),
+    /// rather than the request's outcome.
+    pub fn asks_for_a_retry(self) -> bool {
+        matches!(
+            self,
+            Self::PaymentProcessing
+                | Self::RefundInProgress
+                | Self::IdempotencyKeyInUse
+                | Self::RateLimited
+                | Self::ServiceUnavailable
+        )
     }
 }
 

@@ -85,6 +85,49 @@ async fn a_key_scoped_orders_read_can_only_read_orders() {
     assert_eq!(api.counts().await, (1, 1));
 }
 
+/// A restricted key cannot reach a route by spelling its path another way: actix routes on
+/// the percent-decoded path, so `cance%6C` is `cancel`, and must be authorized as `cancel`.
+#[actix_web::test]
+async fn a_percent_encoded_letter_does_not_lift_a_scope() {
+    let api = api().await;
+    let reader = api.restricted_key(&["orders:read"]).await;
+    let order = api.order_id("+14155550100").await;
+    let as_reader = |request: TestRequest| {
+        api.send(request.insert_header(("authorization", format!("Bearer {reader}"))))
+    };
+    for path in [
+        format!("/v1/orders/{order}/cance%6C"),
+        format!("/v1/orders/{order}/cance%6c"),
+        format!("/v1/orders/{order}/%63ancel"),
+        format!("/%761/orders/{order}/cancel"),
+    ] {
+        let refused = as_reader(TestRequest::post().uri(&path)).await;
+        refused.problem(403, "insufficient_scope");
+        assert_eq!(refused.body["required_scope"], "orders:write", "{path}");
+    }
+    let endpoint = as_reader(
+        TestRequest::post()
+            .uri("/v1/webhook_endpoint%73")
+            .set_json(json!({"url": "http://127.0.0.1:9/", "enabled_events": ["*"]})),
+    )
+    .await;
+    endpoint.problem(403, "insufficient_scope");
+    assert_eq!(endpoint.body["required_scope"], "webhooks:write");
+    assert_eq!(api.status_of(&order).await, "pending_payment");
+}
+
+/// Under `/v1`, a path that matches no route is 404 whoever asks: no key is looked up and
+/// no handler runs.
+#[actix_web::test]
+async fn an_unknown_v1_path_is_404_before_any_key_is_checked() {
+    let api = api().await;
+    for path in ["/v1/nowhere", "/v1/orders/x/y/z", "/v1//orders"] {
+        api.send(TestRequest::get().uri(path))
+            .await
+            .problem(404, "not_found");
+    }
+}
+
 fn with_key(key: &str, body: &serde_json::Value) -> TestRequest {
     TestRequest::post()
         .uri("/v1/orders")

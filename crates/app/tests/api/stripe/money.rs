@@ -246,6 +246,22 @@ async fn cancel_is_409_while_a_delayed_payment_is_processing() {
         .await;
     assert_problem(cancel, 409, "payment_processing").await;
     assert_eq!(app.order(&id).await["status"], "pending_payment");
+    // The answer asks for a retry later: it is not kept as the key's answer, so the retry
+    // with the same key runs again instead of replaying the 409 for a day.
+    for attempt in 0..2 {
+        let keyed = app
+            .request(reqwest::Method::POST, &format!("/v1/orders/{id}/cancel"))
+            .header("idempotency-key", "cancel-while-processing")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !keyed.headers().contains_key("idempotent-replayed"),
+            "attempt {attempt} was a replay"
+        );
+        assert_problem(keyed, 409, "payment_processing").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
