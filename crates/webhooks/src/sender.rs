@@ -77,7 +77,7 @@ impl HttpSender {
             url::Host::Ipv6(v6) => IpAddr::V6(v6),
             url::Host::Domain(_) => return None,
         };
-        (!is_public(ip)).then(|| format!("refused: {ip} is not a public address"))
+        (!is_public(ip)).then(|| format!("could not connect: {REFUSED}"))
     }
 }
 
@@ -164,6 +164,10 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
+/// Why a delivery was not sent, as the deliveries list shows it: never the address, which
+/// would let any key that reads deliveries map the internal network's DNS.
+const REFUSED: &str = "refused: not a public address";
+
 /// A resolver that keeps only public addresses, and fails when a name has none.
 struct PublicOnly;
 
@@ -179,12 +183,7 @@ impl Resolve for PublicOnly {
                 .filter(|a| is_public(a.ip()))
                 .collect();
             if public.is_empty() {
-                let seen: Vec<String> = resolved.iter().map(|a| a.ip().to_string()).collect();
-                return Err(format!(
-                    "refused: {host} resolves to no public address ({})",
-                    seen.join(", ")
-                )
-                .into());
+                return Err(REFUSED.into());
             }
             Ok(Box::new(public.into_iter()) as Addrs)
         })
@@ -281,11 +280,13 @@ mod tests {
                 ))
                 .await;
             assert_eq!(attempt.status, None, "{url}");
+            // Said without the address: the deliveries list would otherwise map the
+            // internal DNS for any key that may read it.
             let error = attempt.error.unwrap_or_default();
-            assert!(
-                error.contains("refused") || error.contains("public"),
-                "{url}: {error}"
-            );
+            assert_eq!(error, format!("could not connect: {REFUSED}"), "{url}");
+            for internal in ["127.0.0.1", "10.0.0.1", "169.254", "::1"] {
+                assert!(!error.contains(internal), "{url}: {error}");
+            }
         }
         assert!(receiver.received_requests().await.unwrap().is_empty());
     }

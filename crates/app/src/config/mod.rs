@@ -138,7 +138,7 @@ impl Config {
                 _ => Err("must be text or json".into()),
             }
         });
-        let webhooks = webhooks::webhooks(&mut r, production);
+        let webhooks = webhooks::webhooks(&mut r, production, payments.public_base_url.as_deref());
         match (r.problems.is_empty(), db.options) {
             (true, Some(database)) => Ok(Self {
                 environment,
@@ -208,6 +208,31 @@ mod tests {
         ]);
         vars.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Config::from_map(&vars)
+    }
+
+    #[test]
+    fn private_webhook_urls_only_where_asked_for_or_the_service_is_on_loopback() {
+        let public = ("PUBLIC_BASE_URL", "https://pay.example.com");
+        // Live keys, a public address, APP_ENV left at development: deliveries answer back
+        // through the deliveries list, so private URLs would be a request forgery.
+        let live = config(&[STRIPE[0], STRIPE[1], public]).unwrap();
+        assert_eq!(live.webhooks.url_policy, UrlPolicy::PublicHttpsOnly);
+        let asked = config(&[
+            STRIPE[0],
+            STRIPE[1],
+            public,
+            ("WEBHOOK_ALLOW_PRIVATE_URLS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(asked.webhooks.url_policy, UrlPolicy::AllowPrivate);
+        for base in [None, Some("http://localhost:8080"), Some("http://127.0.0.1:9000")] {
+            let vars: Vec<(&str, &str)> =
+                base.map(|b| ("PUBLIC_BASE_URL", b)).into_iter().collect();
+            let local = config(&vars).unwrap();
+            assert_eq!(local.webhooks.url_policy, UrlPolicy::AllowPrivate, "{base:?}");
+        }
+        let refused = config(&[("WEBHOOK_ALLOW_PRIVATE_URLS", "false")]).unwrap();
+        assert_eq!(refused.webhooks.url_policy, UrlPolicy::PublicHttpsOnly);
     }
 
     #[test]

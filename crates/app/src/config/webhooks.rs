@@ -6,7 +6,7 @@ use std::time::Duration;
 use orderpay_domain::webhook::{RetrySchedule, UrlPolicy};
 use orderpay_webhooks::SigningKey;
 
-use super::reader::{Reader, boolean};
+use super::reader::{Reader, boolean, is_loopback};
 
 /// Used when `WEBHOOK_SIGNING_KEY` is unset outside production: known to anyone reading this
 /// file, so development secrets protect nothing.
@@ -23,7 +23,11 @@ pub struct WebhookConfig {
     pub url_policy: UrlPolicy,
 }
 
-pub(super) fn webhooks(r: &mut Reader, production: bool) -> WebhookConfig {
+pub(super) fn webhooks(
+    r: &mut Reader,
+    production: bool,
+    public_base_url: Option<&str>,
+) -> WebhookConfig {
     let signing_key = match r.get("WEBHOOK_SIGNING_KEY") {
         Some(_) => r.parse("WEBHOOK_SIGNING_KEY", None, |raw| {
             SigningKey::new(raw.as_bytes())
@@ -48,7 +52,15 @@ pub(super) fn webhooks(r: &mut Reader, production: bool) -> WebhookConfig {
         RetrySchedule::default(),
         RetrySchedule::parse,
     );
-    let allow_private = r.parse("WEBHOOK_ALLOW_PRIVATE_URLS", !production, boolean);
+    // Deliveries' answers are listed back to any key that reads webhooks, so a private URL is
+    // a request forgery that reads its answer: allowed only when asked for by name, or where
+    // the service itself is private (on loopback, as the sandbox is decided).
+    let on_loopback = public_base_url.is_none_or(is_loopback);
+    let allow_private = r.parse(
+        "WEBHOOK_ALLOW_PRIVATE_URLS",
+        !production && on_loopback,
+        boolean,
+    );
     if production && allow_private {
         r.problems.push(
             "WEBHOOK_ALLOW_PRIVATE_URLS: must not be true when APP_ENV=production (merchants' \
