@@ -157,6 +157,7 @@ diesel::table! {
         disabled_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        version -> Int8,
     }
 }
 

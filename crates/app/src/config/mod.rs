@@ -225,11 +225,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(asked.webhooks.url_policy, UrlPolicy::AllowPrivate);
-        for base in [None, Some("http://localhost:8080"), Some("http://127.0.0.1:9000")] {
+        for base in [
+            None,
+            Some("http://localhost:8080"),
+            Some("http://127.0.0.1:9000"),
+        ] {
             let vars: Vec<(&str, &str)> =
                 base.map(|b| ("PUBLIC_BASE_URL", b)).into_iter().collect();
             let local = config(&vars).unwrap();
-            assert_eq!(local.webhooks.url_policy, UrlPolicy::AllowPrivate, "{base:?}");
+            assert_eq!(
+                local.webhooks.url_policy,
+                UrlPolicy::AllowPrivate,
+                "{base:?}"
+            );
         }
         let refused = config(&[("WEBHOOK_ALLOW_PRIVATE_URLS", "false")]).unwrap();
         assert_eq!(refused.webhooks.url_policy, UrlPolicy::PublicHttpsOnly);
@@ -274,7 +282,11 @@ mod tests {
         }
         assert_eq!(vars["APP_ENV"], "production");
         let config = Config::from_map(&vars);
-        assert!(config.is_ok(), "render.yaml does not start: {:?}", config.err());
+        assert!(
+            config.is_ok(),
+            "render.yaml does not start: {:?}",
+            config.err()
+        );
     }
 
     #[test]

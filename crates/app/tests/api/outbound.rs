@@ -463,3 +463,53 @@ async fn each_event_shows_the_order_as_that_change_left_it() {
     history.reverse();
     assert_eq!(types, history, "the feed is the history, newest first");
 }
+
+/// PATCHes racing secret rotations: every rotation is kept (the stored version counts them
+/// all) and each hands out a secret of its own; no PATCH writes an old version back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patches_racing_rotations_lose_no_rotation() {
+    let app = spawn_app_with(&[]).await;
+    let endpoint = subscribe(&app, "https://hooks.example.com/race", json!(["*"])).await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    const ROUNDS: usize = 8;
+    let rotate = |_| {
+        let path = format!("/v1/webhook_endpoints/{id}/rotate_secret");
+        let app = &app;
+        async move {
+            let response = app.post(&path, &json!({})).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let patch = |i: usize| {
+        let path = format!("/v1/webhook_endpoints/{id}");
+        let app = &app;
+        async move {
+            let body = json!({"description": format!("patch {i}")});
+            assert_eq!(app.patch(&path, &body).await.status(), 200);
+        }
+    };
+    let (secrets, _) = futures_util::future::join(
+        futures_util::future::join_all((0..ROUNDS).map(rotate)),
+        futures_util::future::join_all((0..ROUNDS).map(patch)),
+    )
+    .await;
+    let distinct: std::collections::BTreeSet<&String> = secrets.iter().collect();
+    assert_eq!(distinct.len(), ROUNDS, "each rotation its own secret");
+    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let version: i32 = client
+        .query_one(
+            "SELECT secret_version FROM webhook_endpoints WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version as usize, 1 + ROUNDS, "every rotation kept");
+}

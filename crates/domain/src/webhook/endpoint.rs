@@ -162,6 +162,8 @@ pub struct WebhookEndpoint {
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Moves on with every write: a change is stored only over the version it was read at.
+    pub version: i64,
 }
 
 impl WebhookEndpoint {

@@ -42,7 +42,11 @@ pub trait WebhookRepository: Send + Sync {
     async fn endpoint(&self, id: WebhookEndpointId) -> Result<Option<WebhookEndpoint>, StoreError>;
     /// Newest first.
     async fn endpoints(&self, page: PageRequest) -> Result<Page<WebhookEndpoint>, StoreError>;
-    /// Writes every field; `false` when there is no such endpoint.
+    /// Writes every field if the stored endpoint is still at `endpoint.version`, and moves
+    /// its version on by one; `false` when there is no such endpoint.
+    ///
+    /// # Errors
+    /// `Conflict` when it was written meanwhile (read it again and redo the change).
     async fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool, StoreError>;
     /// Removes it with its deliveries; `false` when there is no such endpoint.
     async fn delete_endpoint(&self, id: WebhookEndpointId) -> Result<bool, StoreError>;

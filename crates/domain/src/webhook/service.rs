@@ -106,6 +106,7 @@ impl WebhookService {
             disabled_reason: None,
             created_at: now,
             updated_at: now,
+            version: 1,
         };
         self.repo.insert_endpoint(&endpoint).await?;
         let secret = self.secrets.secret(endpoint.id, endpoint.secret_version);
@@ -132,28 +133,55 @@ impl WebhookService {
         id: WebhookEndpointId,
         changes: EndpointChanges,
     ) -> Result<WebhookEndpoint, WebhookError> {
-        let mut endpoint = self.get(id).await?;
-        if let Some(url) = changes.url {
-            endpoint.url = url;
-        }
-        if let Some(events) = changes.enabled_events {
-            endpoint.enabled_events = events;
-        }
-        if let Some(description) = changes.description {
-            endpoint.description = description;
-        }
-        if let Some(status) = changes.status {
-            if status == EndpointStatus::Enabled {
-                endpoint.failing_since = None;
-                endpoint.disabled_reason = None;
+        self.change(id, |endpoint, _| {
+            if let Some(url) = changes.url.clone() {
+                endpoint.url = url;
             }
-            endpoint.status = status;
+            if let Some(events) = changes.enabled_events.clone() {
+                endpoint.enabled_events = events;
+            }
+            if let Some(description) = changes.description.clone() {
+                endpoint.description = description;
+            }
+            if let Some(status) = changes.status {
+                if status == EndpointStatus::Enabled {
+                    endpoint.failing_since = None;
+                    endpoint.disabled_reason = None;
+                }
+                endpoint.status = status;
+            }
+        })
+        .await
+    }
+
+    /// Reads the endpoint, applies `change` (given the time), and writes it over the version
+    /// it read; when another write came first, reads it again and applies the change to that,
+    /// so no write is lost (a rotation racing a PATCH keeps both).
+    async fn change(
+        &self,
+        id: WebhookEndpointId,
+        change: impl Fn(&mut WebhookEndpoint, chrono::DateTime<chrono::Utc>),
+    ) -> Result<WebhookEndpoint, WebhookError> {
+        // Each round one writer wins, so this many bounds any realistic crowd of writers.
+        const ATTEMPTS: usize = 32;
+        for _ in 0..ATTEMPTS {
+            let mut endpoint = self.get(id).await?;
+            let now = self.clock.now();
+            change(&mut endpoint, now);
+            endpoint.updated_at = now;
+            match self.repo.update_endpoint(&endpoint).await {
+                Ok(true) => {
+                    endpoint.version += 1;
+                    return Ok(endpoint);
+                }
+                Ok(false) => return Err(WebhookError::NotFound("webhook endpoint")),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        endpoint.updated_at = self.clock.now();
-        if !self.repo.update_endpoint(&endpoint).await? {
-            return Err(WebhookError::NotFound("webhook endpoint"));
-        }
-        Ok(endpoint)
+        Err(WebhookError::Unexpected(anyhow::anyhow!(
+            "webhook endpoint {id} kept changing while being written"
+        )))
     }
 
     pub async fn delete(&self, id: WebhookEndpointId) -> Result<(), WebhookError> {
@@ -166,14 +194,13 @@ impl WebhookService {
 
     /// A new secret; the old one keeps signing (beside it) for the overlap.
     pub async fn rotate_secret(&self, id: WebhookEndpointId) -> Result<String, WebhookError> {
-        let mut endpoint = self.get(id).await?;
-        let now = self.clock.now();
-        endpoint.secret_version += 1;
-        endpoint.previous_secret_until = Some(now + self.overlap);
-        endpoint.updated_at = now;
-        if !self.repo.update_endpoint(&endpoint).await? {
-            return Err(WebhookError::NotFound("webhook endpoint"));
-        }
+        let overlap = self.overlap;
+        let endpoint = self
+            .change(id, |endpoint, now| {
+                endpoint.secret_version += 1;
+                endpoint.previous_secret_until = Some(now + overlap);
+            })
+            .await?;
         Ok(self.secrets.secret(endpoint.id, endpoint.secret_version))
     }
 

@@ -90,14 +90,30 @@ impl WebhookRepository for PgStore {
     }
 
     async fn update_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<bool, StoreError> {
-        let row = EndpointRow::from(endpoint);
+        let mut row = EndpointRow::from(endpoint);
+        row.version = endpoint.version + 1;
         self.with_conn(async |conn| {
-            diesel::update(webhook_endpoints::table.find(row.id))
-                .set(&row)
-                .execute(conn)
+            let written = diesel::update(
+                webhook_endpoints::table
+                    .find(row.id)
+                    .filter(webhook_endpoints::version.eq(endpoint.version)),
+            )
+            .set(&row)
+            .execute(conn)
+            .await
+            .map_err(store_error)?;
+            if written == 1 {
+                return Ok(true);
+            }
+            let exists = diesel::select(diesel::dsl::exists(webhook_endpoints::table.find(row.id)))
+                .get_result::<bool>(conn)
                 .await
-                .map(|n| n == 1)
-                .map_err(store_error)
+                .map_err(store_error)?;
+            if exists {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(false)
+            }
         })
         .await
     }

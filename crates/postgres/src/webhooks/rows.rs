@@ -32,6 +32,7 @@ pub(crate) struct EndpointRow {
     pub(super) disabled_reason: Option<String>,
     pub(super) created_at: DateTime<Utc>,
     pub(super) updated_at: DateTime<Utc>,
+    pub(super) version: i64,
 }
 
 impl From<&WebhookEndpoint> for EndpointRow {
@@ -53,6 +54,7 @@ impl From<&WebhookEndpoint> for EndpointRow {
             disabled_reason: e.disabled_reason.clone(),
             created_at: e.created_at,
             updated_at: e.updated_at,
+            version: e.version,
         }
     }
 }
@@ -75,6 +77,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             disabled_reason: row.disabled_reason,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            version: row.version,
         })
     }
 }

@@ -129,7 +129,8 @@ d AS (
      WHERE w.id = r.id AND w.lease = r.lease
     RETURNING w.id)
 UPDATE webhook_endpoints x
-   SET failing_since = CASE WHEN h.healthy THEN NULL ELSE coalesce(x.failing_since, h.since) END,
+   SET version = x.version + 1,
+       failing_since = CASE WHEN h.healthy THEN NULL ELSE coalesce(x.failing_since, h.since) END,
        status = CASE WHEN h.disable THEN 'disabled' ELSE x.status END,
        disabled_reason = CASE WHEN h.disable THEN h.reason ELSE x.disabled_reason END
   FROM unnest($10::uuid[], $11::bool[], $12::timestamptz[], $13::bool[], $14::text[])
