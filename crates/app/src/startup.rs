@@ -154,6 +154,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             orders: public_orders,
         },
         limits: Limits::new(config.limits),
+        form_key: orderpay_http::FormKey::new(config.webhooks.signing_key.derive("pay form")),
         shutting_down: Arc::new(AtomicBool::new(false)),
         metrics: config.metrics_token.as_ref().map(|token| {
             crate::metrics::endpoint(

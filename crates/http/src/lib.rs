@@ -50,6 +50,7 @@ pub use body::MAX_BODY_BYTES;
 pub use links::RouteLinks;
 pub use metrics::MetricsEndpoint;
 pub use middleware::request_context;
+pub use pay::FormKey;
 pub use routes::{Access, Operation};
 pub use views::EventJson;
 
@@ -90,6 +91,8 @@ pub struct AppState {
     pub metrics: Option<MetricsEndpoint>,
     /// Rate limits per API key and per client address.
     pub limits: limits::Limits,
+    /// The key of the pay page's form proof.
+    pub form_key: pay::FormKey,
     /// Set when the service is about to stop: `/readyz` answers 503 from then on, so load
     /// balancers stop sending new requests while those in flight finish.
     pub shutting_down: Arc<AtomicBool>,

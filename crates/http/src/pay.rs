@@ -8,7 +8,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::web::{Data, Path};
+use actix_web::web::{Bytes, Data, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use maud::html;
 
@@ -105,6 +105,7 @@ fn words(t: &'static Texts, state: &LinkState) -> (&'static str, Option<&'static
 fn link_page(
     ctx: Ctx<'_>,
     url: &str,
+    proof: &str,
     order: &Order,
     state: &LinkState,
     returned: bool,
@@ -130,6 +131,7 @@ fn link_page(
         @if payable {
             @if returned { p.note { (t.returned_note) } }
             form #pay method="post" action=(action) {
+                input type="hidden" name=(PROOF_FIELD) value=(proof);
                 button.pay type="submit" { (ctx.say_of(t.pay_button, order)) }
             }
             p.small { (t.pay_note) }
@@ -173,6 +175,7 @@ pub async fn preview(state: Data<AppState>, req: HttpRequest, token: Path<String
         Ok(preview) => link_page(
             ctx,
             &checkout.links().pay(&token),
+            &state.form_key.proof(&token),
             &preview.order,
             &preview.state,
             returned,
@@ -193,13 +196,19 @@ pub async fn preview(state: Data<AppState>, req: HttpRequest, token: Path<String
         (status = 404, description = "An unknown link", content_type = "text/html"),
         (status = 429, description = "Over the rate limit"),
         (status = 503, description = "Payments are not available right now", content_type = "text/html")))]
-pub async fn open(state: Data<AppState>, req: HttpRequest, token: Path<String>) -> HttpResponse {
+pub async fn open(
+    state: Data<AppState>,
+    req: HttpRequest,
+    token: Path<String>,
+    body: Bytes,
+) -> HttpResponse {
     let checkout = &state.public.payments.checkout;
     let ctx = Ctx::of(&req, checkout.merchant());
     let Some(token) = PayToken::parse(&token) else {
         return not_found(ctx);
     };
-    if !from_own_pages(&req, checkout.links().base()) {
+    let proven = state.form_key.proven(&token, &body);
+    if !from_own_pages(&req, checkout.links().base(), proven) {
         return forbidden(ctx);
     }
     match checkout.checkout(&token).await {
@@ -261,10 +270,12 @@ fn origin_of(url: &str) -> Option<&str> {
 }
 
 /// Whether a browser sent this POST from the service's own pages: its `Origin` (or, where a
-/// browser withholds it, its `Referer`, or `Sec-Fetch-Site`) is `PUBLIC_BASE_URL`'s. Another
-/// site's form, or a request with none of them, is refused: a page elsewhere must not be
-/// able to press Pay for a customer.
-pub(crate) fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
+/// browser withholds it, its `Referer`, or `Sec-Fetch-Site`) is `PUBLIC_BASE_URL`'s. A
+/// browser that sends none of them (the page's own form carries `Origin: null` under
+/// `Referrer-Policy: no-referrer`, and Safari before 16.4 sends no `Sec-Fetch-Site`) is
+/// believed when `proven`: the form carried the proof only the page hands out. Another site's
+/// form is refused: a page elsewhere must not be able to press Pay for a customer.
+pub(crate) fn from_own_pages(req: &HttpRequest, public_base_url: &str, proven: bool) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let Some(own) = origin_of(public_base_url) else {
         return false;
@@ -274,7 +285,62 @@ pub(crate) fn from_own_pages(req: &HttpRequest, public_base_url: &str) -> bool {
         Some(origin) if origin != "null" => origin.eq_ignore_ascii_case(own),
         _ => match header("referer") {
             Some(referer) => origin_of(referer).is_some_and(|o| o.eq_ignore_ascii_case(own)),
-            None => header("sec-fetch-site") == Some("same-origin"),
+            None => match header("sec-fetch-site") {
+                Some(site) => site == "same-origin",
+                None => proven,
+            },
         },
+    }
+}
+
+/// The key of the pay page's form proof: an HMAC of the pay token, written into the page's
+/// form and checked when the form comes back. Derived from `WEBHOOK_SIGNING_KEY` by the app,
+/// so every replica checks what any replica wrote.
+#[derive(Clone)]
+pub struct FormKey([u8; 32]);
+
+impl std::fmt::Debug for FormKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FormKey(***)")
+    }
+}
+
+/// The form field that carries the proof.
+const PROOF_FIELD: &str = "proof";
+
+impl FormKey {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    fn mac(&self, token: &PayToken) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(b"pay form: ");
+        mac.update(token.as_str().as_bytes());
+        mac
+    }
+
+    /// The proof the page for `token` carries in its form.
+    fn proof(&self, token: &PayToken) -> String {
+        use hmac::Mac;
+        hex::encode(&self.mac(token).finalize().into_bytes()[..16])
+    }
+
+    /// Whether the form body (`application/x-www-form-urlencoded`) carries the proof for
+    /// `token`, compared in constant time.
+    fn proven(&self, token: &PayToken, body: &[u8]) -> bool {
+        use hmac::Mac;
+        let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
+            return false;
+        };
+        fields
+            .iter()
+            .find(|(name, _)| name == PROOF_FIELD)
+            .and_then(|(_, value)| hex::decode(value).ok())
+            .is_some_and(|tag| {
+                tag.len() == 16 && self.mac(token).verify_truncated_left(&tag).is_ok()
+            })
     }
 }

@@ -79,7 +79,7 @@ pub async fn decide(
         "decline" => false,
         _ => return not_found(ctx),
     };
-    if !from_own_pages(&req, checkout.links().base()) {
+    if !from_own_pages(&req, checkout.links().base(), false) {
         return forbidden(ctx);
     }
     match checkout.sandbox_choice(&session_id, pay).await {

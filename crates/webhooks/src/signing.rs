@@ -40,6 +40,17 @@ impl SigningKey {
     }
 }
 
+impl SigningKey {
+    /// A key for another `purpose`, derived from this one, so that no second secret has to be
+    /// configured (and kept the same on every replica).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"orderpay derived key: ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
 impl Secrets for SigningKey {
     fn secret(&self, endpoint: WebhookEndpointId, version: i32) -> String {
         format!(

@@ -265,3 +265,65 @@ async fn sandbox_buttons_refuse_other_sites_and_closed_sessions() {
     assert_eq!(late.status, 409);
     assert_eq!(api.status_of(id).await, "cancelled");
 }
+
+/// The pay page's own form opens checkout in every browser that can pay: with
+/// `Sec-Fetch-Site` or without it (Safari before 16.4 sends none, and the page's form carries
+/// `Origin: null` and no `Referer`), by the proof the page puts in its form. Other sites are
+/// refused whatever they send, and a proof of another link proves nothing.
+#[actix_web::test]
+async fn the_pay_form_works_without_sec_fetch_site_by_its_proof_and_other_sites_stay_out() {
+    let api = api().await;
+    let (link, _) = api.pay_link(&api.order_id("+14155550100").await).await;
+    let (other, _) = api.pay_link(&api.order_id("+14155550101").await).await;
+    let proof_on = |page: &str| {
+        let at = page
+            .find("name=\"proof\" value=\"")
+            .expect("the form's proof")
+            + 20;
+        page[at..at + 32].to_owned()
+    };
+    let page = api.send(TestRequest::get().uri(&link)).await;
+    let proof = proof_on(page.text());
+    let other_proof = proof_on(api.send(TestRequest::get().uri(&other)).await.text());
+    let submit = |headers: &[(&'static str, &'static str)], body: String| {
+        let mut request = TestRequest::post()
+            .uri(&link)
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(body);
+        for header in headers {
+            request = request.insert_header(*header);
+        }
+        api.send(request)
+    };
+    let with = format!("proof={proof}");
+    // Safari before 16.4: Origin null, no Referer, no Sec-Fetch-Site.
+    let old_safari = [("origin", "null")];
+    assert_eq!(submit(&old_safari, with.clone()).await.status, 303);
+    assert_eq!(
+        submit(&[], with.clone()).await.status,
+        303,
+        "no headers at all"
+    );
+    // A browser with Sec-Fetch-Site: same-origin needs no proof.
+    let modern = [("origin", "null"), ("sec-fetch-site", "same-origin")];
+    assert_eq!(submit(&modern, String::new()).await.status, 303);
+    // Refused: no proof, another link's proof, a forged one, or another site whatever it sends.
+    for (headers, body) in [
+        (&old_safari[..], String::new()),
+        (&old_safari[..], format!("proof={other_proof}")),
+        (&old_safari[..], format!("proof={}", "0".repeat(32))),
+        (&old_safari[..], "proof=nothex".to_owned()),
+        (&[("origin", "https://evil.example")][..], with.clone()),
+        (
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")][..],
+            with.clone(),
+        ),
+        (&[("referer", "https://evil.example/x")][..], with.clone()),
+    ] {
+        assert_eq!(
+            submit(headers, body.clone()).await.status,
+            403,
+            "{headers:?} {body}"
+        );
+    }
+}
