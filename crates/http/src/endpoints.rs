@@ -10,7 +10,7 @@ use crate::problem::Problem;
 use crate::query::Query;
 use crate::requests::{CreateWebhookEndpointRequest, UpdateWebhookEndpointRequest};
 use crate::views::{DeletedView, DeliveryView, ListView, SecretView, WebhookEndpointView};
-use crate::{AppState, body};
+use crate::{AppState, body, idempotency};
 
 fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, Problem> {
     uuid::Uuid::parse_str(raw)
@@ -33,7 +33,12 @@ pub async fn create(
         r.parse(state.outbound.url_policy(), v)
     })?;
     let (endpoint, secret) = state.outbound.create(new).await?;
-    Ok(HttpResponse::Created().json(WebhookEndpointView::of(&endpoint, Some(secret))))
+    let mut response =
+        HttpResponse::Created().json(WebhookEndpointView::of(&endpoint, Some(secret)));
+    response
+        .extensions_mut()
+        .insert(idempotency::CarriesSecret::of(&endpoint));
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
@@ -102,8 +107,12 @@ pub async fn rotate_secret(
     state: Data<AppState>,
     id: Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let secret = state.outbound.rotate_secret(endpoint_id(&id)?).await?;
-    Ok(HttpResponse::Ok().json(SecretView { secret }))
+    let (endpoint, secret) = state.outbound.rotate_secret(endpoint_id(&id)?).await?;
+    let mut response = HttpResponse::Ok().json(SecretView { secret });
+    response
+        .extensions_mut()
+        .insert(idempotency::CarriesSecret::of(&endpoint));
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use orderpay_domain::api_key::ApiKey;
 use orderpay_domain::idempotency::{Claim, Completion, IdempotencyKey, StoredResponse};
 use orderpay_domain::order::KeyedRequest;
+use orderpay_domain::webhook::{WebhookEndpoint, WebhookEndpointId};
 
 use crate::AppState;
 use crate::problem::{Code, Problem};
@@ -54,11 +55,72 @@ pub(crate) fn keyed_request(req: &HttpRequest) -> Option<KeyedRequest> {
     req.extensions().get::<KeyedRequest>().cloned()
 }
 
+/// Set on an answer that carries a webhook endpoint's secret: it is stored without the
+/// secret, with what derives it again (the endpoint and the secret's version), so the store
+/// of idempotent answers never holds a secret, and a replay answers what the first call did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CarriesSecret {
+    endpoint: WebhookEndpointId,
+    version: i32,
+}
+
+impl CarriesSecret {
+    pub(crate) fn of(endpoint: &WebhookEndpoint) -> Self {
+        Self {
+            endpoint: endpoint.id,
+            version: endpoint.secret_version,
+        }
+    }
+}
+
+/// The member of a stored answer that says which secret to derive again on replay.
+const SECRET_OF: &str = "__orderpay_secret_of";
+
+/// The answer to store for `body`: without its `secret` when it carries one.
+fn storable(body: &[u8], secret: Option<CarriesSecret>) -> String {
+    let Some(CarriesSecret { endpoint, version }) = secret else {
+        return String::from_utf8_lossy(body).into_owned();
+    };
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice(body) else {
+        // Not the JSON an endpoint's answer is: keep nothing of it rather than a secret.
+        return String::new();
+    };
+    answer.insert("secret".into(), serde_json::Value::Null);
+    answer.insert(
+        SECRET_OF.into(),
+        serde_json::json!({"endpoint": endpoint.as_uuid(), "version": version}),
+    );
+    serde_json::Value::Object(answer).to_string()
+}
+
+/// A stored answer as it is replayed: with its secret derived again, if it had one.
+fn restored(body: &str, state: &AppState) -> String {
+    if !body.contains(SECRET_OF) {
+        return body.to_owned();
+    }
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_str(body) else {
+        return body.to_owned();
+    };
+    let secret_of = answer.remove(SECRET_OF).unwrap_or_default();
+    let endpoint = secret_of["endpoint"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .map(WebhookEndpointId::from_uuid);
+    let version = secret_of["version"]
+        .as_i64()
+        .and_then(|v| i32::try_from(v).ok());
+    if let (Some(endpoint), Some(version)) = (endpoint, version) {
+        let secret = state.outbound.secret_of(endpoint, version);
+        answer.insert("secret".into(), serde_json::Value::String(secret));
+    }
+    serde_json::Value::Object(answer).to_string()
+}
+
 /// The answer to a request whose key was found taken: the stored answer, replayed, or why
 /// the request cannot run.
-pub(crate) fn taken_answer(claim: &Claim) -> HttpResponse {
+pub(crate) fn taken_answer(claim: &Claim, state: &AppState) -> HttpResponse {
     match claim {
-        Claim::Replay(response) => replay(response),
+        Claim::Replay(response) => replay(response, state),
         Claim::InUse => Problem::new(
             Code::IdempotencyKeyInUse,
             "a request with this Idempotency-Key is still being processed; retry shortly",
@@ -114,12 +176,12 @@ fn worth_storing(status: StatusCode) -> bool {
         || matches!(status.as_u16(), 400 | 401 | 403 | 413 | 415 | 422 | 429))
 }
 
-fn replay(response: &StoredResponse) -> HttpResponse {
+fn replay(response: &StoredResponse, state: &AppState) -> HttpResponse {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, response.content_type.as_str()))
         .insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")))
-        .body(response.body.clone())
+        .body(restored(&response.body, state))
 }
 
 /// The middleware, inside API-key authentication (it needs the key).
@@ -183,7 +245,7 @@ pub async fn idempotent(
         .await
     {
         Ok(Claim::Started) => {}
-        Ok(taken) => return Ok(req.into_response(taken_answer(&taken))),
+        Ok(taken) => return Ok(req.into_response(taken_answer(&taken, &state))),
         Err(e) => {
             let problem = Problem::from(e);
             return Ok(req.into_response(problem.error_response()));
@@ -217,16 +279,17 @@ pub async fn idempotent(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_owned();
+    let secret = response
+        .response()
+        .extensions()
+        .get::<CarriesSecret>()
+        .copied();
     let (req, res) = response.into_parts();
     let (res, body) = res.into_parts();
     let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
     let completion = Completion {
         key,
-        response: stored(
-            status,
-            &content_type,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        ),
+        response: stored(status, &content_type, storable(&bytes, secret)),
     };
     if let Err(e) = state.idempotency.complete(&completion).await {
         // The work is done and answered; a retry past the claim's lease runs it again, which

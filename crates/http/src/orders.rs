@@ -52,7 +52,9 @@ pub async fn create(
         .await
     {
         Ok(order) => order,
-        Err(CreateOrderError::KeyTaken(claim)) => return Ok(idempotency::taken_answer(&claim)),
+        Err(CreateOrderError::KeyTaken(claim)) => {
+            return Ok(idempotency::taken_answer(&claim, &state));
+        }
         Err(e) => return Err(e.into()),
     };
     let mut response = HttpResponse::Created().json(OrderView::from(&order));

@@ -201,3 +201,67 @@ async fn a_stored_answer_outlives_a_restart() {
     assert!(replayed(&again));
     assert_eq!(again.text().await.unwrap(), created);
 }
+
+/// An `Idempotency-Key` on creating a webhook endpoint or rotating its secret keeps no
+/// `whsec_` secret in the store, yet a replay answers what the first call did, secret
+/// included (re-derived from the endpoint and its secret's version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_with_a_webhook_secret_are_replayed_without_keeping_the_secret() {
+    let app = crate::helpers::spawn_app().await;
+    let keyed = |method: reqwest::Method, path: String, key: &'static str| {
+        app.request(method, &path)
+            .header("idempotency-key", key)
+            .json(&json!({"url": "https://hooks.example.com/bot", "enabled_events": ["*"]}))
+            .send()
+    };
+    let first = keyed(
+        reqwest::Method::POST,
+        "/v1/webhook_endpoints".into(),
+        "sub-1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert!(first["secret"].as_str().unwrap().starts_with("whsec_"));
+    let rotate = format!("/v1/webhook_endpoints/{id}/rotate_secret");
+    let rotated = keyed(reqwest::Method::POST, rotate.clone(), "rot-1")
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert_ne!(rotated["secret"], first["secret"]);
+
+    let (client, connection) = tokio_postgres::connect(app.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let stored: Vec<String> = client
+        .query(
+            "SELECT coalesce(response_body, '') FROM idempotency_keys",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(stored.len(), 2, "both answers stored");
+    for body in &stored {
+        assert!(
+            !body.contains("whsec_"),
+            "a secret kept in the store: {body}"
+        );
+    }
+
+    for (path, key, answer) in [
+        ("/v1/webhook_endpoints".to_owned(), "sub-1", &first),
+        (rotate, "rot-1", &rotated),
+    ] {
+        let replay = keyed(reqwest::Method::POST, path, key).await.unwrap();
+        assert_eq!(replay.headers()["idempotent-replayed"], "true");
+        let replayed: Value = replay.json().await.unwrap();
+        assert_eq!(&replayed, answer, "{key}");
+    }
+}

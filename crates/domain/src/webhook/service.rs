@@ -192,8 +192,12 @@ impl WebhookService {
         }
     }
 
-    /// A new secret; the old one keeps signing (beside it) for the overlap.
-    pub async fn rotate_secret(&self, id: WebhookEndpointId) -> Result<String, WebhookError> {
+    /// A new secret; the old one keeps signing (beside it) for the overlap. The endpoint as
+    /// rotated, and its new secret.
+    pub async fn rotate_secret(
+        &self,
+        id: WebhookEndpointId,
+    ) -> Result<(WebhookEndpoint, String), WebhookError> {
         let overlap = self.overlap;
         let endpoint = self
             .change(id, |endpoint, now| {
@@ -201,7 +205,14 @@ impl WebhookService {
                 endpoint.previous_secret_until = Some(now + overlap);
             })
             .await?;
-        Ok(self.secrets.secret(endpoint.id, endpoint.secret_version))
+        let secret = self.secret_of(endpoint.id, endpoint.secret_version);
+        Ok((endpoint, secret))
+    }
+
+    /// The secret of `endpoint` at `version`, derived again (it is never stored): what an
+    /// answer that carried it is replayed with.
+    pub fn secret_of(&self, endpoint: WebhookEndpointId, version: i32) -> String {
+        self.secrets.secret(endpoint, version)
     }
 
     pub async fn event(&self, id: OrderEventId) -> Result<Event, WebhookError> {
