@@ -1,7 +1,7 @@
 //! `/v1/orders/{id}/payment-link` (and its QR code) and `/v1/orders/{id}/events`.
 
 use actix_web::web::{Bytes, Data, Path};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 
 use orderpay_domain::payment::RefundInput;
 
@@ -87,7 +87,12 @@ pub async fn clear_flags(
 ) -> Result<HttpResponse, Problem> {
     let id = order_id(&id)?;
     let flags = body::parse_optional(&req, &body, |r: ClearFlagsRequest, v| r.parse(v))?;
-    let order = state.payments.money.clear_flags(id, &flags).await?;
+    let actor = req
+        .extensions()
+        .get::<orderpay_domain::api_key::ApiKey>()
+        .map(|key| format!("api_key:{}", key.id))
+        .ok_or_else(|| Problem::internal(&"clear-flags ran without an API key"))?;
+    let order = state.payments.money.clear_flags(id, &flags, &actor).await?;
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 

@@ -24,6 +24,7 @@ pub(crate) struct EventRow {
     amount: Option<i64>,
     reason: Option<String>,
     created_at: DateTime<Utc>,
+    actor: Option<String>,
 }
 
 impl From<&OrderEvent> for EventRow {
@@ -36,6 +37,7 @@ impl From<&OrderEvent> for EventRow {
             amount: e.amount.map(Amount::minor_units),
             reason: e.reason.clone(),
             created_at: e.created_at,
+            actor: e.actor.clone(),
         }
     }
 }
@@ -67,6 +69,7 @@ impl EventRow {
                 .transpose()
                 .map_err(|e| corrupt("order event amount", e))?,
             reason: self.reason,
+            actor: self.actor,
             created_at: self.created_at,
         })
     }
@@ -102,7 +105,7 @@ impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
         let row = self.0;
         out.push_sql(
             "WITH e AS (INSERT INTO order_events (id, order_id, type, payment_id, amount, \
-             reason, created_at, order_state, payment_state) VALUES (",
+             reason, created_at, actor, order_state, payment_state) VALUES (",
         );
         out.push_bind_param::<Id, _>(&row.id)?;
         out.push_sql(", ");
@@ -117,6 +120,8 @@ impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
         out.push_bind_param::<Nullable<Text>, _>(&row.reason)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&row.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.actor)?;
         out.push_sql(", orderpay_order_state(");
         out.push_bind_param::<Id, _>(&row.order_id)?;
         out.push_sql("), orderpay_payment_state(");

@@ -63,6 +63,7 @@ diesel::table! {
         published -> Bool,
         order_state -> Nullable<OrderpayOrderState>,
         payment_state -> Nullable<OrderpayPaymentState>,
+        actor -> Nullable<Text>,
     }
 }
 

@@ -74,6 +74,9 @@ pub struct OrderEvent {
     pub payment_id: Option<PaymentId>,
     pub amount: Option<Amount>,
     pub reason: Option<String>,
+    /// Who made the change, where a person decided it (`api_key:<id>`); `None` for what
+    /// orderpay or the payment provider did.
+    pub actor: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -86,6 +89,7 @@ impl OrderEvent {
             payment_id: None,
             amount: None,
             reason: None,
+            actor: None,
             created_at: at,
         }
     }

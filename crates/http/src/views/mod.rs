@@ -194,6 +194,10 @@ pub struct OrderEventView {
     amount: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Who made the change, where a person decided it: `api_key:<id>` (the key's id, as
+    /// `orderpay api-key list` shows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actor: Option<String>,
     created_at: Timestamp,
 }
 
@@ -206,6 +210,7 @@ impl From<&OrderEvent> for OrderEventView {
             payment_id: e.payment_id.map(|p| p.to_string()),
             amount: e.amount.map(|a| a.minor_units()),
             reason: e.reason.clone(),
+            actor: e.actor.clone(),
             created_at: e.created_at.into(),
         }
     }

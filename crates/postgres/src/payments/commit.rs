@@ -67,6 +67,7 @@ struct EventColumns {
     amounts: Vec<Option<i64>>,
     reasons: Vec<Option<String>>,
     created_at: Vec<DateTime<Utc>>,
+    actors: Vec<Option<String>>,
 }
 
 impl CommitStatement {
@@ -82,6 +83,7 @@ impl CommitStatement {
             events.amounts.push(e.amount.map(Amount::minor_units));
             events.reasons.push(e.reason.clone());
             events.created_at.push(e.created_at);
+            events.actors.push(e.actor.clone());
         }
         Self {
             event_id: commit.event_id.clone(),
@@ -199,7 +201,7 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Nullable<Integer>, _>(&self.order_version)?;
         out.push_sql(
             " RETURNING id), e AS (INSERT INTO order_events (id, order_id, type, payment_id, \
-             amount, reason, created_at, order_state, payment_state) SELECT u.*, ",
+             amount, reason, created_at, actor, order_state, payment_state) SELECT u.*, ",
         );
         self.walk_snapshot(&mut out)?;
         out.push_sql(" FROM unnest(");
@@ -217,8 +219,10 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&e.reasons)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&e.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&e.actors)?;
         out.push_sql(
-            ") AS u (id, order_id, type, payment_id, amount, reason, created_at) \
+            ") AS u (id, order_id, type, payment_id, amount, reason, created_at, actor) \
              RETURNING id, order_id, type, sequence), ",
         );
         out.push_sql(crate::webhooks::DELIVERIES_OF_E);

@@ -201,6 +201,35 @@ async fn isk_and_mga_reach_stripe_in_its_units_and_their_payments_come_back_in_i
     let page = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(page.status(), 200, "a page saying so, not a checkout");
     assert!(page.text().await.unwrap().contains("On hold: "));
+    // Lifting the guard is a money decision: the bot's ordinary scopes do not allow it.
+    let bot = orderpay::startup::api_keys(&app.store)
+        .create_restricted(
+            "bot",
+            Some(
+                [
+                    "orders:read",
+                    "orders:write",
+                    "payments:write",
+                    "customers:write",
+                ]
+                .into_iter()
+                .map(|s| orderpay_domain::api_key::Scope::parse(s).unwrap())
+                .collect(),
+            ),
+        )
+        .await
+        .unwrap()
+        .token;
+    let by_bot = app
+        .client
+        .post(app.url(&format!("/v1/orders/{id}/clear-flags")))
+        .bearer_auth(&bot)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(by_bot, 403, "insufficient_scope").await;
+    assert_eq!(problem["required_scope"], "orders:clear_flags");
     let bad = app
         .post(
             &format!("/v1/orders/{id}/clear-flags"),
@@ -221,6 +250,29 @@ async fn isk_and_mga_reach_stripe_in_its_units_and_their_payments_come_back_in_i
         app.event_types(id).await.last().unwrap(),
         "order.flag_cleared"
     );
+    // The history says who cleared it: the key that asked.
+    let history: Value = app
+        .get(&format!("/v1/orders/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entry = history["data"].as_array().unwrap().last().unwrap().clone();
+    let key_id = app.api_key.split('_').nth(1).map(str::to_owned);
+    let keys = orderpay::startup::api_keys(&app.store)
+        .list()
+        .await
+        .unwrap();
+    let tests_key = keys
+        .iter()
+        .find(|k| Some(&k.prefix) == key_id.as_ref())
+        .unwrap();
+    assert_eq!(
+        entry["actor"],
+        format!("api_key:{}", tests_key.id),
+        "{entry}"
+    );
+    assert_eq!(entry["reason"], "amount_mismatch");
     let again = app
         .post(&format!("/v1/orders/{id}/payment-link"), &json!({}))
         .await;

@@ -22,8 +22,9 @@ crate::store::from_store_error!(ClearFlagsError);
 
 impl OrderMoneyService {
     /// Clears `flags` (all of them when empty) from the order, with one `order.flag_cleared`
-    /// history entry per flag that was set. A pending order whose flags are all cleared can
-    /// be paid again. Clearing a flag that is not set changes nothing.
+    /// history entry per flag that was set, naming `actor` (who decided it). A pending order
+    /// whose flags are all cleared can be paid again. Clearing a flag that is not set changes
+    /// nothing.
     ///
     /// # Errors
     /// `NotFound`.
@@ -32,6 +33,7 @@ impl OrderMoneyService {
         &self,
         id: OrderId,
         flags: &[OrderFlag],
+        actor: &str,
     ) -> Result<Order, ClearFlagsError> {
         for _ in 0..CONFLICT_RETRIES {
             let mut order = self
@@ -51,6 +53,7 @@ impl OrderMoneyService {
                 .map(|flag| {
                     let mut event = OrderEvent::new(id, OrderEventType::FlagCleared, now);
                     event.reason = Some(flag.as_str().to_owned());
+                    event.actor = Some(actor.to_owned());
                     event
                 })
                 .collect();
