@@ -145,64 +145,161 @@ const KEY_ERRORS: &[(&str, &str)] = &[
     ),
 ];
 
-impl Modify for CommonErrors {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.patch,
-                &mut item.put,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
-                let mut common = Vec::new();
-                if operation.request_body.is_some() {
-                    common.extend_from_slice(BODY_ERRORS);
-                }
-                if operation.security.is_some() {
-                    common.extend_from_slice(KEY_ERRORS);
-                }
-                for (status, description) in common {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| problem(description).into());
-                }
+/// Calls `f` with each operation of the document, its method, and the route the table
+/// declares for it (`None` for `/openapi.json`, which Swagger UI's service answers).
+fn each_operation(
+    openapi: &mut utoipa::openapi::OpenApi,
+    mut f: impl FnMut(&mut utoipa::openapi::path::Operation, Option<crate::routes::Operation>),
+) {
+    use actix_web::http::Method;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            (Method::GET, &mut item.get),
+            (Method::POST, &mut item.post),
+            (Method::PATCH, &mut item.patch),
+            (Method::PUT, &mut item.put),
+            (Method::DELETE, &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                f(operation, crate::routes::operation(&method, path));
             }
         }
     }
 }
 
-/// Each operation's `security` from the route table: `bearer` with the one scope the route
-/// needs (OpenAPI 3.1 lets a non-OAuth scheme list the roles it requires), or none for the
-/// routes anyone may call. The document says what the router enforces, from the same place.
-struct ScopesFromRoutes;
+/// Whether the route needs an API key.
+fn keyed(declared: Option<&crate::routes::Operation>) -> bool {
+    declared.is_some_and(|op| matches!(op.access, crate::routes::Access::Key(_)))
+}
 
-impl Modify for ScopesFromRoutes {
+impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use actix_web::http::Method;
-        use utoipa::openapi::security::SecurityRequirement;
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                (Method::GET, &mut item.get),
-                (Method::POST, &mut item.post),
-                (Method::PATCH, &mut item.patch),
-                (Method::PUT, &mut item.put),
-                (Method::DELETE, &mut item.delete),
-            ];
-            for (method, operation) in operations {
-                let Some(operation) = operation else { continue };
-                operation.security = match crate::routes::operation(&method, path) {
-                    Some(crate::routes::Operation {
-                        access: crate::routes::Access::Key(scope),
-                        ..
-                    }) => Some(vec![SecurityRequirement::new("bearer", [scope.as_str()])]),
-                    _ => None,
-                };
+        each_operation(openapi, |operation, declared| {
+            let mut common = Vec::new();
+            if operation.request_body.is_some() {
+                common.extend_from_slice(BODY_ERRORS);
             }
-        }
+            if keyed(declared.as_ref()) {
+                common.extend_from_slice(KEY_ERRORS);
+            }
+            for (status, description) in common {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description).into());
+            }
+        });
+    }
+}
+
+/// Each operation's `operationId`, summary and `security` from the route table: `bearer` with
+/// the one scope the route needs (OpenAPI 3.1 lets a non-OAuth scheme list the roles it
+/// requires), or none for the routes anyone may call. The document says what the router
+/// enforces, from the same place.
+struct FromRoutes;
+
+impl Modify for FromRoutes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
+        each_operation(openapi, |operation, declared| {
+            if let Some(declared) = &declared {
+                operation.operation_id = Some(declared.named.id.to_owned());
+                operation.summary = Some(declared.named.summary.to_owned());
+            }
+            // `{}`: no key needed (said, so linters know it was not forgotten).
+            operation.security = Some(vec![match declared.map(|d| d.access) {
+                Some(crate::routes::Access::Key(scope)) => {
+                    SecurityRequirement::new("bearer", [scope.as_str()])
+                }
+                _ => SecurityRequirement::default(),
+            }]);
+        });
+    }
+}
+
+/// The headers answers carry, on every answer that carries them: `X-Request-Id` on all;
+/// `RateLimit-*` where a limit applies (keyed and public routes); `Retry-After` on 429 and
+/// 503; `Idempotent-Replayed` on the success of an operation that takes an `Idempotency-Key`.
+/// And a `default` answer (problem details) on every operation that answers problems, for
+/// what is not listed (405 on another method, say).
+struct AnswerHeaders;
+
+fn header(kind: Type, description: &str) -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(kind)))
+        .description(Some(description))
+        .build()
+}
+
+impl Modify for AnswerHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        each_operation(openapi, |operation, declared| {
+            let limited = declared
+                .as_ref()
+                .is_some_and(|op| !matches!(op.access, crate::routes::Access::Open));
+            let idempotent = operation.parameters.iter().flatten().any(
+                |p| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case("Idempotency-Key")),
+            );
+            let answers_problems = operation.responses.responses.values().any(|r| {
+                matches!(r, RefOr::T(r) if r.content.contains_key(crate::problem::PROBLEM_JSON))
+            });
+            if answers_problems {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| {
+                        problem("An error, as problem details (`code` says which)").into()
+                    });
+            }
+            for (status, response) in operation.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                response.headers.insert(
+                    "X-Request-Id".into(),
+                    header(
+                        Type::String,
+                        "This request's id: yours when you sent a sane one, else a new one. \
+                         Quote it when asking about a request.",
+                    )
+                    .into(),
+                );
+                if limited {
+                    for (name, what) in [
+                        (
+                            "RateLimit-Limit",
+                            "Requests the bucket holds (when a limit applies)",
+                        ),
+                        ("RateLimit-Remaining", "Requests left in the bucket"),
+                        ("RateLimit-Reset", "Seconds until the bucket is full again"),
+                    ] {
+                        response
+                            .headers
+                            .insert(name.into(), header(Type::Integer, what).into());
+                    }
+                }
+                if matches!(status.as_str(), "429" | "503") {
+                    response.headers.insert(
+                        "Retry-After".into(),
+                        header(Type::Integer, "Seconds to wait before retrying").into(),
+                    );
+                }
+                if idempotent && status.starts_with('2') {
+                    response.headers.insert(
+                        "Idempotent-Replayed".into(),
+                        header(
+                            Type::String,
+                            "`true` when this is the stored answer to an earlier request with \
+                             the same Idempotency-Key",
+                        )
+                        .into(),
+                    );
+                }
+            }
+        });
     }
 }
 
@@ -228,6 +325,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
+    servers((url = "/", description = "This service: the address this document was read from")),
     info(
         title = "orderpay",
         description = "Orders and payments for businesses that sell over chat and the web: \
@@ -289,7 +387,7 @@ impl Modify for BearerAuth {
         crate::views::EventView,
         crate::views::EventData,
     )),
-    modifiers(&BearerAuth, &ScopesFromRoutes, &CommonErrors),
+    modifiers(&BearerAuth, &FromRoutes, &CommonErrors, &AnswerHeaders),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),
@@ -301,8 +399,10 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// This document
+///
 /// `GET /openapi.json`, as the document describes it (Swagger UI's service serves it).
-#[utoipa::path(get, path = "/openapi.json", tag = "health",
+#[utoipa::path(get, path = "/openapi.json", tag = "health", operation_id = "openapi_document",
     responses((status = 200, description = "This document", body = serde_json::Value)))]
 #[allow(dead_code)] // documents a route another service answers
 fn openapi_json() {}

@@ -43,12 +43,19 @@ pub struct Operation {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub named: Named,
 }
 
 /// Where routes are declared to: the actix router, or a list of operations.
 trait Table {
-    fn route<F, Args>(&mut self, method: Method, path: &'static str, access: Access, handler: F)
-    where
+    fn route<F, Args>(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        named: Named,
+        handler: F,
+    ) where
         F: Handler<Args>,
         Args: FromRequest + 'static,
         F::Output: Responder + 'static;
@@ -57,148 +64,86 @@ trait Table {
     fn body_limit(&mut self, path: &'static str, bytes: usize);
 }
 
+/// A route's name and one-line summary in the OpenAPI document: the `operationId` client
+/// generators name their functions and types after (unique, `<resource>_<verb>`), and what
+/// `/docs` and editors show beside the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Named {
+    pub id: &'static str,
+    pub summary: &'static str,
+}
+
+/// Declares routes to `$t`, one line each: method, path, access, operationId, summary and
+/// handler.
+macro_rules! table {
+    ($t:ident; $($method:ident $path:literal $access:expr, $id:literal, $summary:literal => $handler:path;)*) => {
+        $($t.route(Method::$method, $path, $access, Named { id: $id, summary: $summary }, $handler);)*
+    };
+}
+
 /// Every route. Order matters only among paths that could match the same request.
 fn declare(t: &mut impl Table) {
     use Access::{Key, Open, Public};
     use Scope::*;
-    let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+    table! { t;
+        GET "/healthz" Open, "health_live", "Whether the process runs" => crate::healthz;
+        GET "/readyz" Public, "health_ready", "Whether the service can work now (its database answers)" => crate::readyz;
+        GET "/metrics" Open, "metrics", "Prometheus metrics (to METRICS_TOKEN)" => metrics::metrics;
+        GET "/docs" Open, "docs", "The API's docs page" => crate::docs_index;
 
-    t.route(get.clone(), "/healthz", Open, crate::healthz);
-    t.route(get.clone(), "/readyz", Public, crate::readyz);
-    t.route(get.clone(), "/metrics", Open, metrics::metrics);
-    t.route(get.clone(), "/docs", Open, crate::docs_index);
+        GET "/v1/customers" Key(CustomersRead), "customers_list", "List customers, or look one up by phone" => customers::list_or_lookup;
+        POST "/v1/customers" Key(CustomersWrite), "customers_create", "Create a customer" => customers::create;
+        GET "/v1/customers/{id}" Key(CustomersRead), "customers_get", "Get a customer" => customers::get;
+        PATCH "/v1/customers/{id}" Key(CustomersWrite), "customers_update", "Update a customer" => customers::update;
 
-    t.route(
-        get.clone(),
-        "/v1/customers",
-        Key(CustomersRead),
-        customers::list_or_lookup,
-    );
-    t.route(
-        post.clone(),
-        "/v1/customers",
-        Key(CustomersWrite),
-        customers::create,
-    );
-    t.route(
-        get.clone(),
-        "/v1/customers/{id}",
-        Key(CustomersRead),
-        customers::get,
-    );
-    t.route(
-        patch.clone(),
-        "/v1/customers/{id}",
-        Key(CustomersWrite),
-        customers::update,
-    );
+        GET "/v1/orders" Key(OrdersRead), "orders_list", "List orders" => orders::list;
+        POST "/v1/orders" Key(OrdersWrite), "orders_create", "Create an order" => orders::create;
+        GET "/v1/orders/by-reference/{reference}" Key(OrdersRead), "orders_get_by_reference", "Find an order by its reference" => orders::get_by_reference;
+        GET "/v1/orders/{id}" Key(OrdersRead), "orders_get", "Get an order" => orders::get;
+        POST "/v1/orders/{id}/cancel" Key(OrdersWrite), "orders_cancel", "Cancel an order" => orders::cancel;
+        GET "/v1/orders/{id}/events" Key(OrdersRead), "orders_history", "An order's history" => payments::events;
+        POST "/v1/orders/{id}/clear-flags" Key(OrdersClearFlags), "orders_clear_flags", "Clear an order's flags" => payments::clear_flags;
+        POST "/v1/orders/{id}/payment-link" Key(PaymentsWrite), "payment_links_create", "Get an order's pay link" => payments::payment_link;
+        // The QR code is the pay link drawn: the same scope as the link.
+        GET "/v1/orders/{id}/payment-link/qr" Key(PaymentsWrite), "payment_links_qr", "An order's pay link as a QR code (SVG)" => payments::payment_link_qr;
+        POST "/v1/orders/{id}/refunds" Key(RefundsWrite), "refunds_create", "Refund an order, in full or in part" => payments::refund;
 
-    t.route(get.clone(), "/v1/orders", Key(OrdersRead), orders::list);
-    t.route(post.clone(), "/v1/orders", Key(OrdersWrite), orders::create);
-    let by_reference = "/v1/orders/by-reference/{reference}";
-    t.route(
-        get.clone(),
-        by_reference,
-        Key(OrdersRead),
-        orders::get_by_reference,
-    );
-    t.route(get.clone(), "/v1/orders/{id}", Key(OrdersRead), orders::get);
-    t.route(
-        post.clone(),
-        "/v1/orders/{id}/cancel",
-        Key(OrdersWrite),
-        orders::cancel,
-    );
-    let link = "/v1/orders/{id}/payment-link";
-    t.route(
-        post.clone(),
-        link,
-        Key(PaymentsWrite),
-        payments::payment_link,
-    );
-    // The QR code is the pay link drawn: the same scope as the link.
-    let qr = "/v1/orders/{id}/payment-link/qr";
-    t.route(
-        get.clone(),
-        qr,
-        Key(PaymentsWrite),
-        payments::payment_link_qr,
-    );
-    t.route(
-        get.clone(),
-        "/v1/orders/{id}/events",
-        Key(OrdersRead),
-        payments::events,
-    );
-    t.route(
-        post.clone(),
-        "/v1/orders/{id}/refunds",
-        Key(RefundsWrite),
-        payments::refund,
-    );
-    let clear = "/v1/orders/{id}/clear-flags";
-    t.route(
-        post.clone(),
-        clear,
-        Key(OrdersClearFlags),
-        payments::clear_flags,
-    );
+        GET "/v1/webhook_endpoints" Key(WebhooksRead), "webhook_endpoints_list", "List webhook endpoints" => endpoints::list;
+        POST "/v1/webhook_endpoints" Key(WebhooksWrite), "webhook_endpoints_create", "Create a webhook endpoint" => endpoints::create;
+        GET "/v1/webhook_endpoints/{id}" Key(WebhooksRead), "webhook_endpoints_get", "Get a webhook endpoint" => endpoints::get;
+        PATCH "/v1/webhook_endpoints/{id}" Key(WebhooksWrite), "webhook_endpoints_update", "Update a webhook endpoint" => endpoints::update;
+        DELETE "/v1/webhook_endpoints/{id}" Key(WebhooksWrite), "webhook_endpoints_delete", "Delete a webhook endpoint" => endpoints::delete;
+        POST "/v1/webhook_endpoints/{id}/rotate_secret" Key(WebhooksWrite), "webhook_endpoints_rotate_secret", "Rotate a webhook endpoint's secret" => endpoints::rotate_secret;
+        GET "/v1/webhook_endpoints/{id}/deliveries" Key(WebhooksRead), "webhook_deliveries_list", "List a webhook endpoint's deliveries" => endpoints::deliveries;
+        POST "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry" Key(WebhooksWrite), "webhook_deliveries_retry", "Send a delivery again now" => endpoints::retry;
 
-    let endpoints = "/v1/webhook_endpoints";
-    t.route(get.clone(), endpoints, Key(WebhooksRead), endpoints::list);
-    t.route(
-        post.clone(),
-        endpoints,
-        Key(WebhooksWrite),
-        endpoints::create,
-    );
-    let endpoint = "/v1/webhook_endpoints/{id}";
-    t.route(get.clone(), endpoint, Key(WebhooksRead), endpoints::get);
-    t.route(patch, endpoint, Key(WebhooksWrite), endpoints::update);
-    t.route(delete, endpoint, Key(WebhooksWrite), endpoints::delete);
-    let rotate = "/v1/webhook_endpoints/{id}/rotate_secret";
-    t.route(
-        post.clone(),
-        rotate,
-        Key(WebhooksWrite),
-        endpoints::rotate_secret,
-    );
-    let deliveries = "/v1/webhook_endpoints/{id}/deliveries";
-    t.route(
-        get.clone(),
-        deliveries,
-        Key(WebhooksRead),
-        endpoints::deliveries,
-    );
-    let retry = "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry";
-    t.route(post.clone(), retry, Key(WebhooksWrite), endpoints::retry);
+        GET "/v1/events" Key(EventsRead), "events_list", "List events, newest first" => events::list;
+        GET "/v1/events/{id}" Key(EventsRead), "events_get", "Get an event" => events::get;
 
-    t.route(get.clone(), "/v1/events", Key(EventsRead), events::list);
-    t.route(get.clone(), "/v1/events/{id}", Key(EventsRead), events::get);
-
-    t.route(post.clone(), "/webhooks/stripe", Public, webhooks::stripe);
+        POST "/webhooks/stripe" Public, "stripe_events_receive", "Receive Stripe's signed events" => webhooks::stripe;
+        GET "/pay/{token}" Public, "pay_links_page", "The pay link's page" => pay::preview;
+        HEAD "/pay/{token}" Public, "pay_links_page_head", "The pay link's page, headers only" => pay::preview;
+        POST "/pay/{token}" Public, "pay_links_open_checkout", "Open checkout from the pay link's page" => pay::open;
+        GET "/pay/{token}/done" Public, "pay_links_done", "Where checkout returns the customer" => pay::done;
+        // Answer 404 unless the sandbox is the provider.
+        GET "/sandbox/checkout/{session}" Public, "sandbox_checkout", "The sandbox's checkout page" => sandbox::checkout;
+        POST "/sandbox/checkout/{session}/{choice}" Public, "sandbox_choose", "Pay or decline in the sandbox" => sandbox::decide;
+    }
     t.body_limit("/webhooks/stripe", webhooks::MAX_EVENT_BYTES);
-    t.route(get.clone(), "/pay/{token}", Public, pay::preview);
-    t.route(Method::HEAD, "/pay/{token}", Public, pay::preview);
-    t.route(post.clone(), "/pay/{token}", Public, pay::open);
-    t.route(get.clone(), "/pay/{token}/done", Public, pay::done);
-    // Answer 404 unless the sandbox is the provider.
-    let session = "/sandbox/checkout/{session}";
-    t.route(get, session, Public, sandbox::checkout);
-    t.route(
-        post,
-        "/sandbox/checkout/{session}/{choice}",
-        Public,
-        sandbox::decide,
-    );
 }
 
 /// Every operation of the table.
 pub fn operations() -> Vec<Operation> {
     struct List(Vec<Operation>);
     impl Table for List {
-        fn route<F, Args>(&mut self, method: Method, path: &'static str, access: Access, _: F)
-        where
+        fn route<F, Args>(
+            &mut self,
+            method: Method,
+            path: &'static str,
+            access: Access,
+            named: Named,
+            _: F,
+        ) where
             F: Handler<Args>,
             Args: FromRequest + 'static,
             F::Output: Responder + 'static,
@@ -207,6 +152,7 @@ pub fn operations() -> Vec<Operation> {
                 method,
                 path,
                 access,
+                named,
             });
         }
 
@@ -252,8 +198,14 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         }
     }
     impl Table for Router {
-        fn route<F, Args>(&mut self, method: Method, path: &'static str, access: Access, handler: F)
-        where
+        fn route<F, Args>(
+            &mut self,
+            method: Method,
+            path: &'static str,
+            access: Access,
+            _: Named,
+            handler: F,
+        ) where
             F: Handler<Args>,
             Args: FromRequest + 'static,
             F::Output: Responder + 'static,
@@ -323,6 +275,38 @@ mod tests {
         }
     }
 
+    /// openapi-typescript builds its map of operations from `operationId`: a duplicated one
+    /// silently gives one operation another's types. Every operation has its own, and a
+    /// summary.
+    #[test]
+    fn every_operation_has_a_unique_operation_id_and_a_summary() {
+        let document = serde_json::to_value(crate::openapi::document()).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or_default();
+                assert!(!id.is_empty(), "{method} {path} has no operationId");
+                assert!(
+                    id.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{id}: snake_case, resource then verb"
+                );
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "{id} is used twice ({method} {path})"
+                );
+                let summary = op["summary"].as_str().unwrap_or_default();
+                assert!(!summary.is_empty(), "{method} {path} has no summary");
+            }
+        }
+        let table: std::collections::BTreeSet<&str> =
+            operations().iter().map(|op| op.named.id).collect();
+        assert_eq!(
+            table.len(),
+            operations().len(),
+            "the table's names are unique"
+        );
+    }
+
     #[test]
     fn the_document_lists_every_keyed_route_with_its_scope_and_no_other() {
         let document = serde_json::to_value(crate::openapi::document()).unwrap();
@@ -337,7 +321,11 @@ mod tests {
                         assert_eq!(scopes, &serde_json::json!([scope.as_str()]), "{path}");
                         documented += 1;
                     }
-                    Some(_) => assert!(op["security"].is_null(), "{method} {path}"),
+                    Some(_) => assert_eq!(
+                        op["security"],
+                        serde_json::json!([{}]),
+                        "{method} {path}: no key needed, said so"
+                    ),
                     None => assert_eq!(path, "/openapi.json", "{method} {path} is not routed"),
                 }
             }
