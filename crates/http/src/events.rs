@@ -11,7 +11,7 @@ use crate::query::Query;
 use crate::views::{EventView, ListView, parse_event_id};
 
 #[utoipa::path(get, path = "/v1/events", tag = "webhooks",
-    params(("type" = Option<String>, Query, description = "Only events of this type (`order.paid`, ...)"),
+    params(("type" = Option<crate::schemas::EventType>, Query, description = "Only events of this type"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<String>, Query, pattern = "^evt_[0-9a-f]{32}$", description = "The last id of the previous page")),
     responses((status = 200, description = "Events, newest first", body = crate::openapi::EventList),

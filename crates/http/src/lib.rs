@@ -21,6 +21,7 @@ mod query;
 pub mod requests;
 pub mod routes;
 mod sandbox;
+pub mod schemas;
 pub mod texts;
 mod views;
 mod webhooks;

@@ -308,7 +308,7 @@ pub(crate) async fn require_api_key(
             Code::InsufficientScope,
             format!("this API key is restricted; this request needs the scope `{scope}`"),
         )
-        .with("required_scope", scope.as_str());
+        .with(crate::problem::Member::RequiredScope, scope.as_str());
         return Ok(req.into_response(problem.error_response()));
     }
     let verdict = state

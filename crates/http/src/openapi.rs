@@ -21,6 +21,23 @@ pub struct ProblemBody {
     detail: String,
     /// For `validation_failed`: every offending field, with its JSON path.
     errors: Option<Vec<FieldProblemBody>>,
+    /// For `customer_exists`: the customer who has the phone number.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    existing_customer_id: Option<String>,
+    /// For `insufficient_scope`: the scope the request needs.
+    #[schema(value_type = Option<crate::schemas::Scope>)]
+    required_scope: Option<String>,
+    /// For `amount_below_provider_minimum`: the provider's minimum, in minor units.
+    minimum_amount: Option<i64>,
+    /// For `order_flagged`: why the order is on hold.
+    #[schema(value_type = Option<Vec<crate::schemas::OrderFlag>>)]
+    flags: Option<Vec<String>>,
+    /// For `currency_not_supported_by_provider` and `amount_below_provider_minimum`.
+    currency: Option<String>,
+    /// For the conflicts of an order's status (`order_already_paid`, `order_not_paid`, ...):
+    /// where the order stands.
+    #[schema(value_type = Option<crate::schemas::OrderStatus>)]
+    order_status: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -29,6 +46,39 @@ pub struct FieldProblemBody {
     /// The JSON path (`items[0].quantity`) or the query parameter.
     field: String,
     message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every member a problem may carry is in the document's `ProblemBody`, so a generated
+    /// client reads `existing_customer_id` or `required_scope` with no cast.
+    #[test]
+    fn every_problem_member_is_in_the_problem_schema() {
+        let document = serde_json::to_value(super::document()).unwrap();
+        let properties = &document["components"]["schemas"]["ProblemBody"]["properties"];
+        for member in crate::problem::Member::ALL {
+            assert!(
+                properties[member.as_str()].is_object(),
+                "{} is not in ProblemBody",
+                member.as_str()
+            );
+        }
+    }
+
+    /// Every fixed set of values the domain has is an enum in the document, with exactly the
+    /// domain's values.
+    #[test]
+    fn every_value_set_is_an_enum_of_the_domains_values() {
+        let document = serde_json::to_value(super::document()).unwrap();
+        for (name, values) in crate::schemas::value_sets() {
+            let schema = &document["components"]["schemas"][name];
+            assert_eq!(
+                schema["enum"],
+                serde_json::json!(values),
+                "{name}: {schema}"
+            );
+        }
+    }
 }
 
 /// A stable, machine-readable error code: the catalogue's names (`problem::Code::ALL`).

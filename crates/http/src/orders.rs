@@ -91,7 +91,7 @@ pub async fn get_by_reference(
 
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     params(("customer_id" = Option<uuid::Uuid>, Query, description = "Only this customer's orders"),
-        ("status" = Option<String>, Query, pattern = "^(pending_payment|paid|partially_refunded|refunded|cancelled)$", description = "pending_payment, paid, partially_refunded, refunded or cancelled"),
+        ("status" = Option<crate::schemas::OrderStatus>, Query, description = "Only orders in this status"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
     responses((status = 200, description = "A page of orders, newest first", body = crate::openapi::OrderList),

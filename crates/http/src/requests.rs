@@ -245,9 +245,8 @@ pub struct RefundRequest {
     #[schema(value_type = Option<i64>, minimum = 1)]
     #[serde(default)]
     pub amount: Field<i64>,
-    /// `duplicate`, `fraudulent` or `requested_by_customer`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schemas::RefundReason>)]
     pub reason: Field<String>,
 }
 
@@ -267,9 +266,9 @@ impl RefundRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"flags": ["amount_mismatch"]}))]
 pub struct ClearFlagsRequest {
-    /// `amount_mismatch`, `needs_refund`, `disputed`.
+    /// The flags dealt with; all of them when left out.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<crate::schemas::OrderFlag>>)]
     pub flags: Field<Vec<Field<String>>>,
 }
 
@@ -306,7 +305,7 @@ pub struct CreateWebhookEndpointRequest {
     #[schema(value_type = String)]
     pub url: Field<String>,
     /// `["*"]` for every event type, or the types to deliver.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<crate::schemas::EnabledEvent>)]
     pub enabled_events: Field<Vec<Field<String>>>,
     /// Up to 500 characters.
     #[schema(value_type = Option<String>)]
@@ -342,11 +341,10 @@ pub struct UpdateWebhookEndpointRequest {
     #[schema(value_type = Option<String>)]
     #[serde(default)]
     pub url: Field<String>,
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<crate::schemas::EnabledEvent>>)]
     #[serde(default)]
     pub enabled_events: Field<Vec<Field<String>>>,
-    /// `enabled` or `disabled`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<crate::schemas::EndpointStatus>)]
     #[serde(default)]
     pub status: Field<String>,
     #[schema(value_type = Option<String>, nullable)]

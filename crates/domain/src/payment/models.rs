@@ -14,6 +14,8 @@ pub enum PaymentProvider {
 }
 
 impl PaymentProvider {
+    pub const ALL: [PaymentProvider; 2] = [Self::Stripe, Self::Sandbox];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stripe => "stripe",

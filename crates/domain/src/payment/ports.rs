@@ -45,6 +45,9 @@ pub enum RefundReason {
 }
 
 impl RefundReason {
+    pub const ALL: [RefundReason; 3] =
+        [Self::Duplicate, Self::Fraudulent, Self::RequestedByCustomer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Duplicate => "duplicate",

@@ -20,6 +20,8 @@ pub enum EndpointStatus {
 }
 
 impl EndpointStatus {
+    pub const ALL: [EndpointStatus; 2] = [Self::Enabled, Self::Disabled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Enabled => "enabled",

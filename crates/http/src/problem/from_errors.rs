@@ -20,7 +20,10 @@ impl From<CustomerError> for Problem {
                 Code::CustomerExists,
                 format!("customer {existing} has this phone number"),
             )
-            .with("existing_customer_id", existing.to_string()),
+            .with(
+                crate::problem::Member::ExistingCustomerId,
+                existing.to_string(),
+            ),
             CustomerError::CursorNotFound => {
                 Self::field("starting_after", "no customer has this id")
             }
@@ -94,7 +97,7 @@ impl From<PayLinkError> for Problem {
                  (POST /v1/orders/{id}/clear-flags)",
             )
             .with(
-                "flags",
+                crate::problem::Member::Flags,
                 flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             ),
             PayLinkError::NotChargeable(refusal) => Self::not_chargeable(refusal),
@@ -112,15 +115,15 @@ impl Problem {
                 Code::CurrencyNotSupportedByProvider,
                 format!("the payment provider does not charge in {currency}"),
             )
-            .with("currency", currency.code()),
+            .with(crate::problem::Member::Currency, currency.code()),
             ChargeRefusal::BelowMinimum { minimum, currency } => Self::new(
                 Code::AmountBelowProviderMinimum,
                 format!(
                     "the payment provider charges at least {minimum} minor units of {currency}"
                 ),
             )
-            .with("minimum_amount", minimum.minor_units())
-            .with("currency", currency.code()),
+            .with(crate::problem::Member::MinimumAmount, minimum.minor_units())
+            .with(crate::problem::Member::Currency, currency.code()),
         }
     }
 
@@ -141,12 +144,15 @@ impl From<CancelError> for Problem {
                 Code::OrderAlreadyPaid,
                 format!("the order is {status}; only a pending_payment order can be cancelled"),
             )
-            .with("order_status", status.as_str()),
+            .with(crate::problem::Member::OrderStatus, status.as_str()),
             CancelError::AlreadyCancelled => Self::new(
                 Code::OrderAlreadyCancelled,
                 "the order is cancelled; only a pending_payment order can be cancelled",
             )
-            .with("order_status", OrderStatus::Cancelled.as_str()),
+            .with(
+                crate::problem::Member::OrderStatus,
+                OrderStatus::Cancelled.as_str(),
+            ),
             CancelError::PaymentProcessing => Self::new(
                 Code::PaymentProcessing,
                 "a payment for this order is processing (a bank debit, say); wait for its \
@@ -167,7 +173,7 @@ impl From<RefundError> for Problem {
                 Code::OrderNotPaid,
                 format!("the order is {status}; only a paid order can be refunded"),
             )
-            .with("order_status", status.as_str()),
+            .with(crate::problem::Member::OrderStatus, status.as_str()),
             RefundError::ExceedsRemaining { remaining } => Self::field(
                 "amount",
                 format!("must be between 1 and {remaining}, what is left to refund"),

@@ -113,6 +113,39 @@ struct FieldProblem {
     message: String,
 }
 
+/// The members a problem may carry beside RFC 9457's, each in the document's `ProblemBody`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Member {
+    ExistingCustomerId,
+    RequiredScope,
+    MinimumAmount,
+    Flags,
+    Currency,
+    OrderStatus,
+}
+
+impl Member {
+    pub const ALL: [Member; 6] = [
+        Self::ExistingCustomerId,
+        Self::RequiredScope,
+        Self::MinimumAmount,
+        Self::Flags,
+        Self::Currency,
+        Self::OrderStatus,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ExistingCustomerId => "existing_customer_id",
+            Self::RequiredScope => "required_scope",
+            Self::MinimumAmount => "minimum_amount",
+            Self::Flags => "flags",
+            Self::Currency => "currency",
+            Self::OrderStatus => "order_status",
+        }
+    }
+}
+
 /// An error answer. Build one from a [`Code`], or convert a domain error.
 #[derive(Debug)]
 pub struct Problem {
@@ -181,8 +214,8 @@ impl Problem {
         )
     }
 
-    pub(crate) fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_string(), value.into());
+    pub(crate) fn with(mut self, member: Member, value: impl Into<Value>) -> Self {
+        self.extra.insert(member.as_str().to_string(), value.into());
         self
     }
 

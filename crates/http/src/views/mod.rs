@@ -54,6 +54,7 @@ impl Serialize for Timestamp {
 #[derive(Serialize, ToSchema)]
 pub struct CustomerView {
     id: String,
+    #[schema(value_type = crate::schemas::CustomerObject, inline)]
     object: &'static str,
     phone: String,
     name: String,
@@ -98,9 +99,11 @@ impl From<&LineItem> for LineItemView {
 #[derive(Serialize, ToSchema)]
 pub struct OrderView {
     id: String,
+    #[schema(value_type = crate::schemas::OrderObject, inline)]
     object: &'static str,
     reference: String,
     customer_id: String,
+    #[schema(value_type = crate::schemas::OrderStatus)]
     status: &'static str,
     currency: String,
     total_amount: i64,
@@ -108,6 +111,7 @@ pub struct OrderView {
     metadata: BTreeMap<String, String>,
     amount_refunded: i64,
     /// Why the order needs a person: `amount_mismatch`, `needs_refund`, `disputed`.
+    #[schema(value_type = Vec<crate::schemas::OrderFlag>)]
     flags: Vec<&'static str>,
     /// The latest payment attempt, where the answer carries it (`GET /v1/orders/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,8 +134,11 @@ impl OrderView {
 #[derive(Serialize, ToSchema)]
 pub struct PaymentView {
     id: String,
+    #[schema(value_type = crate::schemas::PaymentObject, inline)]
     object: &'static str,
+    #[schema(value_type = crate::schemas::PaymentProvider)]
     provider: &'static str,
+    #[schema(value_type = crate::schemas::PaymentStatus)]
     status: &'static str,
     amount: i64,
     currency: String,
@@ -162,9 +169,12 @@ impl From<&Payment> for PaymentView {
 /// `POST /v1/orders/{id}/payment-link`: the order's stable pay link.
 #[derive(Serialize, ToSchema)]
 pub struct PaymentLinkView {
+    #[schema(value_type = crate::schemas::PaymentLinkObject, inline)]
     object: &'static str,
     url: String,
     payment_id: String,
+    /// The payment's status.
+    #[schema(value_type = crate::schemas::PaymentStatus)]
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<Timestamp>,
@@ -185,8 +195,10 @@ impl From<&PayLink> for PaymentLinkView {
 #[derive(Serialize, ToSchema)]
 pub struct OrderEventView {
     id: String,
+    #[schema(value_type = crate::schemas::OrderEventObject, inline)]
     object: &'static str,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::schemas::EventType)]
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     payment_id: Option<String>,
@@ -240,6 +252,7 @@ impl From<&Order> for OrderView {
 /// A page of a list, Stripe's shape: `{"object": "list", "data": [...], "has_more": bool}`.
 #[derive(Serialize, ToSchema)]
 pub struct ListView<T> {
+    #[schema(value_type = crate::schemas::ListObject, inline)]
     object: &'static str,
     data: Vec<T>,
     has_more: bool,

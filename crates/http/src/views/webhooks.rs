@@ -23,12 +23,14 @@ pub fn parse_event_id(raw: &str) -> Option<OrderEventId> {
 #[derive(Serialize, ToSchema)]
 pub struct WebhookEndpointView {
     id: String,
+    #[schema(value_type = crate::schemas::WebhookEndpointObject, inline)]
     object: &'static str,
     url: String,
     description: Option<String>,
     /// `["*"]`, or the event types delivered.
+    #[schema(value_type = Vec<crate::schemas::EnabledEvent>)]
     enabled_events: Vec<&'static str>,
-    /// `enabled` or `disabled`.
+    #[schema(value_type = crate::schemas::EndpointStatus)]
     status: &'static str,
     /// Why orderpay disabled it (no delivery succeeded for too long), if it did.
     disabled_reason: Option<String>,
@@ -67,6 +69,7 @@ pub struct SecretView {
 #[derive(Serialize, ToSchema)]
 pub struct DeletedView {
     pub id: String,
+    #[schema(value_type = crate::schemas::WebhookEndpointObject, inline)]
     pub object: &'static str,
     pub deleted: bool,
 }
@@ -81,9 +84,10 @@ pub struct EventData {
 pub struct EventView {
     /// `evt_...`, also the `webhook-id` of its deliveries.
     id: String,
+    #[schema(value_type = crate::schemas::EventObject, inline)]
     object: &'static str,
-    /// `order.paid`, `order.created`, ...
     #[serde(rename = "type")]
+    #[schema(value_type = crate::schemas::EventType)]
     kind: &'static str,
     created_at: Timestamp,
     data: EventData,
@@ -119,11 +123,13 @@ impl EventRenderer for EventJson {
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryView {
     id: String,
+    #[schema(value_type = crate::schemas::DeliveryObject, inline)]
     object: &'static str,
     /// `evt_...`
     event_id: String,
+    #[schema(value_type = crate::schemas::EventType)]
     event_type: &'static str,
-    /// `pending`, `succeeded` or `failed`.
+    #[schema(value_type = crate::schemas::DeliveryStatus)]
     status: &'static str,
     attempts: u32,
     /// The last attempt's HTTP status; `null` when there was no answer.
