@@ -34,33 +34,74 @@ pub async fn create(
     Ok(HttpResponse::Created().json(CustomerView::from(&customer)))
 }
 
-/// `GET /v1/customers?phone=...` looks one customer up; without `phone` it lists them.
+/// The `phone` of a lookup, as a person or a URL wrote it: an unencoded `+` arrives as a
+/// space (`?phone=+1415...` means `+1415...`). Reports a missing or invalid one in `query`.
+fn phone_of(query: &mut Query, state: &AppState) -> Option<PhoneNumber> {
+    let Some(raw) = query.get("phone").map(str::to_owned) else {
+        query.violations.add("phone", "is required");
+        return None;
+    };
+    let raw = match raw.strip_prefix(' ') {
+        Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("+{rest}"),
+        _ => raw,
+    };
+    query
+        .violations
+        .check("phone", PhoneNumber::parse(&raw, state.default_region))
+}
+
+/// The customer with `phone`: from the database, else from the customer directory (then
+/// stored).
+async fn look_up(state: &AppState, phone: Option<PhoneNumber>) -> Result<HttpResponse, Problem> {
+    let Some(phone) = phone else {
+        return Err(Problem::internal(&"phone parsed without a value"));
+    };
+    let customer = state.customers.find_by_phone(&phone).await?;
+    Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
+}
+
+/// Look a customer up by phone: the database first, then the customer directory, where one is
+/// configured (what it answers is stored, so the next lookup is local).
+#[utoipa::path(get, path = "/v1/customers/lookup", tag = "customers",
+    params(("phone" = String, Query, description = "E.164 (`+14155550100`), or national form in `DEFAULT_PHONE_REGION`")),
+    responses((status = 200, description = "The customer", body = crate::views::CustomerView),
+        (status = 404, description = "No customer has this phone (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "No phone, or not a phone number", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The customer directory failed (`directory_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+pub async fn lookup(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let mut query = Query::parse(&req, &["phone"]);
+    let phone = phone_of(&mut query, &state);
+    query.finish()?;
+    look_up(&state, phone).await
+}
+
+/// A page of customers, newest first.
+///
+/// With `phone` (deprecated: use `GET /v1/customers/lookup`), this looks one customer up and
+/// answers that customer, not a list; `limit` and `starting_after` are then refused.
 #[utoipa::path(get, path = "/v1/customers", tag = "customers",
-    params(("phone" = Option<String>, Query, description = "Look one customer up by phone (database, then directory)"),
-        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
+    params(("phone" = Option<String>, Query, deprecated, description = "Deprecated: use `GET /v1/customers/lookup`. Answers the one customer with this phone instead of a list"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
-    responses((status = 200, description = "The customer (with `phone`), or a page of customers", body = crate::openapi::CustomerOrList),
+    responses((status = 200, description = "A page of customers (or, with the deprecated `phone`, the customer)", body = crate::openapi::CustomerOrList),
         (status = 404, description = "No customer has this phone (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid query parameters", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The customer directory failed (`directory_unavailable`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn list_or_lookup(
     state: Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     let mut query = Query::parse(&req, &["phone", "limit", "starting_after"]);
-    if let Some(raw) = query.get("phone").map(str::to_owned) {
-        // An unencoded `+` arrives as a space: `?phone=+1415...` means `+1415...`.
-        let raw = match raw.strip_prefix(' ') {
-            Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => format!("+{rest}"),
-            _ => raw,
-        };
-        let phone = query
-            .violations
-            .check("phone", PhoneNumber::parse(&raw, state.default_region));
+    if query.get("phone").is_some() {
+        // A lookup answers one customer: a page's parameters would be ignored, so they are
+        // refused instead.
+        for paging in ["limit", "starting_after"] {
+            if query.get(paging).is_some() {
+                query.violations.add(
+                    paging,
+                    "is not taken with `phone` (a lookup answers one customer)",
+                );
+            }
+        }
+        let phone = phone_of(&mut query, &state);
         query.finish()?;
-        let Some(phone) = phone else {
-            return Err(Problem::internal(&"phone parsed without a value"));
-        };
-        let customer = state.customers.find_by_phone(&phone).await?;
-        return Ok(HttpResponse::Ok().json(CustomerView::from(&customer)));
+        return look_up(&state, phone).await;
     }
     let page = query.page();
     query.finish()?;
@@ -69,7 +110,7 @@ pub async fn list_or_lookup(
 }
 
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
-    params(("id" = String, Path, description = "The customer's id")),
+    params(("id" = uuid::Uuid, Path, description = "The customer's id")),
     responses((status = 200, description = "The customer", body = crate::views::CustomerView),
         (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
@@ -78,7 +119,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 }
 
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers",
-    params(("id" = String, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
+    params(("id" = uuid::Uuid, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
     responses((status = 200, description = "The customer as changed", body = crate::views::CustomerView),
         (status = 404, description = "No such customer (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn update(

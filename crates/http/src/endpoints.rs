@@ -21,7 +21,7 @@ fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, Problem> {
 #[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     request_body = crate::requests::CreateWebhookEndpointRequest,
-    responses((status = 201, description = "Subscribed; `secret` is shown this once", body = crate::views::WebhookEndpointView),
+    responses((status = 201, description = "Subscribed; `secret` is shown this once", body = crate::schemas::CreatedWebhookEndpoint),
         (status = 409, description = "`idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (a URL that is not https, or private, in production), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn create(
@@ -55,7 +55,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id")),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses((status = 200, description = "The endpoint (without its secret)", body = crate::views::WebhookEndpointView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
@@ -64,7 +64,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
 }
 
 #[utoipa::path(patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id")),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     request_body = crate::requests::UpdateWebhookEndpointRequest,
     responses((status = 200, description = "The endpoint as changed; enabling it forgets its failures", body = crate::views::WebhookEndpointView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -84,7 +84,7 @@ pub async fn update(
 }
 
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id")),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses((status = 200, description = "Deleted, with its pending deliveries", body = crate::views::DeletedView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
@@ -98,7 +98,7 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
 }
 
 #[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The new secret; the old one also signs until `WEBHOOK_SECRET_OVERLAP_HOURS` pass", body = crate::views::SecretView),
         (status = 404, description = "No such endpoint (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -116,7 +116,7 @@ pub async fn rotate_secret(
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id"),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
     responses((status = 200, description = "Deliveries, newest first, each with its last attempt and its next", body = crate::openapi::DeliveryList),
@@ -136,7 +136,7 @@ pub async fn deliveries(
 }
 
 #[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
-    params(("id" = String, Path, description = "The endpoint's id"), ("delivery_id" = String, Path, description = "The delivery's id"),
+    params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("delivery_id" = uuid::Uuid, Path, description = "The delivery's id"),
         ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "Due now: the sender sends it at once", body = crate::views::DeliveryView),
         (status = 404, description = "No such endpoint or delivery (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),

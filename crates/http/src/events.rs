@@ -34,7 +34,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
 
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The event's id (`evt_...`)")),
-    responses((status = 200, description = "The event, with the order as it was then", body = crate::views::EventView),
+    responses((status = 200, description = "The event, with the order as it was then", body = crate::schemas::Event),
         (status = 404, description = "No such event (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {
     let id = parse_event_id(&id).ok_or_else(|| Problem::not_found("event"))?;

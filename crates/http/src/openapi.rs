@@ -7,6 +7,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema, schema::Type};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Code;
+use crate::schemas::EventsAndWebhooks;
 use crate::views::{CustomerView, OrderEventView, OrderView};
 
 /// RFC 9457 problem details, as every error is answered.
@@ -138,7 +139,7 @@ lists! {
     CustomerList of "CustomerView";
     WebhookEndpointList of "WebhookEndpointView";
     DeliveryList of "DeliveryView";
-    EventList of "EventView";
+    EventList of "Event";
 }
 
 /// `GET /v1/customers`: one customer (with `phone`), or a page of them.
@@ -353,6 +354,34 @@ impl Modify for AnswerHeaders {
     }
 }
 
+/// What the derived schemas cannot say: `limit`'s default, and that an order's customer is
+/// given one way (`customer_id` or `customer`).
+struct Exactness;
+
+impl Modify for Exactness {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        each_operation(openapi, |operation, _| {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let RefOr::T(parameter) = parameter
+                    && parameter.name == "limit"
+                    && let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema
+                {
+                    schema.default = Some(serde_json::json!(
+                        orderpay_domain::pagination::Limit::DEFAULT.get()
+                    ));
+                }
+            }
+        });
+        if let Some(RefOr::T(schema)) = openapi
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("CreateOrderRequest"))
+        {
+            crate::schemas::one_customer(schema);
+        }
+    }
+}
+
 /// `Authorization: Bearer <API key>` on everything under `/v1`.
 struct BearerAuth;
 
@@ -385,6 +414,7 @@ impl Modify for BearerAuth {
     paths(
         crate::customers::create,
         crate::customers::list_or_lookup,
+        crate::customers::lookup,
         crate::customers::get,
         crate::customers::update,
         crate::orders::create,
@@ -434,10 +464,18 @@ impl Modify for BearerAuth {
         EventList,
         crate::views::WebhookEndpointView,
         crate::views::DeliveryView,
-        crate::views::EventView,
         crate::views::EventData,
+        crate::schemas::Event,
+        crate::schemas::CreatedWebhookEndpoint,
     )),
-    modifiers(&BearerAuth, &FromRoutes, &CommonErrors, &AnswerHeaders),
+    modifiers(
+        &BearerAuth,
+        &FromRoutes,
+        &CommonErrors,
+        &AnswerHeaders,
+        &EventsAndWebhooks,
+        &Exactness
+    ),
     tags(
         (name = "customers", description = "Customers, looked up by phone"),
         (name = "orders", description = "Orders, their history and their flags"),

@@ -13,7 +13,7 @@ use crate::{AppState, body, idempotency};
 
 /// The order's pay link: the same URL every time while it awaits payment.
 #[utoipa::path(post, path = "/v1/orders/{id}/payment-link", tag = "payments",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
+    params(("id" = uuid::Uuid, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The order's pay link: the same URL every time while unpaid", body = crate::views::PaymentLinkView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_cancelled`, `order_flagged`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`currency_not_supported_by_provider`, `amount_below_provider_minimum`, `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The payment provider failed", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn payment_link(
@@ -27,7 +27,7 @@ pub async fn payment_link(
 /// The QR code of the order's pay link, as SVG. Reading it changes nothing: no payment is
 /// opened and nothing is recorded (`POST .../payment-link` does that).
 #[utoipa::path(get, path = "/v1/orders/{id}/payment-link/qr", tag = "payments",
-    params(("id" = String, Path, description = "The order's id")),
+    params(("id" = uuid::Uuid, Path, description = "The order's id")),
     responses((status = 200, description = "The pay link's QR code", content_type = "image/svg+xml", body = String),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_already_paid`, `order_cancelled`, `order_flagged`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "`currency_not_supported_by_provider`, `amount_below_provider_minimum`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn payment_link_qr(
@@ -45,7 +45,7 @@ pub async fn payment_link_qr(
 
 /// `POST /v1/orders/{id}/refunds` `{"amount"?, "reason"?}`: all that is left, or part.
 #[utoipa::path(post, path = "/v1/orders/{id}/refunds", tag = "payments",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::RefundRequest>),
+    params(("id" = uuid::Uuid, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::RefundRequest>),
     responses((status = 200, description = "The order, refunded in part or whole", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`order_not_paid`, `refund_in_progress`, `idempotency_key_in_use`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "More than is left, invalid fields, `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 502, description = "The payment provider failed or refused", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn refund(
@@ -76,7 +76,7 @@ pub async fn refund(
 /// `POST /v1/orders/{id}/clear-flags` `{"flags"?: ["amount_mismatch", ...]}`: a person dealt
 /// with what the flags say; all of them when none are named.
 #[utoipa::path(post, path = "/v1/orders/{id}/clear-flags", tag = "orders",
-    params(("id" = String, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::ClearFlagsRequest>),
+    params(("id" = uuid::Uuid, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body(content = Option<crate::requests::ClearFlagsRequest>),
     responses((status = 200, description = "The order, its flags cleared", body = crate::views::OrderView),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 409, description = "`idempotency_key_in_use`, or the operation's own conflict", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 422, description = "Invalid fields (`validation_failed`), or `idempotency_key_reused`", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn clear_flags(
@@ -98,7 +98,7 @@ pub async fn clear_flags(
 
 /// The order's history, oldest first.
 #[utoipa::path(get, path = "/v1/orders/{id}/events", tag = "orders",
-    params(("id" = String, Path, description = "The order's id")),
+    params(("id" = uuid::Uuid, Path, description = "The order's id")),
     responses((status = 200, description = "The order's history, oldest first", body = crate::openapi::OrderEventList),
         (status = 404, description = "No such order (`not_found`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
 pub async fn events(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, Problem> {

@@ -93,6 +93,7 @@ fn declare(t: &mut impl Table) {
 
         GET "/v1/customers" Key(CustomersRead), "customers_list", "List customers, or look one up by phone" => customers::list_or_lookup;
         POST "/v1/customers" Key(CustomersWrite), "customers_create", "Create a customer" => customers::create;
+        GET "/v1/customers/lookup" Key(CustomersRead), "customers_lookup", "Look a customer up by phone" => customers::lookup;
         GET "/v1/customers/{id}" Key(CustomersRead), "customers_get", "Get a customer" => customers::get;
         PATCH "/v1/customers/{id}" Key(CustomersWrite), "customers_update", "Update a customer" => customers::update;
 

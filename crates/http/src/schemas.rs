@@ -96,3 +96,214 @@ objects! {
     EventObject = "event";
     DeliveryObject = "webhook_delivery";
 }
+
+/// The name of the schema of events of one type: `order.paid` is `OrderPaidEvent`.
+pub fn event_schema_name(kind: orders::OrderEventType) -> String {
+    let mut name = String::new();
+    for word in kind.as_str().split(['.', '_']) {
+        let mut letters = word.chars();
+        if let Some(first) = letters.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(letters.as_str());
+        }
+    }
+    name.push_str("Event");
+    name
+}
+
+/// An event: one of the event types' schemas, which its `type` says (a discriminated union).
+pub struct Event;
+
+impl PartialSchema for Event {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{Discriminator, OneOfBuilder};
+        let mut union = OneOfBuilder::new();
+        let mut discriminator = Discriminator::new("type");
+        for kind in orders::OrderEventType::ALL {
+            let reference = format!("#/components/schemas/{}", event_schema_name(kind));
+            union = union.item(utoipa::openapi::Ref::new(reference.clone()));
+            discriminator
+                .mapping
+                .insert(kind.as_str().to_owned(), reference);
+        }
+        union
+            .description(Some("An event: which one, its `type` says."))
+            .discriminator(Some(discriminator))
+            .into()
+    }
+}
+
+impl ToSchema for Event {}
+
+/// Events as a union discriminated by `type`, and the `webhooks` section: one schema per
+/// event type (its `type` a constant), `Event` the one of them its `type` names, and for each
+/// type the request a merchant's endpoint receives (Standard Webhooks headers, the event as
+/// its body). A generated client then types what `verify()` returns, and narrows it by `type`.
+pub struct EventsAndWebhooks;
+
+impl utoipa::Modify for EventsAndWebhooks {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{
+            HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+        };
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut webhooks = utoipa::openapi::Paths::new();
+        for kind in orders::OrderEventType::ALL {
+            let name = event_schema_name(kind);
+            let schema = ObjectBuilder::new()
+                .description(Some(format!("An `{}` event.", kind.as_str())))
+                .property(
+                    "id",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("`evt_…`: also the `webhook-id` of its deliveries")),
+                )
+                .required("id")
+                .property("object", EventObject::schema())
+                .required("object")
+                .property("type", one_of(vec![kind.as_str()], "The event's type"))
+                .required("type")
+                .property("created_at", crate::views::Timestamp::schema())
+                .required("created_at")
+                .property("data", Ref::from_schema_name("EventData"))
+                .required("data");
+            components.schemas.insert(name.clone(), schema.into());
+            let reference = format!("#/components/schemas/{name}");
+
+            let header = |name: &str, description: &str| {
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .description(Some(description))
+                    .build()
+            };
+            let operation = OperationBuilder::new()
+                .operation_id(Some(format!("webhook_{}", kind.as_str().replace('.', "_"))))
+                .summary(Some(format!(
+                    "`{}`, delivered to an endpoint",
+                    kind.as_str()
+                )))
+                .description(Some(
+                    "Sent to each enabled endpoint subscribed to this type (or `*`), signed by \
+                     the Standard Webhooks scheme with the endpoint's secret; retried on the \
+                     schedule until a 2xx answer.",
+                ))
+                .tag("webhooks")
+                .parameter(header(
+                    "webhook-id",
+                    "The event's id (`evt_…`): the same on every retry",
+                ))
+                .parameter(header(
+                    "webhook-timestamp",
+                    "Unix seconds when this attempt was signed",
+                ))
+                .parameter(header(
+                    "webhook-signature",
+                    "`v1,<base64 HMAC-SHA256>`, one per secret in use (space-separated)",
+                ))
+                .request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::new(reference)))
+                                .build(),
+                        )
+                        .build(),
+                ))
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("Received (any 2xx is)")
+                        .build(),
+                )
+                .response(
+                    "default",
+                    ResponseBuilder::new()
+                        .description("Not received: delivered again on the retry schedule")
+                        .build(),
+                )
+                .security(utoipa::openapi::security::SecurityRequirement::default())
+                .build();
+            webhooks.paths.insert(
+                kind.as_str().to_owned(),
+                PathItem::new(HttpMethod::Post, operation),
+            );
+        }
+        openapi.webhooks = Some(webhooks);
+    }
+}
+
+/// The answer that creates a webhook endpoint: the endpoint, and its secret (shown this once).
+pub struct CreatedWebhookEndpoint;
+
+impl PartialSchema for CreatedWebhookEndpoint {
+    fn schema() -> RefOr<Schema> {
+        utoipa::openapi::schema::AllOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(
+                "WebhookEndpointView",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "secret",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .description(Some(
+                                "`whsec_…`: shown this once; rotate_secret makes a new one",
+                            )),
+                    )
+                    .required("secret"),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for CreatedWebhookEndpoint {}
+
+/// The request that creates an order says its customer one way: `customer_id` or
+/// `customer`, never both, never neither.
+pub(crate) fn one_customer(schema: &mut Schema) {
+    use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
+    let base = std::mem::replace(schema, Schema::default());
+    let id = ObjectBuilder::new()
+        .property(
+            "customer_id",
+            ObjectBuilder::new().schema_type(Type::String).format(Some(
+                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Uuid),
+            )),
+        )
+        .required("customer_id");
+    let by_phone = ObjectBuilder::new()
+        .property(
+            "customer",
+            utoipa::openapi::Ref::from_schema_name("CustomerRequest"),
+        )
+        .required("customer");
+    // The example travels to the whole, where tools look for it.
+    #[allow(deprecated)]
+    let example = match &base {
+        Schema::Object(object) => object.example.clone(),
+        _ => None,
+    };
+    let mut whole = AllOfBuilder::new()
+        .item(base)
+        .item(
+            OneOfBuilder::new()
+                .item(id)
+                .item(by_phone)
+                .description(Some("The customer: by id, or by phone (found or created)")),
+        )
+        .build();
+    #[allow(deprecated)]
+    {
+        whole.example = example;
+    }
+    *schema = Schema::AllOf(whole);
+}

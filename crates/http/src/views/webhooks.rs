@@ -34,8 +34,10 @@ pub struct WebhookEndpointView {
     status: &'static str,
     /// Why orderpay disabled it (no delivery succeeded for too long), if it did.
     disabled_reason: Option<String>,
-    /// `whsec_...`: only when the endpoint is created.
+    /// `whsec_...`: only in the answer that creates the endpoint (its schema is
+    /// `CreatedWebhookEndpoint`, where it is required).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     secret: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,

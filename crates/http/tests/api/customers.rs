@@ -172,3 +172,30 @@ async fn lookup_by_phone_finds_the_stored_customer_or_404_without_a_directory() 
     let invalid = api.get("/v1/customers?phone=12").await;
     assert_eq!(invalid.problem(422, "validation_failed"), ["phone"]);
 }
+
+/// `GET /v1/customers/lookup?phone=` answers the customer; the old form (`GET
+/// /v1/customers?phone=`) keeps working, and refuses the page parameters it would ignore.
+#[actix_web::test]
+async fn a_customer_is_looked_up_by_phone_and_no_parameter_is_ignored() {
+    let api = api().await;
+    let ada = api.customer("+14155550100", "Ada").await;
+    let found = api.get("/v1/customers/lookup?phone=%2B14155550100").await;
+    assert_eq!((found.status, &found.body["id"]), (200, &ada["id"]));
+    let old = api.get("/v1/customers?phone=%2B14155550100").await;
+    assert_eq!((old.status, &old.body["id"]), (200, &ada["id"]));
+    api.get("/v1/customers/lookup?phone=%2B14155550199")
+        .await
+        .problem(404, "not_found");
+    assert_eq!(
+        api.get("/v1/customers/lookup")
+            .await
+            .problem(422, "validation_failed"),
+        ["phone"]
+    );
+    assert_eq!(
+        api.get("/v1/customers?phone=%2B14155550100&limit=2&starting_after=x")
+            .await
+            .problem(422, "validation_failed"),
+        ["limit", "starting_after"]
+    );
+}

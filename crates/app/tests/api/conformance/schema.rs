@@ -16,16 +16,61 @@ const ANNOTATIONS: &[&str] = &[
     "deprecated",
     "readOnly",
     "writeOnly",
+    // Names which `oneOf` member applies, by a property whose `enum` says so already.
+    "discriminator",
 ];
 
 /// Every way `value` breaks `schema`, each with its JSON path; `root` resolves `$ref`s.
 pub fn violations(root: &Value, schema: &Value, value: &Value) -> Vec<String> {
+    violations_at(root, schema, value, true)
+}
+
+fn violations_at(root: &Value, schema: &Value, value: &Value, closed: bool) -> Vec<String> {
     let mut out = Vec::new();
-    check(root, schema, value, "$", &mut out);
+    check(root, schema, value, "$", closed, &mut out);
     out
 }
 
-fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+/// The property names `schema` declares, through `$ref`s and its `allOf`/`oneOf` members, and
+/// whether it admits others.
+fn declared(root: &Value, schema: &Value, names: &mut Vec<String>) -> bool {
+    let schema = match schema.get("$ref") {
+        Some(reference) => match resolve(root, reference) {
+            Some(target) => target,
+            None => return false,
+        },
+        None => schema,
+    };
+    let mut open = schema
+        .get("additionalProperties")
+        .is_some_and(|a| a != &Value::Bool(false));
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        names.extend(properties.keys().cloned());
+    }
+    for composed in ["allOf", "oneOf"] {
+        for member in schema
+            .get(composed)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            open |= declared(root, member, names);
+        }
+    }
+    open
+}
+
+/// Checks `value` against `schema`; `closed` applies the rule that an object with
+/// `properties` and no `additionalProperties` admits no other member (off for the members of
+/// an `allOf`, which is closed over all of its members' properties instead).
+fn check(
+    root: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    closed: bool,
+    out: &mut Vec<String>,
+) {
     let Some(schema) = schema.as_object() else {
         if schema != &Value::Bool(true) {
             out.push(format!("{at}: the schema {schema} is not an object"));
@@ -35,7 +80,7 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
     for (keyword, rule) in schema {
         match keyword.as_str() {
             "$ref" => match resolve(root, rule) {
-                Some(target) => check(root, target, value, at, out),
+                Some(target) => check(root, target, value, at, closed, out),
                 None => out.push(format!("{at}: unresolvable $ref {rule}")),
             },
             "type" => {
@@ -59,7 +104,7 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
                     .map(|options| {
                         options
                             .iter()
-                            .filter(|s| violations(root, s, value).is_empty())
+                            .filter(|s| violations_at(root, s, value, closed).is_empty())
                             .count()
                     })
                     .unwrap_or(0);
@@ -67,17 +112,31 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
                     out.push(format!("{at}: {value} matches {matching} of oneOf, not 1"));
                 }
             }
+            "allOf" => {
+                for member in rule.as_array().into_iter().flatten() {
+                    check(root, member, value, at, false, out);
+                }
+                let mut names = Vec::new();
+                if closed
+                    && !declared(root, &Value::Object(schema.clone()), &mut names)
+                    && let Some(object) = value.as_object()
+                {
+                    for name in object.keys().filter(|n| !names.contains(*n)) {
+                        out.push(format!("{at}: `{name}` is sent but not documented"));
+                    }
+                }
+            }
             "properties" => {
                 if let (Some(properties), Some(object)) = (rule.as_object(), value.as_object()) {
                     for (name, property) in properties {
                         if let Some(v) = object.get(name) {
-                            check(root, property, v, &format!("{at}.{name}"), out);
+                            check(root, property, v, &format!("{at}.{name}"), true, out);
                         }
                     }
                     // Stricter than JSON Schema: an object that names its properties and says
                     // nothing of others is closed, so a field the service sends but the
                     // document does not show is caught.
-                    if !schema.contains_key("additionalProperties") {
+                    if closed && !schema.contains_key("additionalProperties") {
                         for name in object.keys().filter(|n| !properties.contains_key(*n)) {
                             out.push(format!("{at}: `{name}` is sent but not documented"));
                         }
@@ -106,7 +165,7 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
                                 out.push(format!("{at}: `{name}` is not in the document"))
                             }
                             Value::Bool(true) => {}
-                            other => check(root, other, v, &format!("{at}.{name}"), out),
+                            other => check(root, other, v, &format!("{at}.{name}"), true, out),
                         }
                     }
                 }
@@ -115,14 +174,14 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
                 if let Some(object) = value.as_object() {
                     for name in object.keys() {
                         let name = Value::String(name.clone());
-                        check(root, rule, &name, &format!("{at} (a key)"), out);
+                        check(root, rule, &name, &format!("{at} (a key)"), true, out);
                     }
                 }
             }
             "items" => {
                 if let Some(items) = value.as_array() {
                     for (i, item) in items.iter().enumerate() {
-                        check(root, rule, item, &format!("{at}[{i}]"), out);
+                        check(root, rule, item, &format!("{at}[{i}]"), true, out);
                     }
                 }
             }
