@@ -271,7 +271,7 @@ impl ToSchema for CreatedWebhookEndpoint {}
 /// `customer`, never both, never neither.
 pub(crate) fn one_customer(schema: &mut Schema) {
     use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
-    let base = std::mem::replace(schema, Schema::default());
+    let base = std::mem::take(schema);
     let id = ObjectBuilder::new()
         .property(
             "customer_id",
