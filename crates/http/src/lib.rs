@@ -22,6 +22,7 @@ pub mod requests;
 pub mod routes;
 mod sandbox;
 pub mod schemas;
+mod test_helpers;
 pub mod texts;
 mod views;
 mod webhooks;

@@ -437,6 +437,8 @@ impl Modify for BearerAuth {
         crate::endpoints::retry,
         crate::events::list,
         crate::events::get,
+        crate::test_helpers::pay,
+        crate::test_helpers::decline,
         crate::webhooks::stripe,
         crate::pay::preview,
         crate::pay::open,
@@ -483,6 +485,7 @@ impl Modify for BearerAuth {
         (name = "webhooks", description = "Stripe's signed events in; events out, to merchants' endpoints and in a feed"),
         (name = "pages", description = "What a customer opens"),
         (name = "health", description = "For load balancers"),
+        (name = "test_helpers", description = "For a bot's own tests: pay or decline as a customer would, while the sandbox is the provider"),
     )
 )]
 pub struct ApiDoc;

@@ -16,7 +16,9 @@ use actix_web::{Error, FromRequest, Handler, HttpMessage, Responder, web};
 
 use orderpay_domain::api_key::Scope;
 
-use crate::{customers, endpoints, events, metrics, orders, pay, payments, sandbox, webhooks};
+use crate::{
+    customers, endpoints, events, metrics, orders, pay, payments, sandbox, test_helpers, webhooks,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,9 @@ fn declare(t: &mut impl Table) {
         POST "/v1/webhook_endpoints/{id}/rotate_secret" Key(WebhooksWrite), "webhook_endpoints_rotate_secret", "Rotate a webhook endpoint's secret" => endpoints::rotate_secret;
         GET "/v1/webhook_endpoints/{id}/deliveries" Key(WebhooksRead), "webhook_deliveries_list", "List a webhook endpoint's deliveries" => endpoints::deliveries;
         POST "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry" Key(WebhooksWrite), "webhook_deliveries_retry", "Send a delivery again now" => endpoints::retry;
+
+        POST "/v1/test_helpers/orders/{id}/pay" Key(PaymentsWrite), "test_helpers_pay", "Pay an order as its customer would (sandbox only)" => test_helpers::pay;
+        POST "/v1/test_helpers/orders/{id}/decline" Key(PaymentsWrite), "test_helpers_decline", "Decline an order's payment as its customer would (sandbox only)" => test_helpers::decline;
 
         GET "/v1/events" Key(EventsRead), "events_list", "List events, newest first" => events::list;
         GET "/v1/events/{id}" Key(EventsRead), "events_get", "Get an event" => events::get;

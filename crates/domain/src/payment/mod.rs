@@ -30,4 +30,5 @@ pub use service::{
     Applied, ApplyError, CancelError, CheckoutOutcome, CheckoutService, ClearFlagsError,
     LinkPreview, LinkState, OrderMoneyService, PayLink, PayLinkError, PaymentServices,
     PaymentSettings, ProviderEventService, Reconciled, RefundError, RefundInput, SandboxOutcome,
+    TestPaymentError,
 };

@@ -327,3 +327,63 @@ async fn the_pay_form_works_without_sec_fetch_site_by_its_proof_and_other_sites_
         );
     }
 }
+
+/// A bot's tests pay and decline through the test helpers, with the history (and so the
+/// events) a customer's payment makes, and no HTML scraped.
+#[actix_web::test]
+async fn test_helpers_pay_and_decline_as_a_customer_would() {
+    let api = api().await;
+    let history = |id: String| {
+        let api = &api;
+        async move {
+            let events = api.get(&format!("/v1/orders/{id}/events")).await.body;
+            events["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["type"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let paid = api.order_id("+14155550100").await;
+    let reply = api
+        .post_empty(&format!("/v1/test_helpers/orders/{paid}/pay"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["status"], "paid");
+    assert_eq!(reply.body["payment"]["status"], "succeeded");
+    assert_eq!(
+        history(paid.clone()).await,
+        [
+            "order.created",
+            "order.payment_link_created",
+            "payment.session_opened",
+            "order.paid"
+        ]
+    );
+    api.post_empty(&format!("/v1/test_helpers/orders/{paid}/pay"))
+        .await
+        .problem(409, "order_already_paid");
+
+    let declined = api.order_id("+14155550101").await;
+    let reply = api
+        .post_empty(&format!("/v1/test_helpers/orders/{declined}/decline"))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["status"], "pending_payment");
+    assert_eq!(reply.body["payment"]["status"], "failed");
+    assert_eq!(
+        history(declined.clone()).await.last().unwrap(),
+        "payment.failed"
+    );
+    let again = api
+        .post_empty(&format!("/v1/test_helpers/orders/{declined}/pay"))
+        .await;
+    assert_eq!(
+        again.body["status"], "paid",
+        "payable again after a decline"
+    );
+    api.post_empty("/v1/test_helpers/orders/01900000-0000-7000-8000-000000000000/pay")
+        .await
+        .problem(404, "not_found");
+}

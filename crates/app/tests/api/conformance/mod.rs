@@ -391,7 +391,21 @@ fn urlencode(s: &str) -> String {
 async fn judge(doc: &Value, op: &Value, case: &Case, response: reqwest::Response) -> Vec<String> {
     let status = response.status().as_u16();
     let mut wrong = Vec::new();
-    let expected_class = if case.valid { [200, 300] } else { [400, 400] };
+    // This service's provider is Stripe (faked): the sandbox's test helpers are not there,
+    // and a call that is otherwise valid is answered 404.
+    let sandbox_only = op["tags"][0] == "test_helpers";
+    if sandbox_only && case.valid && status != 404 {
+        wrong.push(format!(
+            "answered {status}; only the sandbox has test helpers"
+        ));
+    }
+    let expected_class = if sandbox_only {
+        [400, 400]
+    } else if case.valid {
+        [200, 300]
+    } else {
+        [400, 400]
+    };
     if !(expected_class[0]..expected_class[1] + 100).contains(&status) {
         wrong.push(format!(
             "answered {status} to {} input",

@@ -19,7 +19,7 @@ pub use events::{Applied, ApplyError, ProviderEventService};
 pub use flags::ClearFlagsError;
 pub use reconcile::Reconciled;
 pub use refund::{RefundError, RefundInput};
-pub use sandbox::SandboxOutcome;
+pub use sandbox::{SandboxOutcome, TestPaymentError};
 
 use std::sync::Arc;
 
