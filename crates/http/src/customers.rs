@@ -18,6 +18,7 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
         .map_err(|_| Problem::not_found("customer"))
 }
 
+/// A customer by phone (stored in E.164), name and optional email. `409 customer_exists`, naming `existing_customer_id`, when the phone is taken.
 #[utoipa::path(post, path = "/v1/customers", tag = "customers",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CustomerRequest,
     responses((status = 201, description = "Created", body = crate::views::CustomerView),
@@ -109,6 +110,7 @@ pub async fn list_or_lookup(
     Ok(HttpResponse::Ok().json(ListView::of(&page, |c| CustomerView::from(c))))
 }
 
+/// The customer with this id.
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = uuid::Uuid, Path, description = "The customer's id")),
     responses((status = 200, description = "The customer", body = crate::views::CustomerView),
@@ -118,6 +120,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(CustomerView::from(&customer)))
 }
 
+/// Changes the name and/or the email (`"email": null` clears it); the phone stays.
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers",
     params(("id" = uuid::Uuid, Path, description = "The customer's id")), request_body = crate::requests::CustomerPatchRequest,
     responses((status = 200, description = "The customer as changed", body = crate::views::CustomerView),

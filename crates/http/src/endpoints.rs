@@ -18,6 +18,7 @@ fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, Problem> {
         .map_err(|_| Problem::not_found("webhook endpoint"))
 }
 
+/// Subscribes a URL to event types (or `*`). The answer carries the endpoint's signing secret, shown this once.
 #[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     request_body = crate::requests::CreateWebhookEndpointRequest,
@@ -41,6 +42,7 @@ pub async fn create(
     Ok(response)
 }
 
+/// The webhook endpoints, newest first.
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
     params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
         ("starting_after" = Option<uuid::Uuid>, Query, description = "The last id of the previous page")),
@@ -54,6 +56,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |e| WebhookEndpointView::of(e, None))))
 }
 
+/// The endpoint (never its secret).
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses((status = 200, description = "The endpoint (without its secret)", body = crate::views::WebhookEndpointView),
@@ -63,6 +66,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(WebhookEndpointView::of(&endpoint, None)))
 }
 
+/// Changes the URL, the event types, the status or the description; enabling an endpoint forgets its failures.
 #[utoipa::path(patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     request_body = crate::requests::UpdateWebhookEndpointRequest,
@@ -83,6 +87,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(WebhookEndpointView::of(&endpoint, None)))
 }
 
+/// Removes the endpoint with its deliveries.
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id")),
     responses((status = 200, description = "Deleted, with its pending deliveries", body = crate::views::DeletedView),
@@ -97,6 +102,7 @@ pub async fn delete(state: Data<AppState>, id: Path<String>) -> Result<HttpRespo
     }))
 }
 
+/// A new signing secret; the previous one keeps signing beside it for `WEBHOOK_SECRET_OVERLAP_HOURS`.
 #[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The new secret; the old one also signs until `WEBHOOK_SECRET_OVERLAP_HOURS` pass", body = crate::views::SecretView),
@@ -115,6 +121,7 @@ pub async fn rotate_secret(
     Ok(response)
 }
 
+/// The endpoint's deliveries, newest first, with their last attempt.
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
@@ -135,6 +142,7 @@ pub async fn deliveries(
     Ok(HttpResponse::Ok().json(ListView::of(&page, |d| DeliveryView::from(d))))
 }
 
+/// Sends the delivery again now, whatever its status.
 #[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
     params(("id" = uuid::Uuid, Path, description = "The endpoint's id"), ("delivery_id" = uuid::Uuid, Path, description = "The delivery's id"),
         ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),

@@ -10,6 +10,7 @@ use crate::problem::Problem;
 use crate::query::Query;
 use crate::views::{EventView, ListView, parse_event_id};
 
+/// Every change to every order, newest first: the feed webhooks deliver from.
 #[utoipa::path(get, path = "/v1/events", tag = "webhooks",
     params(("type" = Option<crate::schemas::EventType>, Query, description = "Only events of this type"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100, default 10"),
@@ -32,6 +33,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |e| EventView::from(e))))
 }
 
+/// The event, with the order as the change left it.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The event's id (`evt_...`)")),
     responses((status = 200, description = "The event, with the order as it was then", body = crate::schemas::Event),

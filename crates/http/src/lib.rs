@@ -159,11 +159,13 @@ async fn docs_index() -> HttpResponse {
         .finish()
 }
 
+/// 200 while the process runs (a liveness probe).
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process runs", body = serde_json::Value)))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// 200 while the database answers; 503 otherwise, and while the service drains on SIGTERM.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, description = "The database answers", body = serde_json::Value),
         (status = 429, description = "Over the rate limit (`rate_limited`)", body = crate::openapi::ProblemBody, content_type = "application/problem+json"), (status = 503, description = "The database does not answer, or the service is shutting down", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]

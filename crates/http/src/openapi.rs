@@ -257,6 +257,14 @@ impl Modify for FromRoutes {
         each_operation(openapi, |operation, declared| {
             if let Some(declared) = &declared {
                 operation.operation_id = Some(declared.named.id.to_owned());
+                // A handler's doc comment (which utoipa reads as a summary when it is one
+                // line) is the operation's description; the table's line is its summary.
+                let doc = [operation.summary.take(), operation.description.take()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                operation.description = (!doc.is_empty()).then_some(doc);
                 operation.summary = Some(declared.named.summary.to_owned());
             }
             // `{}`: no key needed (said, so linters know it was not forgotten).

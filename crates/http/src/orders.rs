@@ -21,6 +21,7 @@ pub(crate) fn order_id(raw: &str) -> Result<OrderId, Problem> {
         .map_err(|_| Problem::not_found("order"))
 }
 
+/// An order for a customer given by id, or by phone (found or created in the same call). The server computes each line's amount and the total.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders",
     params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")), request_body = crate::requests::CreateOrderRequest,
     responses((status = 201, description = "Created (or, with `Idempotent-Replayed: true`, the first answer to this key)", body = crate::views::OrderView),
@@ -62,6 +63,7 @@ pub async fn create(
     Ok(response)
 }
 
+/// The order with its latest payment.
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "The order's id")),
     responses((status = 200, description = "The order with its latest payment", body = crate::views::OrderView),
@@ -71,6 +73,7 @@ pub async fn get(state: Data<AppState>, id: Path<String>) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(OrderView::with_payment(&order, payment.as_ref())))
 }
 
+/// The order with this reference, however a person typed it: any case, with or without the hyphen, look-alikes forgiven.
 #[utoipa::path(get, path = "/v1/orders/by-reference/{reference}", tag = "orders",
     params(("reference" = String, Path, description = "As a person typed it: any case, hyphen optional, look-alikes forgiven")),
     responses((status = 200, description = "The order", body = crate::views::OrderView),
@@ -89,6 +92,7 @@ pub async fn get_by_reference(
     Ok(HttpResponse::Ok().json(OrderView::from(&order)))
 }
 
+/// Orders, newest first, by customer and/or status.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders",
     params(("customer_id" = Option<uuid::Uuid>, Query, description = "Only this customer's orders"),
         ("status" = Option<crate::schemas::OrderStatus>, Query, description = "Only orders in this status"),
@@ -113,6 +117,7 @@ pub async fn list(state: Data<AppState>, req: HttpRequest) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(ListView::of(&page, |o| OrderView::from(o))))
 }
 
+/// Cancels an order awaiting payment, closing its open checkout at the provider first.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
     params(("id" = uuid::Uuid, Path, description = "The order's id"), ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes a retry safe: up to 255 visible ASCII characters")),
     responses((status = 200, description = "The order, cancelled", body = crate::views::OrderView),

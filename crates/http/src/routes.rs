@@ -282,8 +282,8 @@ mod tests {
     }
 
     /// openapi-typescript builds its map of operations from `operationId`: a duplicated one
-    /// silently gives one operation another's types. Every operation has its own, and a
-    /// summary.
+    /// silently gives one operation another's types. Every operation has its own, a summary
+    /// and a description.
     #[test]
     fn every_operation_has_a_unique_operation_id_and_a_summary() {
         let document = serde_json::to_value(crate::openapi::document()).unwrap();
@@ -302,6 +302,11 @@ mod tests {
                 );
                 let summary = op["summary"].as_str().unwrap_or_default();
                 assert!(!summary.is_empty(), "{method} {path} has no summary");
+                let description = op["description"].as_str().unwrap_or_default();
+                assert!(
+                    !description.is_empty(),
+                    "{method} {path} has no description"
+                );
             }
         }
         let table: std::collections::BTreeSet<&str> =

@@ -12,6 +12,7 @@ use crate::problem::{Code, Problem};
 /// The largest event body read; Stripe's events are a few kilobytes.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 
+/// Stripe's events, authenticated by their signature (no API key), applied exactly once.
 #[utoipa::path(post, path = "/webhooks/stripe", tag = "webhooks",
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the raw body")),
     request_body(content = serde_json::Value, description = "A Stripe event", content_type = "application/json"),
