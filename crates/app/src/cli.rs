@@ -11,7 +11,7 @@ use uuid::Uuid;
 use orderpay_domain::api_key::{ApiKeyId, Scope};
 
 use crate::config::Config;
-use crate::startup::{self, Application};
+use crate::startup::{self, Application, Role};
 use crate::telemetry;
 
 #[derive(Parser)]
@@ -31,8 +31,12 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the database if missing, apply migrations, and serve the API (the default).
+    /// Create the database if missing, apply migrations, and serve the API (the default), with
+    /// the background workers unless RUN_WORKERS=false.
     Serve,
+    /// Run the background workers only (the webhook sender, reconciliation, purges), with
+    /// /healthz and /readyz on PORT: beside API-only replicas (RUN_WORKERS=false).
+    Work,
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate,
     /// Ask the payment provider for the true state of stuck payments and apply it, once.
@@ -92,7 +96,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     telemetry::init(config.log_format);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&config).await,
+        Command::Serve => {
+            let role = if config.run_workers {
+                Role::Both
+            } else {
+                Role::Api
+            };
+            serve(&config, role).await
+        }
+        Command::Work => serve(&config, Role::Workers).await,
         Command::Migrate => startup::prepare_database(&config)
             .await
             .map(|n| eprintln!("applied {n} migration(s)")),
@@ -110,8 +122,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(config: &Config) -> anyhow::Result<()> {
-    let app = Application::build(config).await?;
+async fn serve(config: &Config, role: Role) -> anyhow::Result<()> {
+    let app = Application::build_as(config, role).await?;
     let handle = app.handle();
     let shutting_down = app.shutting_down();
     let drain = config.shutdown_drain;

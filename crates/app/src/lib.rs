@@ -6,6 +6,7 @@ pub mod config;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::Config;
 pub use startup::Application;

@@ -19,7 +19,7 @@ use orderpay_domain::payment::{
 use orderpay_domain::webhook::{Dispatcher, RetryRules, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::Limits;
-use orderpay_http::{AppState, PublicServices, Readiness, RouteLinks};
+use orderpay_http::{AppState, PublicServices, Readiness, RouteLinks, WorkerStatus};
 use orderpay_memory::SandboxGateway;
 use orderpay_postgres::{PgStore, PoolOptions, database};
 use orderpay_stripe::{StripeGateway, StripeWebhooks};
@@ -27,6 +27,7 @@ use orderpay_webhooks::HttpSender;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
+use crate::workers::Workers;
 
 /// Creates the database when missing and applies pending migrations; returns how many ran.
 /// Safe with any number of replicas starting at once; bounded by `DATABASE_STARTUP_TIMEOUT_MS`.
@@ -154,6 +155,7 @@ pub fn state(config: &Config, store: &PgStore, base_url: &str) -> anyhow::Result
             orders: public_orders,
         },
         limits: Limits::new(config.limits),
+        workers: WorkerStatus::default(),
         form_key: orderpay_http::FormKey::new(config.webhooks.signing_key.derive("pay form")),
         shutting_down: Arc::new(AtomicBool::new(false)),
         metrics: config.metrics_token.as_ref().map(|token| {
@@ -200,46 +202,31 @@ fn provider(config: &Config, links: Arc<dyn CustomerLinks>) -> anyhow::Result<Pr
 /// How long one call to Stripe may take.
 const STRIPE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Reconciles stuck payments with the provider every `every`, for as long as the process runs.
-/// Replicas may all run it: one at a time does the work (an advisory lock).
-fn spawn_reconciliation(events: ProviderEventService, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await; // the first tick is now: let the service settle first
-        loop {
-            ticks.tick().await;
-            let outcome = events.reconcile().await.map_err(anyhow::Error::from);
-            crate::metrics::record_reconciliation(&outcome);
-            match outcome {
-                Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
-                    examined = done.examined,
-                    changed = done.changed,
-                    failed = done.failed,
-                    "reconciled payments with the provider"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconciliation failed"),
-            }
-        }
-    });
+/// Reconciles stuck payments with the provider every `every`. Replicas may all run it: one
+/// at a time does the work (an advisory lock).
+async fn reconcile(events: ProviderEventService) {
+    let outcome = events.reconcile().await.map_err(anyhow::Error::from);
+    crate::metrics::record_reconciliation(&outcome);
+    match outcome {
+        Ok(done) if done.changed > 0 || done.failed > 0 => tracing::info!(
+            examined = done.examined,
+            changed = done.changed,
+            failed = done.failed,
+            "reconciled payments with the provider"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reconciliation failed"),
+    }
 }
 
-/// Removes expired idempotency keys every hour (and once at start), for as long as the
-/// process runs. Replicas may all do it: a delete of what is expired is the same from any.
-fn spawn_idempotency_purge(store: PgStore, ttl: chrono::TimeDelta) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match IdempotencyStore::purge(&store, chrono::Utc::now() - ttl).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "removed expired idempotency keys"),
-                Err(e) => tracing::warn!(error = %e, "removing expired idempotency keys failed"),
-            }
-        }
-    });
+/// Removes expired idempotency keys. Replicas may all do it: a delete of what is expired is
+/// the same from any.
+async fn purge_idempotency_keys(store: PgStore, ttl: chrono::TimeDelta) {
+    match IdempotencyStore::purge(&store, chrono::Utc::now() - ttl).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "removed expired idempotency keys"),
+        Err(e) => tracing::warn!(error = %e, "removing expired idempotency keys failed"),
+    }
 }
 
 /// The sender of webhooks out, over `store`.
@@ -265,46 +252,67 @@ fn webhook_dispatcher(config: &Config, store: &PgStore) -> anyhow::Result<Dispat
     ))
 }
 
-/// How often the sender looks for due deliveries when nothing woke it: retries falling due,
-/// and deliveries another replica committed (each process's writes wake its own sender).
-const WEBHOOK_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How the webhook sender paces itself: it looks every second when nothing woke it (retries
+/// falling due, deliveries another replica committed; each process's writes wake its own
+/// sender), and, woken again and again with nothing to send (orders written, no endpoint
+/// wanting them), ten times a second at most.
+const WEBHOOK_PACE: orderpay_webhooks::worker::Pace = orderpay_webhooks::worker::Pace {
+    poll: std::time::Duration::from_secs(1),
+    idle_gap: std::time::Duration::from_millis(5),
+    idle_gap_max: std::time::Duration::from_millis(100),
+};
 
 /// Connections of the webhook sender's own pool (claims and outcomes; the sends themselves
 /// hold none).
 const WEBHOOK_POOL_SIZE: usize = 8;
 
-/// The least time between two looks that found nothing, doubling while they keep finding
-/// nothing up to the most: while orders are written and no endpoint wants them, the sender
-/// looks ten times a second, and the first delivery after a quiet spell waits at most that.
-const WEBHOOK_IDLE_GAP: std::time::Duration = std::time::Duration::from_millis(5);
-const WEBHOOK_IDLE_GAP_MAX: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Sends webhooks for as long as the process runs: at once after this process wrote
-/// something that may have made deliveries (`PgStore::outbox_signal`), and every
-/// [`WEBHOOK_POLL`]. Replicas share the work through claims.
-fn spawn_webhook_sender(wake: Arc<tokio::sync::Notify>, dispatcher: Dispatcher) {
-    tokio::spawn(async move {
-        let mut idle_gap = WEBHOOK_IDLE_GAP;
-        loop {
-            match dispatcher.run_once().await {
-                // More may be due (the next event of an order just delivered, say).
-                Ok(claimed) if claimed > 0 => {
-                    idle_gap = WEBHOOK_IDLE_GAP;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "sending webhooks failed"),
-            }
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(WEBHOOK_POLL) => {}
-            }
-            // Woken but found nothing, again and again (orders written, no endpoint): look
-            // less often, up to WEBHOOK_IDLE_GAP_MAX; a look that finds work resets it.
-            tokio::time::sleep(idle_gap).await;
-            idle_gap = (idle_gap * 2).min(WEBHOOK_IDLE_GAP_MAX);
-        }
+/// Starts the background workers, each watched (see [`Workers`]): the webhook sender,
+/// reconciliation (when `RECONCILE_INTERVAL_SECONDS` is not 0) and the idempotency keys'
+/// purge.
+fn start_workers(
+    config: &Config,
+    store: &PgStore,
+    state: &AppState,
+    status: WorkerStatus,
+) -> anyhow::Result<Workers> {
+    let mut workers = Workers::new(status);
+    // The sender has a small pool of its own: it never takes the API's connections.
+    let sender_store = store_with(
+        config,
+        PoolOptions {
+            max_size: WEBHOOK_POOL_SIZE,
+            shards: 1,
+            ..config.pool
+        },
+    )?;
+    let dispatcher = Arc::new(webhook_dispatcher(config, &sender_store)?);
+    let wake = store.outbox_signal();
+    workers.start("webhook_sender", move |stop| {
+        orderpay_webhooks::worker::run_until_stopped(
+            dispatcher.clone(),
+            wake.clone(),
+            WEBHOOK_PACE,
+            stop,
+        )
     });
+    if let Some(every) = config.reconcile_interval {
+        let events = state.payments.events.clone();
+        // The first run after one interval: let the service settle first.
+        workers.start(
+            "reconciliation",
+            crate::workers::every(every, every, move || reconcile(events.clone())),
+        );
+    }
+    let (purged, ttl) = (store.clone(), state.idempotency_ttl);
+    workers.start(
+        "idempotency_purge",
+        crate::workers::every(
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(3600),
+            move || purge_idempotency_keys(purged.clone(), ttl),
+        ),
+    );
+    Ok(workers)
 }
 
 /// Runs one reconciliation now (`orderpay reconcile`).
@@ -314,17 +322,38 @@ pub async fn reconcile_once(config: &Config) -> anyhow::Result<Reconciled> {
     Ok(state.payments.events.reconcile().await?)
 }
 
+/// What a process runs: `orderpay serve` the API and the workers (`RUN_WORKERS=false`: the
+/// API alone), `orderpay work` the workers alone, with `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    Workers,
+    Both,
+}
+
 /// The service, bound and ready to run.
 pub struct Application {
     port: u16,
     server: Server,
     shutting_down: Arc<AtomicBool>,
     store: PgStore,
+    workers: Option<Workers>,
 }
 
 impl Application {
-    /// Prepares the database, wires everything and binds `HOST:PORT` (port 0 picks a free one).
+    /// Prepares the database, wires everything and binds `HOST:PORT` (port 0 picks a free one):
+    /// the API, and the workers unless `RUN_WORKERS=false`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let role = if config.run_workers {
+            Role::Both
+        } else {
+            Role::Api
+        };
+        Self::build_as(config, role).await
+    }
+
+    /// As [`build`](Self::build), for `role`.
+    pub async fn build_as(config: &Config, role: Role) -> anyhow::Result<Self> {
         prepare_database(config).await?;
         let workers = config
             .http_workers
@@ -338,31 +367,27 @@ impl Application {
         let listener = TcpListener::bind(&address).with_context(|| format!("binding {address}"))?;
         let port = listener.local_addr()?.port();
         let state = state(config, &store, &config.base_url_for(port))?;
-        if let Some(every) = config.reconcile_interval {
-            spawn_reconciliation(state.payments.events.clone(), every);
-        }
-        spawn_idempotency_purge(store.clone(), state.idempotency_ttl);
-        // The sender has a small pool of its own: it never takes the API's connections.
-        let sender_store = store_with(
-            config,
-            PoolOptions {
-                max_size: WEBHOOK_POOL_SIZE,
-                shards: 1,
-                ..config.pool
-            },
-        )?;
-        spawn_webhook_sender(
-            store.outbox_signal(),
-            webhook_dispatcher(config, &sender_store)?,
-        );
+        let background = match role {
+            Role::Api => None,
+            Role::Workers | Role::Both => Some(start_workers(
+                config,
+                &store,
+                &state,
+                state.workers.clone(),
+            )?),
+        };
         let shutting_down = state.shutting_down.clone();
-        let server = orderpay_http::server(
-            listener,
-            state,
-            workers,
-            orderpay_postgres::bind_thread_to_pool,
-        )?;
+        let server = match role {
+            Role::Workers => orderpay_http::health_server(listener, state)?,
+            Role::Api | Role::Both => orderpay_http::server(
+                listener,
+                state,
+                workers,
+                orderpay_postgres::bind_thread_to_pool,
+            )?,
+        };
         tracing::info!(
+            ?role,
             "orderpay listening on http://{}:{port}, store: PostgreSQL at {}",
             config.host,
             config.database.display()
@@ -372,6 +397,7 @@ impl Application {
             server,
             shutting_down,
             store,
+            workers: background,
         })
     }
 
@@ -394,7 +420,13 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until the server is stopped, then stops the workers and waits for them (the
+    /// deliveries in flight finish).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(workers) = self.workers {
+            workers.stop().await;
+        }
+        served
     }
 }

@@ -60,6 +60,39 @@ pub use views::EventJson;
 pub type Readiness =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
+/// Which background workers are down now (their supervisor is restarting them), for
+/// `/readyz`: shared by the workers' supervisor and the server.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStatus(Arc<std::sync::Mutex<std::collections::BTreeMap<&'static str, bool>>>);
+
+impl WorkerStatus {
+    fn set(&self, name: &'static str, up: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, up);
+    }
+
+    pub fn running(&self, name: &'static str) {
+        self.set(name, true);
+    }
+
+    pub fn down(&self, name: &'static str) {
+        self.set(name, false);
+    }
+
+    /// The workers that are down now, by name.
+    pub fn down_now(&self) -> Vec<&'static str> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, up)| !**up)
+            .map(|(name, _)| *name)
+            .collect()
+    }
+}
+
 /// The services behind the routes that need no API key (the pay link, the sandbox's pages,
 /// Stripe's webhook), over a database pool of their own: a flood of them waits for that pool
 /// and never takes the connections keyed calls use.
@@ -95,6 +128,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The key of the pay page's form proof.
     pub form_key: pay::FormKey,
+    /// The background workers' health, as `/readyz` reports it.
+    pub workers: WorkerStatus,
     /// Set when the service is about to stop: `/readyz` answers 503 from then on, so load
     /// balancers stop sending new requests while those in flight finish.
     pub shutting_down: Arc<AtomicBool>,
@@ -152,6 +187,26 @@ pub fn server(
     Ok(server)
 }
 
+/// A server of `/healthz` and `/readyz` only, for a process that runs the workers and no API
+/// (`orderpay work`).
+pub fn health_server(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(middleware::request_context))
+            .configure(|cfg| {
+                routes::register_where(cfg, |path| matches!(path, "/healthz" | "/readyz"))
+            })
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
 /// `/docs` is the page at `/docs/` (its assets are relative to it).
 async fn docs_index() -> HttpResponse {
     HttpResponse::PermanentRedirect()
@@ -174,6 +229,18 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
         return Err(Problem::new(
             Code::ServiceUnavailable,
             "the service is shutting down",
+        ));
+    }
+    let down = state.workers.down_now();
+    if !down.is_empty() {
+        let names: Vec<String> = down.iter().map(|name| format!("`{name}`")).collect();
+        tracing::warn!(workers = ?down, "not ready: workers down");
+        return Err(Problem::new(
+            Code::ServiceUnavailable,
+            format!(
+                "a background worker is down and being restarted: {} (the log has the cause)",
+                names.join(", ")
+            ),
         ));
     }
     match (state.readiness)().await {

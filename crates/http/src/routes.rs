@@ -179,7 +179,12 @@ pub fn operation(method: &Method, path: &str) -> Option<Operation> {
 
 /// Registers the table's routes, each behind its guard, for `App::configure`.
 pub fn register(cfg: &mut web::ServiceConfig) {
-    struct Router(Vec<(&'static str, actix_web::Resource)>);
+    register_where(cfg, |_| true);
+}
+
+/// Registers the routes whose path `keep` keeps (a workers-only process serves its health).
+pub fn register_where(cfg: &mut web::ServiceConfig, keep: fn(&str) -> bool) {
+    struct Router(Vec<(&'static str, actix_web::Resource)>, fn(&str) -> bool);
     impl Router {
         fn resource(&mut self, path: &'static str) -> &mut actix_web::Resource {
             let at = match self.0.iter().position(|(p, _)| *p == path) {
@@ -216,6 +221,9 @@ pub fn register(cfg: &mut web::ServiceConfig) {
             Args: FromRequest + 'static,
             F::Output: Responder + 'static,
         {
+            if !(self.1)(path) {
+                return;
+            }
             let declared = Declared { path, access };
             let route = web::method(method)
                 .to(handler)
@@ -224,10 +232,12 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         }
 
         fn body_limit(&mut self, path: &'static str, bytes: usize) {
-            self.update(path, |r| r.app_data(web::PayloadConfig::new(bytes)));
+            if (self.1)(path) {
+                self.update(path, |r| r.app_data(web::PayloadConfig::new(bytes)));
+            }
         }
     }
-    let mut router = Router(Vec::new());
+    let mut router = Router(Vec::new(), keep);
     declare(&mut router);
     for (_, resource) in router.0 {
         cfg.service(resource);

@@ -5,6 +5,7 @@
 
 mod sender;
 mod signing;
+pub mod worker;
 
 pub use sender::{HttpSender, secret_bytes};
 pub use signing::{SigningKey, sign};

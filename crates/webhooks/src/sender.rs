@@ -127,7 +127,8 @@ impl WebhookSender for HttpSender {
     }
 }
 
-/// The start of the answer, as text, reading no more than [`MAX_ANSWER_BYTES`].
+/// The start of the answer, as the text kept of it, reading no more than
+/// [`MAX_ANSWER_BYTES`].
 async fn bounded_text(mut response: reqwest::Response) -> String {
     let mut body = Vec::new();
     while body.len() < MAX_ANSWER_BYTES {
@@ -136,10 +137,7 @@ async fn bounded_text(mut response: reqwest::Response) -> String {
             _ => break,
         }
     }
-    String::from_utf8_lossy(&body)
-        .chars()
-        .take(Attempt::MAX_RESPONSE_CHARS)
-        .collect()
+    Attempt::answer_text(&body)
 }
 
 /// Why there was no answer, without the URL (it may carry a token) and with the cause.

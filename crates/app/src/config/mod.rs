@@ -84,6 +84,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Webhooks out.
     pub webhooks: WebhookConfig,
+    /// `RUN_WORKERS`: whether `serve` runs the background workers too (`false`: an API-only
+    /// replica, with `orderpay work` running them elsewhere).
+    pub run_workers: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -139,6 +142,7 @@ impl Config {
             }
         });
         let webhooks = webhooks::webhooks(&mut r, production, payments.public_base_url.as_deref());
+        let run_workers = r.parse("RUN_WORKERS", true, reader::boolean);
         match (r.problems.is_empty(), db.options) {
             (true, Some(database)) => Ok(Self {
                 environment,
@@ -168,6 +172,7 @@ impl Config {
                 default_phone_region: directory.default_phone_region,
                 log_format,
                 webhooks,
+                run_workers,
             }),
             _ => Err(r.problems),
         }

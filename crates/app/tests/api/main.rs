@@ -15,6 +15,7 @@ mod metrics;
 mod orders;
 mod outages;
 mod outbound;
+mod outbound_faults;
 mod outbound_processes;
 mod payments;
 mod pooled;

@@ -60,6 +60,23 @@ impl Attempt {
     pub fn succeeded(&self) -> bool {
         matches!(self.status, Some(200..=299))
     }
+
+    /// A receiver's answer (any bytes) as the text kept of it: its start, at most
+    /// [`MAX_RESPONSE_CHARS`](Self::MAX_RESPONSE_CHARS), invalid UTF-8 and NUL (which text in
+    /// PostgreSQL cannot hold) each replaced by U+FFFD. Storing it can then never fail.
+    pub fn answer_text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes)
+            .chars()
+            .take(Self::MAX_RESPONSE_CHARS)
+            .map(|c| {
+                if c == '\0' {
+                    char::REPLACEMENT_CHARACTER
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
 }
 
 /// A delivery as the API lists it, with its last attempt.
@@ -217,6 +234,23 @@ impl RetryRules {
             next_attempt_at: next,
             endpoint,
         }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::Attempt;
+
+    #[test]
+    fn any_answer_becomes_bounded_text_without_nul() {
+        assert_eq!(Attempt::answer_text(b"ok\0done"), "ok\u{fffd}done");
+        assert_eq!(
+            Attempt::answer_text(&[b'o', 0xff, 0xfe, b'k']),
+            "o\u{fffd}\u{fffd}k"
+        );
+        let huge = Attempt::answer_text(&vec![b'x'; 5 * 1024 * 1024]);
+        assert_eq!(huge.chars().count(), Attempt::MAX_RESPONSE_CHARS);
+        assert!(!Attempt::answer_text(&[0, 0, 0]).contains('\0'));
     }
 }
 

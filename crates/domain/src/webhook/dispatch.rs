@@ -1,5 +1,5 @@
-//! Sending due deliveries: claim a batch, sign and send each (never inside a transaction),
-//! and record each outcome under its claim.
+//! Sending due deliveries: claim what is due (a fair share per endpoint), sign and send each
+//! (never inside a transaction), and record each outcome under its claim as it completes.
 
 use std::sync::Arc;
 
@@ -9,7 +9,8 @@ use futures_util::StreamExt;
 use super::delivery::{EndpointHealth, RetryRules};
 use super::endpoint::WebhookEndpointId;
 use super::ports::{
-    DueDelivery, EventRenderer, OutgoingWebhook, RecordedAttempt, WebhookRepository, WebhookSender,
+    Claim, DueDelivery, EventRenderer, OutgoingWebhook, RecordedAttempt, WebhookRepository,
+    WebhookSender,
 };
 use crate::Clock;
 use crate::store::StoreError;
@@ -23,8 +24,11 @@ pub struct Dispatcher {
     /// How long a claim holds: twice the send's timeout, so a sender that is merely slow is
     /// never overtaken, and one that died hands its claims on soon.
     lease: TimeDelta,
-    /// Deliveries claimed at once, and sent at once.
-    batch: usize,
+    /// Deliveries in flight at once, in all.
+    pub in_flight: usize,
+    /// Deliveries in flight at once to any one endpoint: a hanging or slow endpoint holds at
+    /// most this many of the sender's places, and the others keep theirs.
+    pub per_endpoint: usize,
 }
 
 impl Dispatcher {
@@ -43,50 +47,62 @@ impl Dispatcher {
             clock,
             rules,
             lease: timeout * 2,
-            batch: 64,
+            in_flight: 64,
+            per_endpoint: 8,
         }
     }
 
-    /// Sends what is due now: one batch, its outcomes recorded in one statement. Returns how
-    /// many were claimed, so a caller loops while batches come back full.
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let due = self
-            .repo
-            .claim_due(self.clock.now(), self.batch, self.lease)
-            .await?;
-        let claimed = due.len();
-        if claimed == 0 {
-            return Ok(0);
+    /// Claims what is due now, for `free` places, skipping the endpoints in `busy` (their
+    /// share is in flight): at most [`per_endpoint`](Self::per_endpoint) of any endpoint,
+    /// earliest due first.
+    pub async fn claim(
+        &self,
+        free: usize,
+        busy: &[WebhookEndpointId],
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        if free == 0 {
+            return Ok(Vec::new());
         }
-        let outcomes: Vec<(RecordedAttempt, WebhookEndpointId)> = futures_util::stream::iter(due)
+        let claim = Claim {
+            limit: free,
+            per_endpoint: self.per_endpoint,
+            skip: busy.to_vec(),
+            lease: self.lease,
+        };
+        self.repo.claim_due(self.clock.now(), &claim).await
+    }
+
+    /// Sends one claimed delivery and records its outcome on its own, as soon as it is known:
+    /// no other delivery waits for it, and no other delivery's outcome can fail its record.
+    pub async fn deliver(&self, due: DueDelivery) -> Result<(), StoreError> {
+        let endpoint = due.endpoint.id;
+        let attempt = self.attempt(due).await;
+        let health = attempt.verdict.endpoint.clone();
+        if let EndpointHealth::Disable(reason) = &health {
+            tracing::warn!(%endpoint, reason, "webhook endpoint disabled");
+        }
+        self.repo
+            .record_attempts(&[attempt], &[(endpoint, health)])
+            .await
+    }
+
+    /// Claims and sends what is due now, each delivery recorded as it completes; returns how
+    /// many were claimed. (The sender's worker runs [`claim`](Self::claim) and
+    /// [`deliver`](Self::deliver) continuously instead; this is for one-off runs.)
+    pub async fn run_once(&self) -> Result<usize, StoreError> {
+        let due = self.claim(self.in_flight, &[]).await?;
+        let claimed = due.len();
+        let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
             .map(|delivery| self.deliver(delivery))
-            .buffer_unordered(self.batch)
+            .buffer_unordered(self.in_flight)
             .collect()
             .await;
-        let mut healths: Vec<(WebhookEndpointId, Vec<EndpointHealth>)> = Vec::new();
-        for (outcome, endpoint) in &outcomes {
-            let health = outcome.verdict.endpoint.clone();
-            match healths.iter_mut().find(|(id, _)| id == endpoint) {
-                Some((_, all)) => all.push(health),
-                None => healths.push((*endpoint, vec![health])),
-            }
-        }
-        let endpoints: Vec<(WebhookEndpointId, EndpointHealth)> = healths
-            .into_iter()
-            .filter_map(|(id, all)| EndpointHealth::combine(all).map(|h| (id, h)))
-            .collect();
-        for (endpoint, health) in &endpoints {
-            if let EndpointHealth::Disable(reason) = health {
-                tracing::warn!(%endpoint, reason, "webhook endpoint disabled");
-            }
-        }
-        let attempts: Vec<RecordedAttempt> = outcomes.into_iter().map(|(o, _)| o).collect();
-        self.repo.record_attempts(&attempts, &endpoints).await?;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(claimed)
     }
 
     /// Signs and sends one delivery, and judges the outcome.
-    async fn deliver(&self, due: DueDelivery) -> (RecordedAttempt, WebhookEndpointId) {
+    async fn attempt(&self, due: DueDelivery) -> RecordedAttempt {
         let now = self.clock.now();
         let webhook = OutgoingWebhook {
             url: due.endpoint.url.as_str().to_owned(),
@@ -114,13 +130,12 @@ impl Dispatcher {
                 "webhook delivery failed"
             );
         }
-        let recorded = RecordedAttempt {
+        RecordedAttempt {
             delivery: due.id,
             lease: due.lease,
             attempted_at: now,
             attempt,
             verdict,
-        };
-        (recorded, due.endpoint.id)
+        }
     }
 }

@@ -20,7 +20,7 @@ pub use endpoint::{
     parse_description,
 };
 pub use ports::{
-    DueDelivery, Event, EventRenderer, OutgoingWebhook, RecordedAttempt, Secrets,
+    Claim, DueDelivery, Event, EventRenderer, OutgoingWebhook, RecordedAttempt, Secrets,
     WebhookRepository, WebhookSender,
 };
 #[cfg(any(test, feature = "testing"))]

@@ -73,22 +73,33 @@ pub trait WebhookRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Delivery>, StoreError>;
 
-    /// Claims up to `limit` deliveries due at `now` to enabled endpoints, for `lease`: the
-    /// earliest pending event of each order and endpoint only, so that one order's events
-    /// reach an endpoint in the order they happened.
+    /// Claims up to `claim.limit` deliveries due at `now` to enabled endpoints, for
+    /// `claim.lease`: the earliest pending event of each order and endpoint only, so that one
+    /// order's events reach an endpoint in the order they happened; at most
+    /// `claim.per_endpoint` of any one endpoint, none of the endpoints in `claim.skip` (those
+    /// whose share is in flight already), earliest due first.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
-        limit: usize,
-        lease: TimeDelta,
+        claim: &Claim,
     ) -> Result<Vec<DueDelivery>, StoreError>;
-    /// Records a batch's attempts, each under its claim with what it makes of its delivery,
-    /// and what they make of their endpoints (one health per endpoint).
+    /// Records attempts, each under its claim with what it makes of its delivery, and what
+    /// they make of their endpoints (one health per endpoint). The sender records each
+    /// delivery's attempt alone, as it completes.
     async fn record_attempts(
         &self,
         attempts: &[RecordedAttempt],
         endpoints: &[(WebhookEndpointId, EndpointHealth)],
     ) -> Result<(), StoreError>;
+}
+
+/// What a sender asks of [`WebhookRepository::claim_due`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub limit: usize,
+    pub per_endpoint: usize,
+    pub skip: Vec<WebhookEndpointId>,
+    pub lease: TimeDelta,
 }
 
 /// One attempt's outcome, to record under its claim.

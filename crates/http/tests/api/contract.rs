@@ -219,6 +219,22 @@ async fn health_answers_without_a_key_and_readiness_follows_shutdown() {
         api.send(TestRequest::get().uri("/readyz")).await.status,
         200
     );
+    // A background worker down (its supervisor restarting it): not ready, saying which.
+    api.state.workers.down("webhook_sender");
+    let down = api.send(TestRequest::get().uri("/readyz")).await;
+    down.problem(503, "service_unavailable");
+    assert!(
+        down.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`webhook_sender`"),
+        "{down:?}"
+    );
+    api.state.workers.running("webhook_sender");
+    assert_eq!(
+        api.send(TestRequest::get().uri("/readyz")).await.status,
+        200
+    );
     api.state
         .shutting_down
         .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -176,6 +176,7 @@ pub async fn api_in(default_region: Option<PhoneRegion>) -> Api {
         public,
         limits: Limits::new(LimitSettings::NONE),
         form_key: orderpay_http::FormKey::new([7; 32]),
+        workers: orderpay_http::WorkerStatus::default(),
         customers,
         orders,
         payments,

@@ -9,7 +9,7 @@ mod rows;
 mod sending;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -18,8 +18,8 @@ use orderpay_domain::order::{OrderEventId, OrderEventType};
 use orderpay_domain::pagination::{Page, PageRequest};
 use orderpay_domain::store::StoreError;
 use orderpay_domain::webhook::{
-    Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, Event, RecordedAttempt,
-    WebhookEndpoint, WebhookEndpointId, WebhookRepository,
+    Claim, Delivery, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, Event,
+    RecordedAttempt, WebhookEndpoint, WebhookEndpointId, WebhookRepository,
 };
 
 use crate::PgStore;
@@ -261,10 +261,9 @@ impl WebhookRepository for PgStore {
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
-        limit: usize,
-        lease: TimeDelta,
+        claim: &Claim,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        sending::claim_due(self, now, limit, lease).await
+        sending::claim_due(self, now, claim).await
     }
 
     async fn record_attempts(

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{
     Array, BigInt, Bool, Int2, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use orderpay_domain::store::StoreError;
 use orderpay_domain::webhook::{
-    DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, EndpointStatus, RecordedAttempt,
-    WebhookEndpoint, WebhookEndpointId,
+    Claim, DeliveryId, DeliveryStatus, DueDelivery, EndpointHealth, EndpointStatus,
+    RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
 };
 
 use super::rows::{EndpointRow, event_of};
@@ -24,8 +24,9 @@ use crate::PgStore;
 use crate::errors::store_error;
 
 /// Claims the due deliveries to enabled endpoints whose order has no earlier pending
-/// delivery to the same endpoint (one order's events reach an endpoint in order), with the
-/// endpoint and the event each needs.
+/// delivery to the same endpoint (one order's events reach an endpoint in order), at most
+/// `$6` per endpoint and none of the endpoints in `$5`, earliest due first, with the endpoint
+/// and the event each needs.
 /// (The statuses are the domain's, written into the text once: literals keep the partial
 /// indexes usable by every plan.)
 static CLAIM: LazyLock<String> = LazyLock::new(|| {
@@ -35,17 +36,21 @@ WITH claimed AS (
     UPDATE webhook_deliveries d
        SET leased_until = $1 + $2 * interval '1 millisecond', lease = $3, attempts = d.attempts + 1
      WHERE d.id IN (
-        SELECT c.id FROM webhook_deliveries c
-          JOIN webhook_endpoints w ON w.id = c.endpoint_id AND w.status = '{enabled}'
-         WHERE c.status = '{pending}' AND c.next_attempt_at <= $1
-           AND (c.leased_until IS NULL OR c.leased_until < $1)
-           AND NOT EXISTS (
-               SELECT 1 FROM webhook_deliveries b
-                WHERE b.endpoint_id = c.endpoint_id AND b.order_id = c.order_id
-                  AND b.status = '{pending}' AND b.event_sequence < c.event_sequence)
+        SELECT c.id FROM webhook_endpoints w
+         CROSS JOIN LATERAL (
+            SELECT c.id, c.next_attempt_at, c.event_sequence FROM webhook_deliveries c
+             WHERE c.endpoint_id = w.id AND c.status = '{pending}' AND c.next_attempt_at <= $1
+               AND (c.leased_until IS NULL OR c.leased_until < $1)
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhook_deliveries b
+                    WHERE b.endpoint_id = c.endpoint_id AND b.order_id = c.order_id
+                      AND b.status = '{pending}' AND b.event_sequence < c.event_sequence)
+             ORDER BY c.next_attempt_at, c.event_sequence
+             LIMIT $6
+               FOR UPDATE OF c SKIP LOCKED) c
+         WHERE w.status = '{enabled}' AND w.id <> ALL($5)
          ORDER BY c.next_attempt_at, c.event_sequence
-         LIMIT $4
-           FOR UPDATE OF c SKIP LOCKED)
+         LIMIT $4)
     RETURNING d.id, d.endpoint_id, d.event_id, d.attempts)
 SELECT claimed.id AS delivery_id, claimed.attempts AS delivery_attempts,
        e.id AS event_id, e.type AS event_type, e.created_at AS event_created_at,
@@ -79,17 +84,20 @@ struct ClaimRow {
 pub(super) async fn claim_due(
     store: &PgStore,
     now: DateTime<Utc>,
-    limit: usize,
-    lease: TimeDelta,
+    claim: &Claim,
 ) -> Result<Vec<DueDelivery>, StoreError> {
     let token = Uuid::new_v4();
+    let skip: Vec<Uuid> = claim.skip.iter().map(|id| id.as_uuid()).collect();
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let rows: Vec<ClaimRow> = store
         .with_conn(async |conn| {
             diesel::sql_query(CLAIM.as_str())
                 .bind::<Timestamptz, _>(now)
-                .bind::<BigInt, _>(lease.num_milliseconds())
+                .bind::<BigInt, _>(claim.lease.num_milliseconds())
                 .bind::<SqlUuid, _>(token)
-                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind::<BigInt, _>(count(claim.limit))
+                .bind::<Array<SqlUuid>, _>(&skip)
+                .bind::<BigInt, _>(count(claim.per_endpoint))
                 .load(conn)
                 .await
                 .map_err(store_error)
@@ -156,13 +164,15 @@ pub(super) async fn record_attempts(
         .iter()
         .map(|a| i32::try_from(a.attempt.duration.num_milliseconds()).unwrap_or(i32::MAX))
         .collect();
-    let responses: Vec<&str> = attempts
+    // Text in PostgreSQL cannot hold NUL: whatever a receiver answered is stored.
+    let without_nul = |s: &str| s.replace('\0', "\u{fffd}");
+    let responses: Vec<String> = attempts
         .iter()
-        .map(|a| a.attempt.response.as_str())
+        .map(|a| without_nul(&a.attempt.response))
         .collect();
-    let errors: Vec<Option<&str>> = attempts
+    let errors: Vec<Option<String>> = attempts
         .iter()
-        .map(|a| a.attempt.error.as_deref())
+        .map(|a| a.attempt.error.as_deref().map(without_nul))
         .collect();
     let endpoint_ids: Vec<Uuid> = endpoints.iter().map(|(id, _)| id.as_uuid()).collect();
     let healthy: Vec<bool> = endpoints
