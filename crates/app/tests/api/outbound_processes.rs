@@ -121,3 +121,45 @@ async fn three_processes_deliver_each_of_fifty_payments_exactly_once() {
         assert!(stop(server.0.take().unwrap()).success());
     }
 }
+
+/// A large deployment scales the API and the workers apart: replicas with `RUN_WORKERS=false`
+/// serve the API, and `orderpay work` runs the workers (the webhook sender among them), with
+/// only `/healthz` and `/readyz` on its port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_only_replica_and_a_worker_process_deliver_together() {
+    crate::helpers::init_once();
+    let db = TestDatabase::new().await;
+    let key = api_key(db.url());
+    let bot = receiver(&[]).await;
+    let (_api, api) = serve(&db, &[("RUN_WORKERS", "false".into())]);
+    let remote = Remote::new(key);
+    remote
+        .post(
+            &format!("{api}/v1/webhook_endpoints"),
+            &json!({"url": bot.uri(), "enabled_events": ["order.created"]}),
+        )
+        .await;
+    let order = remote
+        .post(
+            &format!("{api}/v1/orders"),
+            &json!({"customer": {"phone": "+14155550100", "name": "Ada"}, "currency": "usd",
+                    "items": [{"name": "Tea", "quantity": 1, "unit_amount": 450}]}),
+        )
+        .await;
+
+    let (worker, port, _) = crate::helpers::process::start("work", db.url(), &[]);
+    let mut worker = KillOnDrop(Some(worker));
+    let delivered = received(&bot, 1).await;
+    assert_eq!(body(&delivered[0])["data"]["object"]["id"], order["id"]);
+    let client = reqwest::Client::new();
+    let at = |path: &str| client.get(format!("http://127.0.0.1:{port}{path}")).send();
+    assert_eq!(at("/readyz").await.unwrap().status(), 200);
+    assert_eq!(at("/healthz").await.unwrap().status(), 200);
+    assert_eq!(
+        at("/v1/orders").await.unwrap().status(),
+        404,
+        "a worker process serves no API"
+    );
+    let worker = worker.0.take().unwrap();
+    assert!(stop(worker).success(), "SIGTERM stops the workers cleanly");
+}

@@ -44,12 +44,25 @@ pub(crate) fn serve(db_url: &str) -> (std::process::Child, u16, Logs) {
 
 /// `serve` with extra environment variables.
 pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::Child, u16, Logs) {
+    start("serve", db_url, env)
+}
+
+/// `orderpay <subcommand>` (`serve` or `work`) on a free port, once it listens.
+pub(crate) fn start(
+    subcommand: &str,
+    db_url: &str,
+    env: &[(&str, &str)],
+) -> (std::process::Child, u16, Logs) {
     let mut command = orderpay(db_url);
     command.env("HOST", "127.0.0.1").env("PORT", "0");
     for (k, v) in env {
         command.env(k, v);
     }
-    let mut child = command.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command
+        .arg(subcommand)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (port_tx, port_rx) = std::sync::mpsc::channel();
@@ -75,7 +88,7 @@ pub(crate) fn serve_with(db_url: &str, env: &[(&str, &str)]) -> (std::process::C
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("orderpay serve did not start:\n{}", logs.all());
+            panic!("orderpay {subcommand} did not start:\n{}", logs.all());
         }
     }
 }
