@@ -219,6 +219,25 @@ async fn reconcile(events: ProviderEventService) {
     }
 }
 
+/// Retention: settled deliveries older than `deliveries`, and events older than `events` out
+/// of the feed. Replicas may all run it: each batch skips the rows another is handling.
+async fn purge_expired(
+    outbound: WebhookService,
+    deliveries: chrono::TimeDelta,
+    events: chrono::TimeDelta,
+) {
+    let now = chrono::Utc::now();
+    match outbound.purge_expired(now - deliveries, now - events).await {
+        Ok((0, 0)) => {}
+        Ok((deliveries, events)) => tracing::info!(
+            deliveries,
+            events,
+            "removed old webhook deliveries and retired old events from the feed"
+        ),
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "retention failed"),
+    }
+}
+
 /// Removes expired idempotency keys. Replicas may all do it: a delete of what is expired is
 /// the same from any.
 async fn purge_idempotency_keys(store: PgStore, ttl: chrono::TimeDelta) {
@@ -303,6 +322,21 @@ fn start_workers(
             crate::workers::every(every, every, move || reconcile(events.clone())),
         );
     }
+    let outbound = state.outbound.clone();
+    let (deliveries, events) = (
+        chrono::TimeDelta::from_std(config.webhooks.delivery_retention)
+            .context("WEBHOOK_DELIVERY_RETENTION_DAYS")?,
+        chrono::TimeDelta::from_std(config.webhooks.event_retention)
+            .context("EVENT_RETENTION_DAYS")?,
+    );
+    workers.start(
+        "retention",
+        crate::workers::every(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(3600),
+            move || purge_expired(outbound.clone(), deliveries, events),
+        ),
+    );
     let (purged, ttl) = (store.clone(), state.idempotency_ttl);
     workers.start(
         "idempotency_purge",

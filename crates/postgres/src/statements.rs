@@ -6,7 +6,8 @@
 //! `schema_rs_is_the_migrated_schema` (`tests/database.rs`) holds `schema.rs` to the same
 //! migrations, so the columns these statements name are the ones `schema.rs` declares.
 //! (The webhook sender's two `sql_query` statements, which claim and record deliveries, are
-//! planned by the tests that run them: every delivery goes through both.)
+//! planned by the tests that run them: every delivery goes through both; so are retention's
+//! two, by `outbound_faults::retention_…`.)
 
 #[cfg(test)]
 pub(crate) use tests::Planned;

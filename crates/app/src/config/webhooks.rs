@@ -21,6 +21,10 @@ pub struct WebhookConfig {
     /// How long an endpoint may fail without one success before it is disabled.
     pub disable_after: Duration,
     pub url_policy: UrlPolicy,
+    /// How long settled deliveries (and the answers stored with them) are kept.
+    pub delivery_retention: Duration,
+    /// How long events stay in the feed (and keep their snapshots).
+    pub event_retention: Duration,
 }
 
 pub(super) fn webhooks(
@@ -78,6 +82,10 @@ pub(super) fn webhooks(
         disable_after: Duration::from_secs(
             3600 * r.number("WEBHOOK_DISABLE_AFTER_HOURS", 120u64, 1),
         ),
+        delivery_retention: Duration::from_secs(
+            86_400 * r.number("WEBHOOK_DELIVERY_RETENTION_DAYS", 30u64, 1),
+        ),
+        event_retention: Duration::from_secs(86_400 * r.number("EVENT_RETENTION_DAYS", 90u64, 1)),
         url_policy: if allow_private {
             UrlPolicy::AllowPrivate
         } else {

@@ -167,3 +167,73 @@ async fn a_hanging_endpoint_holds_back_no_other() {
         );
     }
 }
+
+/// Retention removes settled deliveries and retires old events from the feed, a batch at a
+/// time, and keeps what is still due (with the events it needs) and every order's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_settled_deliveries_and_retires_events_but_keeps_history() {
+    let app = spawn_app_with(&[("WEBHOOK_RETRY_SCHEDULE", "1h")]).await;
+    let healthy = receiver(&[]).await;
+    let failing = answering(500, b"no".to_vec(), None).await;
+    let healthy_id = subscribe(&app, &healthy.uri()).await;
+    let failing_id = subscribe(&app, &failing.uri()).await;
+    for n in 0..3 {
+        order(&app, n).await;
+    }
+    let succeeded = |d: &Value| d["status"] == "succeeded";
+    assert_eq!(
+        deliveries_when(&app, &healthy_id, 3, succeeded).await.len(),
+        3
+    );
+    // The failing endpoint's deliveries wait an hour for their retry: still due.
+    let waiting = |d: &Value| d["status"] == "pending" && d["response_status"] == 500;
+    assert_eq!(
+        deliveries_when(&app, &failing_id, 3, waiting).await.len(),
+        3
+    );
+    let orders: Value = app.get("/v1/orders").await.json().await.unwrap();
+    let first = orders["data"][0]["id"].as_str().unwrap().to_owned();
+    // An event no endpoint subscribed to: nothing needs it.
+    app.payment_link(&first).await;
+    let history_before = app.event_types(&first).await;
+
+    // Everything made so far is past its retention: a cut-off a second from now. One row a
+    // statement, so the batches are looped through.
+    let later = chrono::Utc::now() + chrono::TimeDelta::seconds(1);
+    let (deliveries, events) = orderpay_domain::webhook::purge_expired(&app.store, later, later, 1)
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 3, "the settled deliveries only");
+    assert_eq!(events, 1, "the events no pending delivery needs");
+
+    let listed = |id: String| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/v1/webhook_endpoints/{id}/deliveries"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            page["data"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed(healthy_id).await, 0, "settled deliveries removed");
+    assert_eq!(listed(failing_id).await, 3, "deliveries still due kept");
+    let feed: Value = app.get("/v1/events").await.json().await.unwrap();
+    let kinds: Vec<&str> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds, ["order.created"; 3],
+        "out of the feed, but for those a pending delivery needs"
+    );
+    assert_eq!(
+        app.event_types(&first).await,
+        history_before,
+        "the order's history kept"
+    );
+}

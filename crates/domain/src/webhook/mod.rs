@@ -25,4 +25,6 @@ pub use ports::{
 };
 #[cfg(any(test, feature = "testing"))]
 pub use ports::{MockEventRenderer, MockSecrets, MockWebhookRepository, MockWebhookSender};
-pub use service::{EndpointChanges, NewEndpoint, WebhookError, WebhookService};
+pub use service::{
+    EndpointChanges, NewEndpoint, RETENTION_BATCH, WebhookError, WebhookService, purge_expired,
+};

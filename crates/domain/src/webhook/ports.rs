@@ -73,6 +73,18 @@ pub trait WebhookRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Option<Delivery>, StoreError>;
 
+    /// Removes up to `batch` of the oldest deliveries created before `before` that are no
+    /// longer pending, with the answers stored with them; how many.
+    async fn purge_deliveries(
+        &self,
+        before: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<usize, StoreError>;
+    /// Takes up to `batch` of the oldest events created before `before` out of the feed, and
+    /// drops their snapshots (the order's history keeps the row: the books need it); how many.
+    async fn retire_events(&self, before: DateTime<Utc>, batch: usize)
+    -> Result<usize, StoreError>;
+
     /// Claims up to `claim.limit` deliveries due at `now` to enabled endpoints, for
     /// `claim.lease`: the earliest pending event of each order and endpoint only, so that one
     /// order's events reach an endpoint in the order they happened; at most

@@ -57,6 +57,7 @@ pub struct EndpointChanges {
     pub description: Option<Option<String>>,
 }
 
+#[derive(Clone)]
 pub struct WebhookService {
     repo: Arc<dyn WebhookRepository>,
     secrets: Arc<dyn Secrets>,
@@ -253,4 +254,58 @@ impl WebhookService {
             .await?
             .ok_or(WebhookError::NotFound("delivery"))
     }
+
+    /// Retention: removes settled deliveries created before `deliveries_before`, and takes
+    /// events created before `events_before` out of the feed, [`RETENTION_BATCH`] rows a
+    /// statement (each short: it never holds a long lock), until none is left. How many of
+    /// each.
+    ///
+    /// # Errors
+    /// The store's, after what was done before it.
+    pub async fn purge_expired(
+        &self,
+        deliveries_before: chrono::DateTime<chrono::Utc>,
+        events_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(usize, usize), WebhookError> {
+        purge_expired(
+            self.repo.as_ref(),
+            deliveries_before,
+            events_before,
+            RETENTION_BATCH,
+        )
+        .await
+        .map_err(Into::into)
+    }
+}
+
+/// Rows removed or retired per statement by retention.
+pub const RETENTION_BATCH: usize = 5_000;
+
+/// [`WebhookService::purge_expired`], `batch` rows a statement.
+///
+/// # Errors
+/// The store's.
+pub async fn purge_expired(
+    repo: &dyn WebhookRepository,
+    deliveries_before: chrono::DateTime<chrono::Utc>,
+    events_before: chrono::DateTime<chrono::Utc>,
+    batch: usize,
+) -> Result<(usize, usize), StoreError> {
+    let mut deliveries = 0;
+    loop {
+        let removed = repo.purge_deliveries(deliveries_before, batch).await?;
+        deliveries += removed;
+        if removed < batch {
+            break;
+        }
+    }
+    let mut events = 0;
+    loop {
+        let retired = repo.retire_events(events_before, batch).await?;
+        events += retired;
+        if retired < batch {
+            break;
+        }
+    }
+    Ok((deliveries, events))
 }

@@ -5,6 +5,7 @@
 //! may have made deliveries signals [`PgStore::outbox_signal`], which wakes this process's
 //! sender.
 
+mod retention;
 mod rows;
 mod sending;
 
@@ -256,6 +257,22 @@ impl WebhookRepository for PgStore {
         })
         .await
         .inspect(|_| self.outbox_written())
+    }
+
+    async fn purge_deliveries(
+        &self,
+        before: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        retention::purge_deliveries(self, before, batch).await
+    }
+
+    async fn retire_events(
+        &self,
+        before: DateTime<Utc>,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        retention::retire_events(self, before, batch).await
     }
 
     async fn claim_due(

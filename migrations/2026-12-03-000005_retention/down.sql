@@ -1,0 +1,3 @@
+DROP INDEX webhook_deliveries_pending_events;
+DROP INDEX order_events_published;
+DROP INDEX webhook_deliveries_settled;
