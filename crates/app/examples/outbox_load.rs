@@ -177,7 +177,10 @@ async fn main() {
     assert!(hanging || complete, "not every event arrived");
     let (first, last, arrived) = {
         let seen = arrivals.lock().unwrap();
-        let times: Vec<Instant> = created.iter().filter_map(|o| seen.get(o).copied()).collect();
+        let times: Vec<Instant> = created
+            .iter()
+            .filter_map(|o| seen.get(o).copied())
+            .collect();
         (
             times.iter().min().copied(),
             times.iter().max().copied(),

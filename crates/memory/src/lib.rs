@@ -6,6 +6,7 @@
 mod idempotency;
 mod payments;
 mod sandbox;
+mod webhooks;
 
 pub use sandbox::SandboxGateway;
 
@@ -40,6 +41,8 @@ pub(crate) struct Tables {
     processed_events: HashSet<String>,
     order_events: Vec<OrderEvent>,
     leases: HashSet<String>,
+    /// Webhooks out: endpoints, events and deliveries.
+    outbox: webhooks::Outbox,
 }
 
 #[derive(Default, Clone)]
@@ -161,7 +164,7 @@ fn write_order(
 ) -> Inserted {
     let customer_id = order.customer_id();
     t.orders.insert(order.id(), order);
-    t.order_events.push(created.clone());
+    t.record_event(created.clone());
     if let Some((answer, body)) = answer {
         idempotency::store_in(t, answer, body);
     }
@@ -295,7 +298,7 @@ impl OrderRepository for MemoryStore {
             version,
             ..stored.to_parts()
         });
-        t.order_events.push(event.clone());
+        t.record_event(event.clone());
         Ok(())
     }
 
@@ -386,6 +389,9 @@ mod tests {
             Arc::new(self.clone())
         }
         fn leases(&self) -> Arc<dyn orderpay_domain::payment::Leases> {
+            Arc::new(self.clone())
+        }
+        fn webhooks(&self) -> Arc<dyn orderpay_domain::webhook::WebhookRepository> {
             Arc::new(self.clone())
         }
     }

@@ -44,7 +44,7 @@ impl PaymentRepository for MemoryStore {
         }
         *stored = opened.next_version();
         let stored = stored.clone();
-        t.order_events.push(event.clone());
+        t.record_event(event.clone());
         Ok(stored)
     }
 
@@ -165,7 +165,9 @@ impl PaymentRepository for MemoryStore {
                 }),
             );
         }
-        t.order_events.extend(commit.events.iter().cloned());
+        for event in &commit.events {
+            t.record_event(event.clone());
+        }
         Ok(())
     }
 
@@ -178,7 +180,7 @@ impl PaymentRepository for MemoryStore {
         if seen {
             return Ok(false);
         }
-        t.order_events.push(event.clone());
+        t.record_event(event.clone());
         Ok(true)
     }
 }

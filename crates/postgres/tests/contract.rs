@@ -29,6 +29,9 @@ impl Store for Fresh {
     fn leases(&self) -> Arc<dyn orderpay_domain::payment::Leases> {
         Arc::new(self.0.store.clone())
     }
+    fn webhooks(&self) -> Arc<dyn orderpay_domain::webhook::WebhookRepository> {
+        Arc::new(self.0.store.clone())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ pub mod leases;
 pub mod orders;
 pub mod payments;
 pub mod stuck;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub trait Store: Send + Sync {
     fn payments(&self) -> Arc<dyn PaymentRepository>;
     fn idempotency(&self) -> Arc<dyn IdempotencyStore>;
     fn leases(&self) -> Arc<dyn Leases>;
+    fn webhooks(&self) -> Arc<dyn crate::webhook::WebhookRepository>;
 }
 
 /// A fixed instant `seconds` after a base time, so tests control ordering.
@@ -123,6 +125,7 @@ where
         stuck::cases(),
         idempotency::cases(),
         leases::cases(),
+        webhooks::cases(),
     ]
     .concat();
     run_cases(cases, fresh, |store: &S| store as &dyn Store).await;

@@ -169,6 +169,13 @@ pub struct WebhookEndpoint {
 }
 
 impl WebhookEndpoint {
+    /// The fan-out rule: an event goes to every endpoint that is enabled and subscribed to its
+    /// type (or to `*`), when the event is written. (PostgreSQL's `DELIVERIES_OF_E` says the
+    /// same in SQL; the webhooks contract holds both adapters to it.)
+    pub fn receives(&self, kind: OrderEventType) -> bool {
+        self.status == EndpointStatus::Enabled && self.enabled_events.includes(kind)
+    }
+
     /// The secret versions a delivery at `now` is signed with: the current one, and the
     /// previous one while the rotation's overlap lasts.
     pub fn signing_versions(&self, now: DateTime<Utc>) -> Vec<i32> {

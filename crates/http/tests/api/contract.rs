@@ -298,3 +298,28 @@ async fn the_openapi_document_and_the_docs_page_are_served() {
     assert_eq!(page.status, 200);
     assert!(page.text().contains("swagger"), "the embedded Swagger UI");
 }
+
+/// Webhooks out over the in-memory store: an endpoint made through the API receives the
+/// events of orders made after it (its deliveries listed), and the feed lists them.
+#[actix_web::test]
+async fn endpoints_deliveries_and_the_feed_over_the_memory_store() {
+    let api = api().await;
+    let made = api
+        .post(
+            "/v1/webhook_endpoints",
+            &json!({"url": "http://127.0.0.1:9/hooks", "enabled_events": ["order.created"]}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{made:?}");
+    assert!(made.body["secret"].as_str().unwrap().starts_with("whsec_"));
+    let id = made.body["id"].as_str().unwrap();
+    let order = api.order_id("+14155550100").await;
+    let deliveries = api
+        .get(&format!("/v1/webhook_endpoints/{id}/deliveries"))
+        .await;
+    assert_eq!(deliveries.status, 200);
+    assert_eq!(deliveries.body["data"][0]["event_type"], "order.created");
+    assert_eq!(deliveries.body["data"][0]["status"], "pending");
+    let feed = api.get("/v1/events?type=order.created").await;
+    assert_eq!(feed.body["data"][0]["data"]["object"]["id"], order.as_str());
+}

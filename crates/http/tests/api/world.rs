@@ -22,7 +22,7 @@ use orderpay_domain::payment::{
     PaymentSettings, ProviderEvent, SessionRef,
 };
 use orderpay_domain::phone::PhoneRegion;
-use orderpay_domain::webhook::{MockSecrets, MockWebhookRepository, UrlPolicy, WebhookService};
+use orderpay_domain::webhook::{Secrets, UrlPolicy, WebhookEndpointId, WebhookService};
 use orderpay_domain::{Clock, SystemClock};
 use orderpay_http::limits::{LimitSettings, Limits};
 use orderpay_http::{AppState, PublicServices, RouteLinks};
@@ -62,6 +62,15 @@ impl EventFeed for FakeFeed {
             },
             created: now,
         }))
+    }
+}
+
+/// Secrets that say which endpoint and version they are (the real ones are HMACs).
+struct TestSecrets;
+
+impl Secrets for TestSecrets {
+    fn secret(&self, endpoint: WebhookEndpointId, version: i32) -> String {
+        format!("whsec_test_{endpoint}_{version}")
     }
 }
 
@@ -163,10 +172,10 @@ pub async fn api_in(default_region: Option<PhoneRegion>) -> Api {
         payments: payments.clone(),
         orders: orders.clone(),
     };
-    // Webhooks out are not exercised here: no call may reach these.
+    // Webhooks out over the same in-memory store: endpoints, the feed and deliveries.
     let outbound = WebhookService::new(
-        Arc::new(MockWebhookRepository::new()),
-        Arc::new(MockSecrets::new()),
+        store.clone(),
+        Arc::new(TestSecrets),
         Arc::new(SystemClock),
         UrlPolicy::AllowPrivate,
         chrono::TimeDelta::hours(24),
