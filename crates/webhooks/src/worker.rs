@@ -81,9 +81,10 @@ pub async fn run_until_stopped(
                 }
             }
         }
-        if !found {
-            // Woken but found nothing, again and again: look less often, up to the most; a
-            // look that finds work resets it.
+        if !found && in_flight.is_empty() {
+            // Woken but found nothing, again and again, with nothing in flight: look less
+            // often, up to the most; a look that finds work resets it. (With deliveries in
+            // flight, their completions pace the looks instead.)
             tokio::time::sleep(idle_gap).await;
             idle_gap = (idle_gap * 2).min(pace.idle_gap_max);
         }

@@ -47,8 +47,8 @@ impl Dispatcher {
             clock,
             rules,
             lease: timeout * 2,
-            in_flight: 64,
-            per_endpoint: 8,
+            in_flight: 128,
+            per_endpoint: 32,
         }
     }
 
