@@ -15,7 +15,6 @@ use orderpay_postgres::{PgStore, PoolOptions};
 use orderpay_webhooks::HttpSender;
 
 use crate::config::Config;
-use crate::startup::store_with;
 use crate::workers::Workers;
 
 /// Reconciles stuck payments with the provider every `every`. Replicas may all run it: one
@@ -101,26 +100,30 @@ const WEBHOOK_PACE: orderpay_webhooks::worker::Pace = orderpay_webhooks::worker:
 /// hold none).
 const WEBHOOK_POOL_SIZE: usize = 8;
 
+/// The pool options of the webhook sender's store.
+pub(crate) fn sender_pool(config: &Config) -> PoolOptions {
+    PoolOptions {
+        max_size: WEBHOOK_POOL_SIZE,
+        shards: 1,
+        ..config.pool
+    }
+}
+
 /// Starts the background workers, each watched (see [`Workers`]): the webhook sender,
 /// reconciliation (when `RECONCILE_INTERVAL_SECONDS` is not 0) and the idempotency keys'
 /// purge.
+///
+/// The sender works on `sender_store`, a small pool of its own ([`sender_pool`]), so it never
+/// takes the API's connections.
 pub(crate) fn start_workers(
     config: &Config,
     store: &PgStore,
+    sender_store: &PgStore,
     state: &AppState,
     status: WorkerStatus,
 ) -> anyhow::Result<Workers> {
     let mut workers = Workers::new(status);
-    // The sender has a small pool of its own: it never takes the API's connections.
-    let sender_store = store_with(
-        config,
-        PoolOptions {
-            max_size: WEBHOOK_POOL_SIZE,
-            shards: 1,
-            ..config.pool
-        },
-    )?;
-    let dispatcher = Arc::new(webhook_dispatcher(config, &sender_store)?);
+    let dispatcher = Arc::new(webhook_dispatcher(config, sender_store)?);
     let wake = store.outbox_signal();
     workers.start("webhook_sender", move |stop| {
         orderpay_webhooks::worker::run_until_stopped(

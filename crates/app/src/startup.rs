@@ -49,7 +49,7 @@ pub fn store(config: &Config) -> anyhow::Result<PgStore> {
 
 /// A store on `DATABASE_URL` with `pool`, its sessions (leases) on `DATABASE_DIRECT_URL`
 /// when there is one.
-pub(crate) fn store_with(config: &Config, pool: PoolOptions) -> anyhow::Result<PgStore> {
+fn store_with(config: &Config, pool: PoolOptions) -> anyhow::Result<PgStore> {
     let store = PgStore::new(&config.database, pool)?;
     match &config.database_direct {
         Some(direct) => store.with_sessions_on(direct, pool),
@@ -257,6 +257,7 @@ impl Application {
             Role::Workers | Role::Both => Some(crate::jobs::start_workers(
                 config,
                 &store,
+                &store_with(config, crate::jobs::sender_pool(config))?,
                 &state,
                 state.workers.clone(),
             )?),

@@ -168,20 +168,6 @@ pub enum EndpointHealth {
     Disable(String),
 }
 
-impl EndpointHealth {
-    /// What a batch's attempts to one endpoint make of it: disabled if any says so, healthy
-    /// if any got a 2xx (it answers), else failing since the earliest failure.
-    pub fn combine(healths: impl IntoIterator<Item = EndpointHealth>) -> Option<EndpointHealth> {
-        healths.into_iter().reduce(|a, b| match (a, b) {
-            (d @ EndpointHealth::Disable(_), _) | (_, d @ EndpointHealth::Disable(_)) => d,
-            (EndpointHealth::Healthy, _) | (_, EndpointHealth::Healthy) => EndpointHealth::Healthy,
-            (EndpointHealth::FailingSince(a), EndpointHealth::FailingSince(b)) => {
-                EndpointHealth::FailingSince(a.min(b))
-            }
-        })
-    }
-}
-
 /// An attempt's consequences.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -318,26 +304,6 @@ mod tests {
             assert_eq!(last.status, DeliveryStatus::Failed);
             assert_eq!(last.next_attempt_at, None);
         }
-    }
-
-    #[test]
-    fn a_batchs_attempts_to_one_endpoint_make_one_health() {
-        let later = t0() + TimeDelta::minutes(1);
-        let failing = |at| EndpointHealth::FailingSince(at);
-        assert_eq!(
-            EndpointHealth::combine([failing(later), failing(t0())]),
-            Some(failing(t0()))
-        );
-        assert_eq!(
-            EndpointHealth::combine([failing(t0()), EndpointHealth::Healthy]),
-            Some(EndpointHealth::Healthy)
-        );
-        let off = EndpointHealth::Disable("too long".into());
-        assert_eq!(
-            EndpointHealth::combine([EndpointHealth::Healthy, off.clone()]),
-            Some(off)
-        );
-        assert_eq!(EndpointHealth::combine([]), None);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use futures_util::StreamExt;
 
 use super::delivery::{EndpointHealth, RetryRules};
 use super::endpoint::WebhookEndpointId;
@@ -84,21 +83,6 @@ impl Dispatcher {
         self.repo
             .record_attempts(&[attempt], &[(endpoint, health)])
             .await
-    }
-
-    /// Claims and sends what is due now, each delivery recorded as it completes; returns how
-    /// many were claimed. (The sender's worker runs [`claim`](Self::claim) and
-    /// [`deliver`](Self::deliver) continuously instead; this is for one-off runs.)
-    pub async fn run_once(&self) -> Result<usize, StoreError> {
-        let due = self.claim(self.in_flight, &[]).await?;
-        let claimed = due.len();
-        let results: Vec<Result<(), StoreError>> = futures_util::stream::iter(due)
-            .map(|delivery| self.deliver(delivery))
-            .buffer_unordered(self.in_flight)
-            .collect()
-            .await;
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(claimed)
     }
 
     /// Signs and sends one delivery, and judges the outcome.
