@@ -369,16 +369,8 @@ impl WebhookRepository for MemoryStore {
             let Some(e) = outbox.endpoints.iter_mut().find(|e| e.id == *id) else {
                 continue;
             };
-            e.version += 1;
-            match health {
-                EndpointHealth::Healthy => e.failing_since = None,
-                EndpointHealth::FailingSince(since) => {
-                    e.failing_since = e.failing_since.or(Some(*since));
-                }
-                EndpointHealth::Disable(reason) => {
-                    e.status = EndpointStatus::Disabled;
-                    e.disabled_reason = Some(reason.clone());
-                }
+            if health.apply_to(e) {
+                e.version += 1;
             }
         }
         Ok(())

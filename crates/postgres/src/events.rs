@@ -45,16 +45,20 @@ impl From<&OrderEvent> for EventRow {
 impl EventRow {
     /// Writes the row with its snapshot, made from the order's rows as they are (so after the
     /// statements of this transaction that made the change), and its deliveries (webhooks
-    /// out). Returns the number of rows written.
-    pub(crate) async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-        let written: i64 = InsertEvent::<false>(self).get_result(conn).await?;
-        Ok(written as usize)
+    /// out). Returns whether it made any delivery.
+    pub(crate) async fn insert(&self, conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+        let (_, made): (i64, bool) = InsertEvent::<false>(self).get_result(conn).await?;
+        Ok(made)
     }
 
     /// [`insert`](Self::insert), unless a unique key holds the row already: then nothing.
-    pub(crate) async fn insert_once(&self, conn: &mut AsyncPgConnection) -> QueryResult<bool> {
-        let written: i64 = InsertEvent::<true>(self).get_result(conn).await?;
-        Ok(written == 1)
+    /// Returns whether the row was written, and whether it made any delivery.
+    pub(crate) async fn insert_once(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> QueryResult<(bool, bool)> {
+        let (written, made): (i64, bool) = InsertEvent::<true>(self).get_result(conn).await?;
+        Ok((written == 1, made))
     }
 
     pub(crate) fn into_event(self) -> Result<OrderEvent, StoreError> {
@@ -91,7 +95,7 @@ impl<const ONCE: bool> diesel::query_builder::QueryId for InsertEvent<'_, ONCE> 
 }
 
 impl<const ONCE: bool> diesel::query_builder::Query for InsertEvent<'_, ONCE> {
-    type SqlType = diesel::sql_types::BigInt;
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::Bool);
 }
 
 impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
@@ -132,7 +136,8 @@ impl<const ONCE: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg>
         }
         out.push_sql(" RETURNING id, order_id, type, sequence), ");
         out.push_sql(DELIVERIES_OF_E);
-        out.push_sql(" SELECT count(*) FROM e");
+        out.push_sql(" SELECT (SELECT count(*) FROM e), ");
+        out.push_sql(crate::webhooks::MADE_DELIVERIES);
         Ok(())
     }
 }

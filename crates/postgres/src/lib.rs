@@ -151,15 +151,18 @@ impl PgStore {
         self
     }
 
-    /// Notified after each write that may have made webhook deliveries (a permit is kept when
+    /// Notified after each write that made webhook deliveries due (a permit is kept when
     /// nobody waits, so none is missed).
     pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
         self.outbox.clone()
     }
 
-    /// A write that may have made deliveries committed.
-    pub(crate) fn outbox_written(&self) {
-        self.outbox.notify_one();
+    /// A write committed that made deliveries (`made`, as its statement said) or that made
+    /// one due (a retry asked for): the sender is woken only then.
+    pub(crate) fn outbox_written(&self, made: bool) {
+        if made {
+            self.outbox.notify_one();
+        }
     }
 
     /// Runs `work` on a pooled connection within the store's deadline, waiting for the

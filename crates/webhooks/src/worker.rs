@@ -1,15 +1,15 @@
-//! The sender's worker: deliveries leave continuously, each recorded as it completes, with at
-//! most a fair share of the sender's places per endpoint, so a hanging or slow endpoint holds
-//! back none of the others.
+//! The sender's worker: deliveries leave continuously, with at most a fair share of the
+//! sender's places per endpoint, so a hanging or slow endpoint holds back none of the others;
+//! outcomes are recorded as they complete, those that completed together in one statement.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{Id, JoinError, JoinSet};
 
-use orderpay_domain::webhook::{Dispatcher, WebhookEndpointId};
+use orderpay_domain::webhook::{Dispatcher, RecordedAttempt, WebhookEndpointId};
 
 /// How the worker paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -23,56 +23,65 @@ pub struct Pace {
     pub idle_gap_max: Duration,
 }
 
+/// The most outcomes recorded in one statement.
+const RECORD_GROUP: usize = 64;
+
 /// Sends webhooks until `stop` turns true: woken by `wake` (this process wrote something that
-/// may have made deliveries) and every `pace.poll`. On stop it claims nothing more and lets
-/// the deliveries in flight finish (each is bounded by the send's timeout). Returns `Err`
-/// only when it cannot go on.
+/// may have made deliveries), by outcomes recorded (an order's next event may be due), by a
+/// share of completions (room for another claim) and every `pace.poll`. On stop it claims
+/// nothing more, lets the deliveries in flight finish (each is bounded by the send's
+/// timeout) and records them. Returns `Err` only when it cannot go on.
 pub async fn run_until_stopped(
     dispatcher: Arc<Dispatcher>,
     wake: Arc<Notify>,
     pace: Pace,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    // Each delivery is a task of its own, so it goes on while this loop claims or waits.
-    let mut in_flight: JoinSet<Result<(), orderpay_domain::store::StoreError>> = JoinSet::new();
-    let mut endpoint_of: HashMap<Id, WebhookEndpointId> = HashMap::new();
-    let mut per_endpoint: HashMap<WebhookEndpointId, usize> = HashMap::new();
+    let recorded = Arc::new(Notify::new());
+    let (completed, outcomes) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(dispatcher.clone(), outcomes, recorded.clone()));
+    let mut sending = Sending::default();
     let mut idle_gap = pace.idle_gap;
+    // Completions since the last claim: the next claim waits for a share of them (or for a
+    // wake-up), so one claim statement serves several deliveries.
+    let mut completions = usize::MAX;
     while !*stop.borrow() {
-        let free = dispatcher.in_flight.saturating_sub(in_flight.len());
-        let busy: Vec<WebhookEndpointId> = per_endpoint
-            .iter()
-            .filter(|(_, n)| **n >= dispatcher.per_endpoint)
-            .map(|(id, _)| *id)
-            .collect();
-        let claimed = match dispatcher.claim(free, &busy).await {
-            Ok(claimed) => claimed,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming webhook deliveries failed");
-                Vec::new()
+        let free = dispatcher.in_flight.saturating_sub(sending.tasks.len());
+        let mut found = false;
+        if completions >= dispatcher.share() || sending.tasks.is_empty() {
+            let claimed = match dispatcher.claim(free, &sending.per_endpoint).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                    Vec::new()
+                }
+            };
+            completions = 0;
+            found = !claimed.is_empty();
+            for due in claimed {
+                let dispatcher = dispatcher.clone();
+                let endpoint = due.endpoint.id;
+                let task = sending
+                    .tasks
+                    .spawn(async move { dispatcher.send(due).await });
+                sending.started(task.id(), endpoint);
             }
-        };
-        let found = !claimed.is_empty();
-        for due in claimed {
-            let endpoint = due.endpoint.id;
-            *per_endpoint.entry(endpoint).or_default() += 1;
-            let dispatcher = dispatcher.clone();
-            let task = in_flight.spawn(async move { dispatcher.deliver(due).await });
-            endpoint_of.insert(task.id(), endpoint);
         }
         if found {
             idle_gap = pace.idle_gap;
-            // More may be due (the next event of an order just delivered, say).
-            if in_flight.len() < dispatcher.in_flight {
+            // More may be due (more endpoints, or a burst larger than a share).
+            if sending.tasks.len() < dispatcher.in_flight {
                 continue;
             }
         }
         tokio::select! {
-            Some(done) = in_flight.join_next_with_id(), if !in_flight.is_empty() => {
-                finished(done, &mut endpoint_of, &mut per_endpoint);
+            Some(done) = sending.tasks.join_next_with_id(), if !sending.tasks.is_empty() => {
+                sending.finished(done, &completed);
+                completions = completions.saturating_add(1);
                 continue;
             }
             () = wake.notified() => {}
+            () = recorded.notified() => {}
             () = tokio::time::sleep(pace.poll) => {}
             changed = stop.changed() => {
                 // The flag's owner is gone: nobody can ask to stop any more, so stop now.
@@ -81,7 +90,8 @@ pub async fn run_until_stopped(
                 }
             }
         }
-        if !found && in_flight.is_empty() {
+        completions = usize::MAX;
+        if !found && sending.tasks.is_empty() {
             // Woken but found nothing, again and again, with nothing in flight: look less
             // often, up to the most; a look that finds work resets it. (With deliveries in
             // flight, their completions pace the looks instead.)
@@ -89,35 +99,75 @@ pub async fn run_until_stopped(
             idle_gap = (idle_gap * 2).min(pace.idle_gap_max);
         }
     }
-    while let Some(done) = in_flight.join_next_with_id().await {
-        finished(done, &mut endpoint_of, &mut per_endpoint);
+    while let Some(done) = sending.tasks.join_next_with_id().await {
+        sending.finished(done, &completed);
     }
-    Ok(())
+    drop(completed);
+    recorder
+        .await
+        .map_err(|e| format!("the webhook recorder failed: {e}"))
 }
 
-/// A delivery's task ended: its endpoint's place is free again. A record that failed, or a
-/// task that panicked, is logged; the delivery's claim lapses and it is sent again.
-fn finished(
-    done: Result<(Id, Result<(), orderpay_domain::store::StoreError>), JoinError>,
-    endpoint_of: &mut HashMap<Id, WebhookEndpointId>,
-    per_endpoint: &mut HashMap<WebhookEndpointId, usize>,
-) {
-    let id = match &done {
-        Ok((id, _)) => *id,
-        Err(e) => e.id(),
-    };
-    match done {
-        Ok((_, Ok(()))) => {}
-        Ok((_, Err(e))) => tracing::warn!(error = %e, "recording a webhook delivery failed"),
-        Err(e) => tracing::error!(error = %e, "a webhook delivery's task failed"),
+/// The deliveries in flight: one task each, and how many go to each endpoint.
+#[derive(Default)]
+struct Sending {
+    tasks: JoinSet<RecordedAttempt>,
+    endpoint_of: HashMap<Id, WebhookEndpointId>,
+    per_endpoint: HashMap<WebhookEndpointId, usize>,
+}
+
+impl Sending {
+    fn started(&mut self, task: Id, endpoint: WebhookEndpointId) {
+        self.endpoint_of.insert(task, endpoint);
+        *self.per_endpoint.entry(endpoint).or_default() += 1;
     }
-    let Some(endpoint) = endpoint_of.remove(&id) else {
-        return;
-    };
-    if let Some(n) = per_endpoint.get_mut(&endpoint) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            per_endpoint.remove(&endpoint);
+
+    /// A delivery's task ended: its endpoint's place is free again, and its outcome goes to
+    /// the recorder. A task that panicked is logged; its delivery's claim lapses and it is
+    /// sent again.
+    fn finished(
+        &mut self,
+        done: Result<(Id, RecordedAttempt), JoinError>,
+        recorder: &mpsc::UnboundedSender<RecordedAttempt>,
+    ) {
+        let id = match done {
+            Ok((id, attempt)) => {
+                // The recorder ends only after this loop: it is there to take it.
+                let _ = recorder.send(attempt);
+                id
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a webhook delivery's task failed");
+                e.id()
+            }
+        };
+        let Some(endpoint) = self.endpoint_of.remove(&id) else {
+            return;
+        };
+        if let Some(n) = self.per_endpoint.get_mut(&endpoint) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_endpoint.remove(&endpoint);
+            }
         }
+    }
+}
+
+/// Records outcomes as they come: whatever completed while the last statement ran, up to
+/// [`RECORD_GROUP`], in the next one (never waiting for a slow delivery). Ends when every
+/// sender of `outcomes` is gone and all are recorded. A group that cannot be recorded is
+/// logged; its deliveries' claims lapse and they are sent again.
+async fn record(
+    dispatcher: Arc<Dispatcher>,
+    mut outcomes: mpsc::UnboundedReceiver<RecordedAttempt>,
+    recorded: Arc<Notify>,
+) {
+    let mut group = Vec::with_capacity(RECORD_GROUP);
+    while outcomes.recv_many(&mut group, RECORD_GROUP).await > 0 {
+        if let Err(e) = dispatcher.record(&group).await {
+            tracing::warn!(error = %e, "recording webhook deliveries failed");
+        }
+        group.clear();
+        recorded.notify_one();
     }
 }

@@ -21,6 +21,7 @@ super::cases![
     an_orders_events_leave_in_order_and_other_orders_are_not_held_back,
     a_claim_takes_a_fair_share_per_endpoint_and_skips_busy_ones,
     an_expired_claim_is_taken_again_and_only_the_latest_claim_records,
+    an_endpoints_row_is_written_only_when_its_health_changes,
     retention_removes_settled_deliveries_and_keeps_due_ones,
 ];
 
@@ -29,7 +30,8 @@ fn soon() -> DateTime<Utc> {
     Utc::now() + TimeDelta::minutes(1)
 }
 
-fn endpoint(events: EventSelection, status: EndpointStatus, seconds: i64) -> WebhookEndpoint {
+/// An endpoint receiving `events`, created at `at(seconds)`.
+pub fn endpoint(events: EventSelection, status: EndpointStatus, seconds: i64) -> WebhookEndpoint {
     WebhookEndpoint {
         id: WebhookEndpointId::generate(),
         url: EndpointUrl::parse(
@@ -67,6 +69,7 @@ fn outcome(
 ) -> RecordedAttempt {
     RecordedAttempt {
         delivery: due.id,
+        endpoint: due.endpoint.id,
         lease: due.lease,
         attempted_at: Utc::now(),
         attempt: Attempt {
@@ -319,6 +322,57 @@ async fn an_expired_claim_is_taken_again_and_only_the_latest_claim_records(store
         DeliveryStatus::Succeeded,
         "unchanged"
     );
+}
+
+async fn an_endpoints_row_is_written_only_when_its_health_changes(store: &dyn Store) {
+    let repo = store.webhooks();
+    let all = endpoint(EventSelection::All, EndpointStatus::Enabled, 0);
+    repo.insert_endpoint(&all).await.unwrap();
+    orders(store, 6).await;
+    let due = repo
+        .claim_due(soon(), &claim(10, 10, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 6);
+    let stored = async || repo.endpoint(all.id).await.unwrap().unwrap();
+    let record = async |d: &DueDelivery, status, health: EndpointHealth| {
+        repo.record_attempts(&[outcome(d, status, None)], &[(all.id, health)])
+            .await
+            .unwrap();
+    };
+    let (ok, failed) = (DeliveryStatus::Succeeded, DeliveryStatus::Failed);
+    record(&due[0], ok, EndpointHealth::Healthy).await;
+    assert_eq!(
+        stored().await.version,
+        all.version,
+        "healthy and was: no write"
+    );
+    record(&due[1], failed, EndpointHealth::FailingSince(at(5))).await;
+    let failing = stored().await;
+    assert_eq!(failing.failing_since, Some(at(5)));
+    assert_eq!(failing.version, all.version + 1);
+    record(&due[2], failed, EndpointHealth::FailingSince(at(9))).await;
+    let still = stored().await;
+    assert_eq!(still.failing_since, Some(at(5)), "failing since the first");
+    assert_eq!(still.version, failing.version, "no write");
+    record(&due[3], ok, EndpointHealth::Healthy).await;
+    let healed = stored().await;
+    assert_eq!(healed.failing_since, None);
+    assert_eq!(healed.version, still.version + 1);
+    record(
+        &due[4],
+        failed,
+        EndpointHealth::Disable("failing for days".into()),
+    )
+    .await;
+    let off = stored().await;
+    assert_eq!(off.status, EndpointStatus::Disabled);
+    assert_eq!(off.disabled_reason.as_deref(), Some("failing for days"));
+    assert_eq!(off.version, healed.version + 1);
+    record(&due[5], failed, EndpointHealth::Disable("again".into())).await;
+    let again = stored().await;
+    assert_eq!(again.disabled_reason.as_deref(), Some("failing for days"));
+    assert_eq!(again.version, off.version, "no write");
 }
 
 async fn retention_removes_settled_deliveries_and_keeps_due_ones(store: &dyn Store) {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::endpoint::WebhookEndpointId;
+use super::endpoint::{EndpointStatus, WebhookEndpoint, WebhookEndpointId};
 use crate::order::{OrderEventId, OrderEventType};
 
 entity_id!(
@@ -168,6 +168,45 @@ pub enum EndpointHealth {
     Disable(String),
 }
 
+impl EndpointHealth {
+    /// What several attempts to one endpoint, recorded together, make of it: disabled if any
+    /// says so, healthy if any got a 2xx (it answers), else failing since the earliest failure.
+    pub fn combine(healths: impl IntoIterator<Item = EndpointHealth>) -> Option<EndpointHealth> {
+        healths.into_iter().reduce(|a, b| match (a, b) {
+            (d @ EndpointHealth::Disable(_), _) | (_, d @ EndpointHealth::Disable(_)) => d,
+            (EndpointHealth::Healthy, _) | (_, EndpointHealth::Healthy) => EndpointHealth::Healthy,
+            (EndpointHealth::FailingSince(a), EndpointHealth::FailingSince(b)) => {
+                EndpointHealth::FailingSince(a.min(b))
+            }
+        })
+    }
+
+    /// What this makes of `endpoint`: healthy clears its failure, a failure is kept from when
+    /// it began, disabling disables. Returns whether that changed anything: only a change is
+    /// written (and moves the endpoint's version), so an endpoint answering well costs its
+    /// row no write per delivery, and an edit made meanwhile is not refused for it.
+    pub fn apply_to(&self, endpoint: &mut WebhookEndpoint) -> bool {
+        match self {
+            EndpointHealth::Healthy => endpoint.failing_since.take().is_some(),
+            EndpointHealth::FailingSince(since) => {
+                if endpoint.failing_since.is_some() {
+                    return false;
+                }
+                endpoint.failing_since = Some(*since);
+                true
+            }
+            EndpointHealth::Disable(reason) => {
+                if endpoint.status == EndpointStatus::Disabled {
+                    return false;
+                }
+                endpoint.status = EndpointStatus::Disabled;
+                endpoint.disabled_reason = Some(reason.clone());
+                true
+            }
+        }
+    }
+}
+
 /// An attempt's consequences.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -304,6 +343,26 @@ mod tests {
             assert_eq!(last.status, DeliveryStatus::Failed);
             assert_eq!(last.next_attempt_at, None);
         }
+    }
+
+    #[test]
+    fn attempts_to_one_endpoint_recorded_together_make_one_health() {
+        let later = t0() + TimeDelta::minutes(1);
+        let failing = |at| EndpointHealth::FailingSince(at);
+        assert_eq!(
+            EndpointHealth::combine([failing(later), failing(t0())]),
+            Some(failing(t0()))
+        );
+        assert_eq!(
+            EndpointHealth::combine([failing(t0()), EndpointHealth::Healthy]),
+            Some(EndpointHealth::Healthy)
+        );
+        let off = EndpointHealth::Disable("too long".into());
+        assert_eq!(
+            EndpointHealth::combine([EndpointHealth::Healthy, off.clone()]),
+            Some(off)
+        );
+        assert_eq!(EndpointHealth::combine([]), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Sending due deliveries: claim what is due (a fair share per endpoint), sign and send each
 //! (never inside a transaction), and record each outcome under its claim as it completes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
@@ -51,38 +52,77 @@ impl Dispatcher {
         }
     }
 
-    /// Claims what is due now, for `free` places, skipping the endpoints in `busy` (their
-    /// share is in flight): at most [`per_endpoint`](Self::per_endpoint) of any endpoint,
-    /// earliest due first.
+    /// How many deliveries of one endpoint a claim takes at most: a quarter of its places, so
+    /// one claim serves several completions and an endpoint's in-flight count never passes
+    /// [`per_endpoint`](Self::per_endpoint).
+    pub fn share(&self) -> usize {
+        (self.per_endpoint / 4).max(1)
+    }
+
+    /// Claims what is due now, for `free` places, given how many deliveries of each endpoint
+    /// are in flight: at most a [`share`](Self::share) of any endpoint, none of an endpoint
+    /// that has no room for a share, earliest due first.
     pub async fn claim(
         &self,
         free: usize,
-        busy: &[WebhookEndpointId],
+        in_flight: &HashMap<WebhookEndpointId, usize>,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         if free == 0 {
             return Ok(Vec::new());
         }
+        let share = self.share();
         let claim = Claim {
             limit: free,
-            per_endpoint: self.per_endpoint,
-            skip: busy.to_vec(),
+            per_endpoint: share,
+            skip: in_flight
+                .iter()
+                .filter(|(_, n)| **n + share > self.per_endpoint)
+                .map(|(id, _)| *id)
+                .collect(),
             lease: self.lease,
         };
         self.repo.claim_due(self.clock.now(), &claim).await
     }
 
-    /// Sends one claimed delivery and records its outcome on its own, as soon as it is known:
-    /// no other delivery waits for it, and no other delivery's outcome can fail its record.
-    pub async fn deliver(&self, due: DueDelivery) -> Result<(), StoreError> {
-        let endpoint = due.endpoint.id;
+    /// Sends one claimed delivery and judges the outcome (never inside a transaction); the
+    /// caller records it with [`record`](Self::record), alone or with others that completed
+    /// meanwhile.
+    pub async fn send(&self, due: DueDelivery) -> RecordedAttempt {
         let attempt = self.attempt(due).await;
-        let health = attempt.verdict.endpoint.clone();
-        if let EndpointHealth::Disable(reason) = &health {
-            tracing::warn!(%endpoint, reason, "webhook endpoint disabled");
+        if let EndpointHealth::Disable(reason) = &attempt.verdict.endpoint {
+            tracing::warn!(endpoint = %attempt.endpoint, reason, "webhook endpoint disabled");
         }
-        self.repo
-            .record_attempts(&[attempt], &[(endpoint, health)])
+        attempt
+    }
+
+    /// Records completed attempts, each under its claim, in one statement, with one health per
+    /// endpoint. Should that statement fail, each is recorded on its own, so no attempt's
+    /// outcome can keep another's from being kept; the error returned is the last of those.
+    pub async fn record(&self, attempts: &[RecordedAttempt]) -> Result<(), StoreError> {
+        match self
+            .repo
+            .record_attempts(attempts, &healths(attempts))
             .await
+        {
+            Ok(()) => Ok(()),
+            Err(_) if attempts.len() > 1 => {
+                let mut result = Ok(());
+                for attempt in attempts {
+                    let one = std::slice::from_ref(attempt);
+                    if let Err(e) = self.repo.record_attempts(one, &healths(one)).await {
+                        result = Err(e);
+                    }
+                }
+                result
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends one claimed delivery and records its outcome on its own.
+    pub async fn deliver(&self, due: DueDelivery) -> Result<(), StoreError> {
+        let attempt = self.send(due).await;
+        self.record(std::slice::from_ref(&attempt)).await
     }
 
     /// Signs and sends one delivery, and judges the outcome.
@@ -116,10 +156,31 @@ impl Dispatcher {
         }
         RecordedAttempt {
             delivery: due.id,
+            endpoint: due.endpoint.id,
             lease: due.lease,
             attempted_at: now,
             attempt,
             verdict,
         }
     }
+}
+
+/// One health per endpoint of `attempts`, in the order the endpoints first appear.
+fn healths(attempts: &[RecordedAttempt]) -> Vec<(WebhookEndpointId, EndpointHealth)> {
+    let mut endpoints: Vec<WebhookEndpointId> = Vec::new();
+    for attempt in attempts {
+        if !endpoints.contains(&attempt.endpoint) {
+            endpoints.push(attempt.endpoint);
+        }
+    }
+    endpoints
+        .into_iter()
+        .filter_map(|endpoint| {
+            let of_it = attempts
+                .iter()
+                .filter(|a| a.endpoint == endpoint)
+                .map(|a| a.verdict.endpoint.clone());
+            EndpointHealth::combine(of_it).map(|health| (endpoint, health))
+        })
+        .collect()
 }

@@ -118,6 +118,8 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedAttempt {
     pub delivery: DeliveryId,
+    /// The endpoint it went to.
+    pub endpoint: WebhookEndpointId,
     pub lease: Uuid,
     pub attempted_at: DateTime<Utc>,
     pub attempt: Attempt,

@@ -102,6 +102,8 @@ impl ClaimRow {
     ) -> QueryResult<()> {
         use diesel::sql_types::Text;
         out.push_sql(" SELECT EXISTS (SELECT 1 FROM claimed), ");
+        out.push_sql(crate::webhooks::MADE_DELIVERIES);
+        out.push_sql(", ");
         match customer {
             CustomerOf::Bound => out.push_bind_param::<diesel::sql_types::Uuid, _>(bound)?,
             CustomerOf::Cte => out.push_sql("(SELECT id FROM c)"),
@@ -137,6 +139,7 @@ impl ClaimRow {
 /// fingerprint and answer as they were (`NULL` when not visible: its claim is in flight).
 pub(super) type ClaimResult = (
     bool,
+    bool,
     Option<Uuid>,
     Option<Vec<u8>>,
     Option<i16>,
@@ -146,6 +149,7 @@ pub(super) type ClaimResult = (
 
 pub(super) type ClaimResultSql = (
     diesel::sql_types::Bool,
+    diesel::sql_types::Bool,
     diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
     diesel::sql_types::Nullable<diesel::sql_types::Bytea>,
     diesel::sql_types::Nullable<diesel::sql_types::SmallInt>,
@@ -153,10 +157,11 @@ pub(super) type ClaimResultSql = (
     diesel::sql_types::Nullable<diesel::sql_types::Text>,
 );
 
-/// What a statement that claims an idempotency key says: stored, or what the key holds.
-pub(super) fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> Inserted {
-    let (claimed, customer, stored, status, content_type, body) = result;
-    match (claimed, customer) {
+/// What a statement that claims an idempotency key says: stored, or what the key holds; and
+/// whether it made webhook deliveries.
+pub(super) fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> (Inserted, bool) {
+    let (claimed, made, customer, stored, status, content_type, body) = result;
+    let inserted = match (claimed, customer) {
         (true, Some(customer)) => Inserted::Stored(CustomerId::from_uuid(customer)),
         _ => Inserted::KeyTaken(crate::idempotency::taken(
             stored,
@@ -165,5 +170,6 @@ pub(super) fn inserted(result: ClaimResult, answer: &KeyedAnswer) -> Inserted {
             body,
             &answer.fingerprint,
         )),
-    }
+    };
+    (inserted, made)
 }

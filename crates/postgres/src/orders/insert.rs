@@ -129,9 +129,8 @@ impl NewOrderRows {
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&self.event_at)?;
         out.push_sql(gate);
-        // Webhooks out: `order.created`'s deliveries, made here rather than by the outbox
-        // trigger, which skips this event so that creating an order with no endpoint
-        // subscribed costs next to nothing (see the migration `snapshots_in_history`).
+        // Webhooks out: `order.created`'s deliveries, made in this statement, which says
+        // whether it made any (`MADE_DELIVERIES`): only then is the sender woken.
         out.push_sql(" RETURNING id, order_id, type, sequence), ");
         out.push_sql(crate::webhooks::DELIVERIES_OF_E);
         Ok(())
@@ -145,6 +144,11 @@ impl NewOrderRows {
 #[derive(diesel::query_builder::QueryId)]
 pub(super) struct InsertOrder<A>(pub(super) NewOrderRows, pub(super) A);
 
+impl diesel::query_builder::Query for InsertOrder<()> {
+    /// Whether it made webhook deliveries.
+    type SqlType = diesel::sql_types::Bool;
+}
+
 impl diesel::query_builder::QueryFragment<Pg> for InsertOrder<()> {
     fn walk_ast<'b>(
         &'b self,
@@ -152,7 +156,8 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrder<()> {
     ) -> QueryResult<()> {
         out.push_sql("WITH ");
         self.0.walk_ctes(&mut out, CustomerOf::Bound, false)?;
-        out.push_sql(" SELECT 1");
+        out.push_sql(" SELECT ");
+        out.push_sql(crate::webhooks::MADE_DELIVERIES);
         Ok(())
     }
 }
@@ -188,7 +193,8 @@ pub(super) struct InsertOrderForPhone<A> {
 }
 
 impl diesel::query_builder::Query for InsertOrderForPhone<()> {
-    type SqlType = diesel::sql_types::Uuid;
+    /// The customer's id, and whether it made webhook deliveries.
+    type SqlType = (diesel::sql_types::Uuid, diesel::sql_types::Bool);
 }
 
 impl diesel::query_builder::Query for InsertOrderForPhone<ClaimRow> {
@@ -243,7 +249,9 @@ impl diesel::query_builder::QueryFragment<Pg> for InsertOrderForPhone<()> {
         self.walk_customer(&mut out, None)?;
         out.push_sql(", ");
         self.order.walk_ctes(&mut out, CustomerOf::Cte, false)?;
-        out.push_sql(" SELECT id FROM c");
+        out.push_sql(" SELECT id, ");
+        out.push_sql(crate::webhooks::MADE_DELIVERIES);
+        out.push_sql(" FROM c");
         Ok(())
     }
 }

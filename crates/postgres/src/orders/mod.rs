@@ -125,7 +125,7 @@ async fn keyed_insert<Q>(
     conn: &mut AsyncPgConnection,
     statement: Q,
     answer: &KeyedAnswer,
-) -> Result<Inserted, StoreError>
+) -> Result<(Inserted, bool), StoreError>
 where
     Q: diesel_async::methods::LoadQuery<'static, AsyncPgConnection, ClaimResult> + Send + 'static,
 {
@@ -149,9 +149,9 @@ impl OrderRepository for PgStore {
         let rows = NewOrderRows::of(order, created);
         self.with_conn(async |conn| match answer {
             None => InsertOrder(rows, ())
-                .execute(conn)
+                .get_result::<bool>(conn)
                 .await
-                .map(|_| Inserted::Stored(order.customer_id()))
+                .map(|made| (Inserted::Stored(order.customer_id()), made))
                 .map_err(store_error),
             Some(answer) => {
                 let keyed = InsertOrder(rows, ClaimRow::of(answer, order.customer_id().as_uuid()));
@@ -159,7 +159,10 @@ impl OrderRepository for PgStore {
             }
         })
         .await
-        .inspect(|_| self.outbox_written())
+        .map(|(inserted, made)| {
+            self.outbox_written(made);
+            inserted
+        })
     }
 
     /// One statement, like `insert`: the customer found or made by phone, then the order.
@@ -180,9 +183,9 @@ impl OrderRepository for PgStore {
                 order: rows,
                 claim: (),
             }
-            .get_result::<Uuid>(conn)
+            .get_result::<(Uuid, bool)>(conn)
             .await
-            .map(|id| Inserted::Stored(CustomerId::from_uuid(id)))
+            .map(|(id, made)| (Inserted::Stored(CustomerId::from_uuid(id)), made))
             .map_err(store_error),
             Some(answer) => {
                 let keyed = InsertOrderForPhone {
@@ -194,7 +197,10 @@ impl OrderRepository for PgStore {
             }
         })
         .await
-        .inspect(|_| self.outbox_written())
+        .map(|(inserted, made)| {
+            self.outbox_written(made);
+            inserted
+        })
     }
 
     async fn find_by_pay_token(&self, token: &PayToken) -> Result<Option<Order>, StoreError> {
@@ -254,7 +260,7 @@ impl OrderRepository for PgStore {
     ) -> Result<(), StoreError> {
         let event = EventRow::from(event);
         self.with_conn(async |conn| {
-            let changed = conn
+            let (changed, made) = conn
                 .transaction::<_, DieselError, _>(async |tx| {
                     let changed = diesel::update(
                         orders::table
@@ -268,14 +274,13 @@ impl OrderRepository for PgStore {
                     ))
                     .execute(tx)
                     .await?;
-                    if changed == 1 {
-                        event.insert(tx).await?;
-                    }
-                    Ok(changed)
+                    let made = changed == 1 && event.insert(tx).await?;
+                    Ok((changed, made))
                 })
                 .await
                 .map_err(store_error)?;
             if changed == 1 {
+                self.outbox_written(made);
                 return Ok(());
             }
             let exists: i64 = orders::table
@@ -291,7 +296,6 @@ impl OrderRepository for PgStore {
             })
         })
         .await
-        .inspect(|()| self.outbox_written())
     }
 
     /// Two statements pipelined on one connection: one round trip.

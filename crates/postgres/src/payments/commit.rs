@@ -155,6 +155,11 @@ impl CommitStatement {
     }
 }
 
+impl diesel::query_builder::Query for CommitStatement {
+    /// Whether the commit made any webhook delivery.
+    type SqlType = diesel::sql_types::Bool;
+}
+
 impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
     fn walk_ast<'b>(
         &'b self,
@@ -230,7 +235,10 @@ impl diesel::query_builder::QueryFragment<Pg> for CommitStatement {
         out.push_bind_param::<BigInt, _>(&self.expected_payments)?;
         out.push_sql(" AND (SELECT count(*) FROM o) = ");
         out.push_bind_param::<BigInt, _>(&self.expected_orders)?;
-        out.push_sql(" THEN 0 ELSE orderpay_version_conflict() END");
+        // Whether it made deliveries, or (the function raises) a conflict.
+        out.push_sql(" THEN ");
+        out.push_sql(crate::webhooks::MADE_DELIVERIES);
+        out.push_sql(" ELSE orderpay_version_conflict() <> 0 END");
         Ok(())
     }
 }

@@ -207,18 +207,21 @@ impl PaymentRepository for PgStore {
                     .await
                     .optional()?;
                     if let Some(row) = opened {
-                        event.insert(tx).await?;
-                        return Ok(Some(row));
+                        let made = event.insert(tx).await?;
+                        return Ok((Some(row), made));
                     }
-                    payments::table
+                    let stored = payments::table
                         .find(row.id)
                         .select(PaymentRow::as_select())
                         .first(tx)
                         .await
-                        .optional()
+                        .optional()?;
+                    Ok((stored, false))
                 })
                 .await
                 .map_err(store_error)?;
+            let (stored, made) = stored;
+            self.outbox_written(made);
             stored
                 .ok_or(StoreError::MissingReference)
                 .and_then(Payment::try_from)
@@ -347,19 +350,18 @@ impl PaymentRepository for PgStore {
     /// One statement (see `CommitStatement`): one round trip, atomic without BEGIN/COMMIT.
     async fn commit(&self, commit: &EventCommit) -> Result<(), StoreError> {
         let statement = CommitStatement::of(commit);
-        self.with_conn(async |conn| statement.execute(conn).await.map(drop).map_err(store_error))
+        self.with_conn(async |conn| statement.get_result(conn).await.map_err(store_error))
             .await
-            .inspect(|()| self.outbox_written())
+            .map(|made| self.outbox_written(made))
     }
 
     async fn record_once(&self, event: &OrderEvent) -> Result<bool, StoreError> {
         let row = EventRow::from(event);
         self.with_conn(async |conn| row.insert_once(conn).await.map_err(store_error))
             .await
-            .inspect(|&written| {
-                if written {
-                    self.outbox_written();
-                }
+            .map(|(written, made)| {
+                self.outbox_written(made);
+                written
             })
     }
 }

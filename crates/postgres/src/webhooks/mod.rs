@@ -37,7 +37,11 @@ pub(crate) const DELIVERIES_OF_E: &str = "d AS (INSERT INTO webhook_deliveries \
      (endpoint_id, event_id, order_id, event_sequence, next_attempt_at) \
      SELECT w.id, e.id, e.order_id, e.sequence, now() FROM e JOIN webhook_endpoints w \
      ON w.status = 'enabled' AND (e.type = ANY (w.enabled_events) \
-     OR '*' = ANY (w.enabled_events)))";
+     OR '*' = ANY (w.enabled_events)) RETURNING id)";
+
+/// Whether the statement's [`DELIVERIES_OF_E`] made any delivery: a statement that writes
+/// history says so, and only then is this process's sender woken.
+pub(crate) const MADE_DELIVERIES: &str = "EXISTS (SELECT 1 FROM d)";
 
 #[async_trait]
 impl WebhookRepository for PgStore {
@@ -256,7 +260,7 @@ impl WebhookRepository for PgStore {
             delivery_of(row).map(Some)
         })
         .await
-        .inspect(|_| self.outbox_written())
+        .inspect(|retried| self.outbox_written(retried.is_some()))
     }
 
     async fn purge_deliveries(

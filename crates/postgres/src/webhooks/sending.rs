@@ -121,8 +121,10 @@ pub(super) async fn claim_due(
         .collect()
 }
 
-/// A batch's attempts on their deliveries (each under its claim), and their consequences for
-/// the endpoints, in one statement.
+/// A group's attempts on their deliveries (each under its claim), and their consequences for
+/// the endpoints, in one statement. An endpoint's row is written only when its health changes
+/// (the domain's `EndpointHealth::apply_to`): a healthy endpoint's deliveries never queue on
+/// its row's lock.
 const RECORD: &str = "\
 WITH r AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[],
@@ -143,7 +145,10 @@ UPDATE webhook_endpoints x
        disabled_reason = CASE WHEN h.disable THEN h.reason ELSE x.disabled_reason END
   FROM unnest($10::uuid[], $11::bool[], $12::timestamptz[], $13::bool[], $14::text[])
         AS h(id, healthy, since, disable, reason)
- WHERE x.id = h.id";
+ WHERE x.id = h.id
+   AND CASE WHEN h.disable THEN x.status <> 'disabled'
+            WHEN h.healthy THEN x.failing_since IS NOT NULL
+            ELSE x.failing_since IS NULL END";
 
 pub(super) async fn record_attempts(
     store: &PgStore,
