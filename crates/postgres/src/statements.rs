@@ -5,7 +5,7 @@
 //! column the migrations do not make fails it, naming the statement.
 //! `schema_rs_is_the_migrated_schema` (`tests/database.rs`) holds `schema.rs` to the same
 //! migrations, so the columns these statements name are the ones `schema.rs` declares.
-//! (The webhook sender's two `sql_query` statements, which claim and record deliveries, are
+//! (The webhook sender's claim and its `sql_query` record of deliveries are
 //! planned by the tests that run them: every delivery goes through both; so are retention's
 //! two, by `outbound_faults::retention_…`.)
 

@@ -25,43 +25,100 @@ use crate::errors::store_error;
 
 /// Claims the due deliveries to enabled endpoints whose order has no earlier pending
 /// delivery to the same endpoint (one order's events reach an endpoint in order), at most
-/// `$6` per endpoint and none of the endpoints in `$5`, earliest due first, with the endpoint
-/// and the event each needs.
+/// `per_endpoint` per endpoint and none of the endpoints in `skip`, earliest due first, with
+/// the endpoint and the event each needs.
+///
+/// A query type of its own, so the connection prepares it once (diesel never caches
+/// `sql_query`; planning it took 2 ms a claim). Each claimed delivery's event is read through
+/// its primary key (`OFFSET 0` keeps that subquery per row): joined as a table, it was read
+/// whole, since the planner cannot tell how few rows the `UPDATE` returns. "No earlier
+/// pending delivery of the order" is asked as "the order's first pending one" (`min`, one
+/// index probe on both keys): as `NOT EXISTS`, the generic plan probed by endpoint alone and
+/// read every pending delivery of the endpoint for each candidate (50 ms a claim at 5,000).
 /// (The statuses are the domain's, written into the text once: literals keep the partial
 /// indexes usable by every plan.)
-static CLAIM: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "\
-WITH claimed AS (
-    UPDATE webhook_deliveries d
-       SET leased_until = $1 + $2 * interval '1 millisecond', lease = $3, attempts = d.attempts + 1
-     WHERE d.id IN (
-        SELECT c.id FROM webhook_endpoints w
-         CROSS JOIN LATERAL (
-            SELECT c.id, c.next_attempt_at, c.event_sequence FROM webhook_deliveries c
-             WHERE c.endpoint_id = w.id AND c.status = '{pending}' AND c.next_attempt_at <= $1
-               AND (c.leased_until IS NULL OR c.leased_until < $1)
-               AND NOT EXISTS (
-                   SELECT 1 FROM webhook_deliveries b
-                    WHERE b.endpoint_id = c.endpoint_id AND b.order_id = c.order_id
-                      AND b.status = '{pending}' AND b.event_sequence < c.event_sequence)
-             ORDER BY c.next_attempt_at, c.event_sequence
-             LIMIT $6
-               FOR UPDATE OF c SKIP LOCKED) c
-         WHERE w.status = '{enabled}' AND w.id <> ALL($5)
-         ORDER BY c.next_attempt_at, c.event_sequence
-         LIMIT $4)
-    RETURNING d.id, d.endpoint_id, d.event_id, d.attempts)
-SELECT claimed.id AS delivery_id, claimed.attempts AS delivery_attempts,
-       e.id AS event_id, e.type AS event_type, e.created_at AS event_created_at,
-       orderpay_event_snapshot(e) AS snapshot, w.*
-  FROM claimed
-  JOIN webhook_endpoints w ON w.id = claimed.endpoint_id
-  JOIN order_events e ON e.id = claimed.event_id",
-        enabled = EndpointStatus::Enabled.as_str(),
-        pending = DeliveryStatus::Pending.as_str(),
-    )
+struct ClaimDue<'a> {
+    now: DateTime<Utc>,
+    lease_ms: i64,
+    token: Uuid,
+    limit: i64,
+    skip: &'a [Uuid],
+    per_endpoint: i64,
+}
+
+/// The text between [`ClaimDue`]'s parameters.
+static CLAIM: LazyLock<[String; 7]> = LazyLock::new(|| {
+    let (enabled, pending) = (
+        EndpointStatus::Enabled.as_str(),
+        DeliveryStatus::Pending.as_str(),
+    );
+    [
+        "WITH claimed AS (UPDATE webhook_deliveries d SET leased_until = ".into(),
+        " + ".into(),
+        " * interval '1 millisecond', lease = ".into(),
+        format!(
+            ", attempts = d.attempts + 1 WHERE d.id IN (\
+             SELECT c.id FROM webhook_endpoints w CROSS JOIN LATERAL (\
+             SELECT c.id, c.next_attempt_at, c.event_sequence FROM webhook_deliveries c \
+             WHERE c.endpoint_id = w.id AND c.status = '{pending}' AND c.next_attempt_at <= "
+        ),
+        " AND (c.leased_until IS NULL OR c.leased_until < ".into(),
+        format!(
+            ") AND c.event_sequence = (SELECT min(b.event_sequence) FROM webhook_deliveries b \
+             WHERE b.endpoint_id = c.endpoint_id AND b.order_id = c.order_id \
+             AND b.status = '{pending}') \
+             ORDER BY c.next_attempt_at, c.event_sequence LIMIT "
+        ),
+        format!(
+            " FOR UPDATE OF c SKIP LOCKED) c WHERE w.status = '{enabled}' AND w.id <> ALL("
+        ),
+    ]
 });
+
+/// The end of [`ClaimDue`]'s text, after its global limit.
+const CLAIM_END: &str = ") RETURNING d.id, d.endpoint_id, d.event_id, d.attempts) \
+     SELECT claimed.id AS delivery_id, claimed.attempts AS delivery_attempts, e.event_id, \
+     e.event_type, e.event_created_at, e.snapshot, w.* \
+     FROM claimed JOIN webhook_endpoints w ON w.id = claimed.endpoint_id \
+     CROSS JOIN LATERAL (SELECT e.id AS event_id, e.type AS event_type, \
+     e.created_at AS event_created_at, orderpay_event_snapshot(e) AS snapshot \
+     FROM order_events e WHERE e.id = claimed.event_id OFFSET 0) e";
+
+impl diesel::query_builder::QueryId for ClaimDue<'_> {
+    type QueryId = ClaimDue<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for ClaimDue<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimDue<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        let text = &*CLAIM;
+        out.push_sql(&text[0]);
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(&text[1]);
+        out.push_bind_param::<BigInt, _>(&self.lease_ms)?;
+        out.push_sql(&text[2]);
+        out.push_bind_param::<SqlUuid, _>(&self.token)?;
+        out.push_sql(&text[3]);
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(&text[4]);
+        out.push_bind_param::<Timestamptz, _>(&self.now)?;
+        out.push_sql(&text[5]);
+        out.push_bind_param::<BigInt, _>(&self.per_endpoint)?;
+        out.push_sql(&text[6]);
+        out.push_bind_param::<Array<SqlUuid>, _>(&self.skip)?;
+        out.push_sql(") ORDER BY c.next_attempt_at, c.event_sequence LIMIT ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(CLAIM_END);
+        Ok(())
+    }
+}
 
 #[derive(QueryableByName)]
 struct ClaimRow {
@@ -89,19 +146,16 @@ pub(super) async fn claim_due(
     let token = Uuid::new_v4();
     let skip: Vec<Uuid> = claim.skip.iter().map(|id| id.as_uuid()).collect();
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let statement = ClaimDue {
+        now,
+        lease_ms: claim.lease.num_milliseconds(),
+        token,
+        limit: count(claim.limit),
+        skip: &skip,
+        per_endpoint: count(claim.per_endpoint),
+    };
     let rows: Vec<ClaimRow> = store
-        .with_conn(async |conn| {
-            diesel::sql_query(CLAIM.as_str())
-                .bind::<Timestamptz, _>(now)
-                .bind::<BigInt, _>(claim.lease.num_milliseconds())
-                .bind::<SqlUuid, _>(token)
-                .bind::<BigInt, _>(count(claim.limit))
-                .bind::<Array<SqlUuid>, _>(&skip)
-                .bind::<BigInt, _>(count(claim.per_endpoint))
-                .load(conn)
-                .await
-                .map_err(store_error)
-        })
+        .with_conn(async |conn| statement.load(conn).await.map_err(store_error))
         .await?;
     rows.into_iter()
         .map(|row| {
