@@ -305,7 +305,7 @@ where
     let ms = deadline.as_millis();
     conn.batch_execute(&format!(
         "BEGIN; SET LOCAL statement_timeout = {ms}; \
-         SET LOCAL idle_in_transaction_session_timeout = {ms}"
+         SET LOCAL idle_in_transaction_session_timeout = {ms}; SET LOCAL enable_seqscan = off"
     ))
     .await
     .map_err(errors::store_error)?;

@@ -20,7 +20,7 @@ super::cases![
     an_order_claims_its_key_and_stores_its_answer,
 ];
 
-fn key(api: ApiKeyId, raw: &str) -> IdempotencyKey {
+pub fn key(api: ApiKeyId, raw: &str) -> IdempotencyKey {
     IdempotencyKey::parse(api, raw).unwrap()
 }
 
@@ -139,7 +139,7 @@ async fn concurrent_claims_of_one_key_start_one(store: &dyn Store) {
 }
 
 /// The answer to store with an order under `k`, claimed at `at(seconds)`.
-fn keyed(k: &IdempotencyKey, fingerprint: &[u8], seconds: i64, body: &str) -> KeyedAnswer {
+pub fn keyed(k: &IdempotencyKey, fingerprint: &[u8], seconds: i64, body: &str) -> KeyedAnswer {
     KeyedAnswer {
         key: k.clone(),
         fingerprint: fingerprint.to_vec(),

@@ -69,9 +69,7 @@ static CLAIM: LazyLock<[String; 7]> = LazyLock::new(|| {
              AND b.status = '{pending}') \
              ORDER BY c.next_attempt_at, c.event_sequence LIMIT "
         ),
-        format!(
-            " FOR UPDATE OF c SKIP LOCKED) c WHERE w.status = '{enabled}' AND w.id <> ALL("
-        ),
+        format!(" FOR UPDATE OF c SKIP LOCKED) c WHERE w.status = '{enabled}' AND w.id <> ALL("),
     ]
 });
 
