@@ -94,6 +94,7 @@ const WEBHOOK_PACE: orderpay_webhooks::worker::Pace = orderpay_webhooks::worker:
     poll: std::time::Duration::from_secs(1),
     idle_gap: std::time::Duration::from_millis(5),
     idle_gap_max: std::time::Duration::from_millis(100),
+    claim_gap: std::time::Duration::from_millis(5),
 };
 
 /// Connections of the webhook sender's own pool (claims and outcomes; the sends themselves

@@ -21,14 +21,19 @@ pub struct Pace {
     /// written, no endpoint wanting them): doubling from one to the other.
     pub idle_gap: Duration,
     pub idle_gap_max: Duration,
+    /// While deliveries are in flight, the least time between two looks asked for by
+    /// wake-ups (each order written, each group recorded): in a burst, one claim then serves
+    /// the deliveries of many writes. (A share of completions asks for a look at once.)
+    pub claim_gap: Duration,
 }
 
 /// The most outcomes recorded in one statement.
 const RECORD_GROUP: usize = 64;
 
 /// Sends webhooks until `stop` turns true: woken by `wake` (this process wrote something that
-/// may have made deliveries), by outcomes recorded (an order's next event may be due), by a
-/// share of completions (room for another claim) and every `pace.poll`. On stop it claims
+/// made deliveries), by outcomes recorded (an order's next event may be due), by a share of
+/// completions (room for another claim) and every `pace.poll`; while deliveries are in
+/// flight, wake-ups are gathered into one look per `pace.claim_gap`. On stop it claims
 /// nothing more, lets the deliveries in flight finish (each is bounded by the send's
 /// timeout) and records them. Returns `Err` only when it cannot go on.
 pub async fn run_until_stopped(
@@ -42,13 +47,18 @@ pub async fn run_until_stopped(
     let recorder = tokio::spawn(record(dispatcher.clone(), outcomes, recorded.clone()));
     let mut sending = Sending::default();
     let mut idle_gap = pace.idle_gap;
-    // Completions since the last claim: the next claim waits for a share of them (or for a
-    // wake-up), so one claim statement serves several deliveries.
-    let mut completions = usize::MAX;
+    // Completions since the last claim: a share of them asks for a look at once.
+    let mut completions = 0;
+    // A wake-up asked for a look; while deliveries are in flight it waits out `claim_gap`.
+    let mut wanted = true;
+    let mut last_claim = tokio::time::Instant::now();
     while !*stop.borrow() {
-        let free = dispatcher.in_flight.saturating_sub(sending.tasks.len());
+        let look = sending.tasks.is_empty()
+            || completions >= dispatcher.share()
+            || (wanted && last_claim.elapsed() >= pace.claim_gap);
         let mut found = false;
-        if completions >= dispatcher.share() || sending.tasks.is_empty() {
+        if look {
+            let free = dispatcher.in_flight.saturating_sub(sending.tasks.len());
             let claimed = match dispatcher.claim(free, &sending.per_endpoint).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
@@ -56,7 +66,7 @@ pub async fn run_until_stopped(
                     Vec::new()
                 }
             };
-            completions = 0;
+            (completions, wanted, last_claim) = (0, false, tokio::time::Instant::now());
             found = !claimed.is_empty();
             for due in claimed {
                 let dispatcher = dispatcher.clone();
@@ -69,15 +79,17 @@ pub async fn run_until_stopped(
         }
         if found {
             idle_gap = pace.idle_gap;
-            // More may be due (more endpoints, or a burst larger than a share).
-            if sending.tasks.len() < dispatcher.in_flight {
+            // More may be due (more endpoints, or a burst larger than a share): look again.
+            wanted = true;
+        }
+        let busy = !sending.tasks.is_empty();
+        tokio::select! {
+            Some(done) = sending.tasks.join_next_with_id(), if busy => {
+                sending.finished(done, &completed);
+                completions += 1;
                 continue;
             }
-        }
-        tokio::select! {
-            Some(done) = sending.tasks.join_next_with_id(), if !sending.tasks.is_empty() => {
-                sending.finished(done, &completed);
-                completions = completions.saturating_add(1);
+            () = tokio::time::sleep_until(last_claim + pace.claim_gap), if busy && wanted => {
                 continue;
             }
             () = wake.notified() => {}
@@ -90,8 +102,8 @@ pub async fn run_until_stopped(
                 }
             }
         }
-        completions = usize::MAX;
-        if !found && sending.tasks.is_empty() {
+        wanted = true;
+        if !found && !busy {
             // Woken but found nothing, again and again, with nothing in flight: look less
             // often, up to the most; a look that finds work resets it. (With deliveries in
             // flight, their completions pace the looks instead.)
