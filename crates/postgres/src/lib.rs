@@ -288,7 +288,8 @@ impl PgStore {
     }
 }
 
-/// Runs `work` in a transaction of its own, which first sets its statement deadline: behind a
+/// Runs `work` in a transaction of its own, which first sets its statement deadline and the
+/// session settings of a direct connection (`ConnectOptions::with_session_settings`): behind a
 /// transaction-mode pooler, a transaction is what keeps one server connection, so each
 /// statement is prepared and run on the same one, and no setting outlives it. One round trip
 /// more each side of `work`.
@@ -305,7 +306,8 @@ where
     let ms = deadline.as_millis();
     conn.batch_execute(&format!(
         "BEGIN; SET LOCAL statement_timeout = {ms}; \
-         SET LOCAL idle_in_transaction_session_timeout = {ms}; SET LOCAL enable_seqscan = off"
+         SET LOCAL idle_in_transaction_session_timeout = {ms}; \
+         SET LOCAL enable_seqscan = off; SET LOCAL jit = off"
     ))
     .await
     .map_err(errors::store_error)?;
