@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 ENDPOINTS=${DELIVERIES_PER_EVENT:-1000}
 BATCHES=${BATCHES:-400}
+CLAIM_SECONDS=${CLAIM_SECONDS:-60}
 need psql pgbench
 cargo build --release -q -p orderpay --bins
 db=orderpay_bench_retention
@@ -36,7 +37,8 @@ SELECT w.id, e.id, e.order_id, e.sequence, s.status, 1,
   FROM order_events e CROSS JOIN webhook_endpoints w
   CROSS JOIN LATERAL (SELECT CASE WHEN random() < 0.9 THEN 'succeeded' ELSE 'pending' END
                              AS status,
-                             now() - random() * interval '60 days' AS at) s;
+                             now() - random() * interval '60 days' AS at
+                       WHERE w.id IS NOT NULL AND e.id IS NOT NULL) s;
 VACUUM ANALYZE;
 SQL
 echo "== $(psql "$SERVER/$db" -Atc "SELECT count(*) FROM webhook_deliveries") deliveries," \
@@ -56,12 +58,17 @@ SELECT id FROM webhook_deliveries c
    AND c.status = 'pending' AND c.next_attempt_at <= now() + interval '2 hours'
  ORDER BY c.next_attempt_at, c.event_sequence LIMIT 8 FOR UPDATE OF c SKIP LOCKED;
 SQL
-echo "-- the purge, $BATCHES statements of 5,000 rows, one client, while claims run beside it for a minute"
-pgbench -n -f target/bench_claim.sql -c 1 -T 60 "$SERVER/$db" > target/bench_claim.log 2>&1 &
+echo "-- the purge, $BATCHES statements of 5,000 rows, one client, while claims run beside it for $CLAIM_SECONDS s"
+pgbench -n -f target/bench_claim.sql -c 1 -T "$CLAIM_SECONDS" "$SERVER/$db" > target/bench_claim.log 2>&1 &
 claims=$!
-pgbench -n -f target/bench_purge.sql -c 1 -t "$BATCHES" -r -P 10 "$SERVER/$db" 2>&1 |
-  grep -E "latency|tps|progress" | tail -8
+rm -f target/bench_purge_log*
+pgbench -n -f target/bench_purge.sql -c 1 -t "$BATCHES" -l --log-prefix=target/bench_purge_log \
+  "$SERVER/$db" 2>&1 | grep -E "latency|tps"
+# Each line of the log: client, transaction, latency in microseconds, ...
+sort -n -k3 target/bench_purge_log* | awk '{ l[NR] = $3 } END {
+  printf "per statement: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+    l[int(NR * 0.5)] / 1000, l[int(NR * 0.99)] / 1000, l[NR] / 1000 }'
 wait "$claims" || true
-echo "-- the claims beside it for its first minute (one client, 8 due of a random endpoint)"
+echo "-- the claims beside it for its first $CLAIM_SECONDS s (one client, 8 due of a random endpoint)"
 grep -E "latency average|tps|number of transactions actually" target/bench_claim.log || true
 echo "-- left: $(psql "$SERVER/$db" -Atc "SELECT count(*) FROM webhook_deliveries") deliveries"

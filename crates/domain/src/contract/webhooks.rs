@@ -329,50 +329,34 @@ async fn an_endpoints_row_is_written_only_when_its_health_changes(store: &dyn St
     let all = endpoint(EventSelection::All, EndpointStatus::Enabled, 0);
     repo.insert_endpoint(&all).await.unwrap();
     orders(store, 6).await;
-    let due = repo
-        .claim_due(soon(), &claim(10, 10, vec![]))
-        .await
-        .unwrap();
-    assert_eq!(due.len(), 6);
-    let stored = async || repo.endpoint(all.id).await.unwrap().unwrap();
-    let record = async |d: &DueDelivery, status, health: EndpointHealth| {
-        repo.record_attempts(&[outcome(d, status, None)], &[(all.id, health)])
-            .await
-            .unwrap();
-    };
-    let (ok, failed) = (DeliveryStatus::Succeeded, DeliveryStatus::Failed);
-    record(&due[0], ok, EndpointHealth::Healthy).await;
-    assert_eq!(
-        stored().await.version,
-        all.version,
-        "healthy and was: no write"
-    );
-    record(&due[1], failed, EndpointHealth::FailingSince(at(5))).await;
-    let failing = stored().await;
-    assert_eq!(failing.failing_since, Some(at(5)));
-    assert_eq!(failing.version, all.version + 1);
-    record(&due[2], failed, EndpointHealth::FailingSince(at(9))).await;
-    let still = stored().await;
-    assert_eq!(still.failing_since, Some(at(5)), "failing since the first");
-    assert_eq!(still.version, failing.version, "no write");
-    record(&due[3], ok, EndpointHealth::Healthy).await;
-    let healed = stored().await;
-    assert_eq!(healed.failing_since, None);
-    assert_eq!(healed.version, still.version + 1);
-    record(
-        &due[4],
-        failed,
-        EndpointHealth::Disable("failing for days".into()),
-    )
-    .await;
-    let off = stored().await;
-    assert_eq!(off.status, EndpointStatus::Disabled);
-    assert_eq!(off.disabled_reason.as_deref(), Some("failing for days"));
-    assert_eq!(off.version, healed.version + 1);
-    record(&due[5], failed, EndpointHealth::Disable("again".into())).await;
-    let again = stored().await;
-    assert_eq!(again.disabled_reason.as_deref(), Some("failing for days"));
-    assert_eq!(again.version, off.version, "no write");
+    let due = repo.claim_due(soon(), &claim(10, 10, vec![])).await;
+    assert_eq!(due.as_ref().map(Vec::len).ok(), Some(6));
+    let (failing, off) = (EndpointHealth::FailingSince, |why: &str| {
+        EndpointHealth::Disable(why.into())
+    });
+    // Each outcome's health, then the endpoint's: failing since, why disabled, row written.
+    let steps = [
+        (EndpointHealth::Healthy, None, None, false),
+        (failing(at(5)), Some(at(5)), None, true),
+        (failing(at(9)), Some(at(5)), None, false),
+        (EndpointHealth::Healthy, None, None, true),
+        (off("for days"), None, Some("for days"), true),
+        (off("again"), None, Some("for days"), false),
+    ];
+    let mut version = all.version;
+    for (d, (health, since, reason, written)) in due.iter().flatten().zip(steps) {
+        let outcome = outcome(d, DeliveryStatus::Failed, None);
+        let healths = [(all.id, health.clone())];
+        repo.record_attempts(&[outcome], &healths).await.unwrap();
+        let stored = repo.endpoint(all.id).await.unwrap().unwrap();
+        version += i64::from(written);
+        let off = stored.status == EndpointStatus::Disabled;
+        let seen = (stored.failing_since, stored.disabled_reason.as_deref(), off);
+        assert_eq!(
+            (seen, stored.version),
+            ((since, reason, reason.is_some()), version)
+        );
+    }
 }
 
 async fn retention_removes_settled_deliveries_and_keeps_due_ones(store: &dyn Store) {
