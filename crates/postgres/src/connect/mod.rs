@@ -395,11 +395,9 @@ mod tests {
                 .contains("statement_timeout=5000")
         );
         assert!(
-            timed
-                .config
-                .get_options()
-                .unwrap()
-                .ends_with("-c plan_cache_mode=force_generic_plan -c jit=off")
+            timed.config.get_options().unwrap().ends_with(
+                "-c plan_cache_mode=force_generic_plan -c jit=off -c enable_seqscan=off"
+            )
         );
         assert!(ConnectOptions::parse("postgres://app@db/orderpay?pgbouncer=1").is_err());
     }
