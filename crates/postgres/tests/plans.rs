@@ -90,20 +90,21 @@ async fn seq_scans(stats: &tokio_postgres::Client) -> BTreeMap<String, i64> {
         .collect()
 }
 
-/// [`seq_scans`] once every other session of the database has ended (a session's statistics
-/// are flushed when it ends).
+/// [`seq_scans`] once every other session of the database has ended. A session flushes its
+/// statistics as it exits, before it leaves `pg_stat_activity` (PostgreSQL runs the flush in
+/// a `before_shmem_exit` hook, the activity slot's release in a later `on_shmem_exit` one), so
+/// when none is listed, all of theirs are counted.
 async fn settled_seq_scans(stats: &tokio_postgres::Client) -> BTreeMap<String, i64> {
     let others = "SELECT count(*) FROM pg_stat_activity \
                   WHERE datname = current_database() AND pid <> pg_backend_pid()";
-    for _ in 0..100 {
-        let row = stats.query_one(others, &[]).await.unwrap();
-        if row.get::<_, i64>(0) == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stats.query_one(others, &[]).await.unwrap().get::<_, i64>(0) > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the store's sessions did not end within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    // Other sessions gone; let the last exits' flushes land.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     stats
         .batch_execute("SELECT pg_stat_clear_snapshot()")
         .await

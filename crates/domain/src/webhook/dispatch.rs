@@ -119,12 +119,6 @@ impl Dispatcher {
         }
     }
 
-    /// Sends one claimed delivery and records its outcome on its own.
-    pub async fn deliver(&self, due: DueDelivery) -> Result<(), StoreError> {
-        let attempt = self.send(due).await;
-        self.record(std::slice::from_ref(&attempt)).await
-    }
-
     /// Signs and sends one delivery, and judges the outcome.
     async fn attempt(&self, due: DueDelivery) -> RecordedAttempt {
         let now = self.clock.now();
