@@ -22,6 +22,12 @@ build_both() {
     git worktree prune
     git worktree add -q --detach "$worktree" "$BEFORE"
   fi
+  # A first build of $BEFORE starts from this tree's compiled dependencies (those of the
+  # same version and features are reused): minutes instead of a cold build on 2 cores.
+  if [ ! -d target/bench/before-target/release ] && [ -d target/release/deps ]; then
+    mkdir -p target/bench/before-target
+    cp -a target/release target/bench/before-target/
+  fi
   (cd "$worktree" && CARGO_TARGET_DIR=../before-target cargo build --release -q -p orderpay --bins)
 }
 

@@ -31,6 +31,11 @@ if [ "$(git -C "$worktree" rev-parse HEAD 2>/dev/null)" != "$(git rev-parse "$BE
   git worktree prune
   git worktree add -q --detach "$worktree" "$BEFORE"
 fi
+# A first build starts from this tree's compiled dependencies (see build_both in lib.sh).
+if [ ! -d target/bench/before25-target/release ] && [ -d target/release/deps ]; then
+  mkdir -p target/bench/before25-target
+  cp -a target/release target/bench/before25-target/
+fi
 (cd "$worktree" && CARGO_TARGET_DIR=../before25-target cargo build --release -q -p orderpay --bins)
 echo "== machine: $(nproc) cores; PostgreSQL $(psql "$SERVER/postgres" -Atc 'show server_version'); before = $BEFORE, now = $(git rev-parse --short HEAD)"
 

@@ -34,7 +34,9 @@ use crate::schema::order_events;
 use crate::schema::{order_items, orders};
 
 use self::rows::rows_of;
-pub(crate) use self::rows::{ItemRow, OrderRow, assemble, flag_names, order_of};
+pub(crate) use self::rows::{
+    ItemColumns, ItemRow, OrderRow, assemble, flag_names, item_rows, order_of,
+};
 
 /// Which order to read.
 pub(crate) enum Key<'a> {

@@ -18,8 +18,7 @@ use orderpay_domain::store::StoreError;
 use crate::errors::corrupt;
 use crate::schema::{order_items, orders};
 
-/// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
-#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct OrderRow {
     pub(super) id: Uuid,
@@ -37,7 +36,7 @@ pub(crate) struct OrderRow {
     pub(super) version: i32,
 }
 
-#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_items, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct ItemRow {
     pub(super) order_id: Uuid,
@@ -46,6 +45,49 @@ pub(crate) struct ItemRow {
     pub(super) quantity: i32,
     pub(super) unit_amount: i64,
     pub(super) amount: i64,
+}
+
+impl OrderRow {
+    pub(crate) fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// An order's items as columns of arrays, in position order (positions, names, quantities,
+/// unit amounts, amounts): read with its order in one row.
+pub(crate) type ItemColumns = (Vec<i16>, Vec<String>, Vec<i32>, Vec<i64>, Vec<i64>);
+
+/// The rows of [`ItemColumns`].
+pub(crate) fn item_rows(
+    order_id: Uuid,
+    (positions, names, quantities, unit_amounts, amounts): ItemColumns,
+) -> Result<Vec<ItemRow>, StoreError> {
+    let n = positions.len();
+    if [
+        names.len(),
+        quantities.len(),
+        unit_amounts.len(),
+        amounts.len(),
+    ] != [n; 4]
+    {
+        return Err(corrupt("order items", "columns of different lengths"));
+    }
+    Ok(positions
+        .into_iter()
+        .zip(names)
+        .zip(quantities)
+        .zip(unit_amounts.into_iter().zip(amounts))
+        .map(
+            |(((position, name), quantity), (unit_amount, amount))| ItemRow {
+                order_id,
+                position,
+                name,
+                quantity,
+                unit_amount,
+                amount,
+            },
+        )
+        .collect())
 }
 
 pub(super) fn rows_of(order: &Order) -> (OrderRow, Vec<ItemRow>) {

@@ -27,8 +27,7 @@ use crate::events::EventRow;
 use crate::orders::{ItemRow, OrderRow, assemble};
 use crate::schema::{order_items, orders, payments, processed_events};
 
-/// Also read back from an event's snapshot (`to_jsonb` of the row): hence `Deserialize`.
-#[derive(Queryable, Selectable, Insertable, serde::Deserialize)]
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct PaymentRow {
     id: Uuid,

@@ -5,6 +5,7 @@
 //! may have made deliveries signals [`PgStore::outbox_signal`], which wakes this process's
 //! sender.
 
+mod feed;
 mod retention;
 mod rows;
 mod sending;
@@ -27,7 +28,8 @@ use crate::PgStore;
 use crate::errors::store_error;
 use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
 
-use self::rows::{DeliveryRow, EndpointRow, EventRow, delivery_of, event_columns, event_of_row};
+use self::feed::{EventsQuery, FeedRow, NEWEST, event_of_feed_row, shape};
+use self::rows::{DeliveryRow, EndpointRow, delivery_of};
 
 /// A CTE that makes the deliveries of the history rows written by a CTE `e` (returning `id,
 /// order_id, type, sequence`): one per enabled endpoint subscribed to the row's type. To
@@ -135,69 +137,73 @@ impl WebhookRepository for PgStore {
     }
 
     async fn event(&self, id: OrderEventId) -> Result<Option<Event>, StoreError> {
-        self.with_conn(async |conn| {
-            order_events::table
-                .find(id.as_uuid())
-                .filter(order_events::published)
-                .select(event_columns())
-                .first::<EventRow>(conn)
-                .await
-                .optional()
-                .map_err(store_error)?
-                .map(event_of_row)
-                .transpose()
-        })
-        .await
+        let query = EventsQuery::<{ shape::ONE }> {
+            key: id.as_uuid(),
+            kind: "",
+            limit: 1,
+        };
+        let rows: Vec<FeedRow> = self
+            .with_conn(async |conn| query.load(conn).await.map_err(store_error))
+            .await?;
+        rows.into_iter().next().map(event_of_feed_row).transpose()
     }
 
-    /// Newest first by id (a time-ordered UUIDv7: the primary key serves it, and the
-    /// `order_events_by_type` index a type's).
+    /// Newest first by id (a time-ordered UUIDv7: the `order_events_published` index serves
+    /// it, and the `order_events_by_type` index a type's).
     async fn events(
         &self,
         kind: Option<OrderEventType>,
         page: PageRequest,
     ) -> Result<Page<Event>, StoreError> {
-        self.with_conn(async |conn| {
-            let mut query = order_events::table
-                .filter(order_events::published)
-                .into_boxed();
-            if let Some(kind) = kind {
-                query = query.filter(order_events::type_.eq(kind.as_str()));
-                if kind != OrderEventType::Created {
-                    // Says what the `order_events_by_type` index's predicate needs proven.
-                    query = query.filter(order_events::type_.ne(OrderEventType::Created.as_str()));
+        let key = page.starting_after.unwrap_or(NEWEST);
+        let limit = page.limit.get() as i64 + 1;
+        let rows: Vec<FeedRow> = self
+            .with_conn(async |conn| {
+                let rows = match kind {
+                    None => {
+                        let q = EventsQuery::<{ shape::PAGE }> {
+                            key,
+                            kind: "",
+                            limit,
+                        };
+                        q.load(conn).await
+                    }
+                    Some(OrderEventType::Created) => {
+                        let q = EventsQuery::<{ shape::CREATED }> {
+                            key,
+                            kind: "",
+                            limit,
+                        };
+                        q.load(conn).await
+                    }
+                    Some(other) => {
+                        let kind = other.as_str();
+                        let q = EventsQuery::<{ shape::OF_TYPE }> { key, kind, limit };
+                        q.load(conn).await
+                    }
                 }
-            }
-            if let Some(cursor) = page.starting_after {
-                query = query.filter(order_events::id.lt(cursor));
-            }
-            let rows: Vec<EventRow> = query
-                .order(order_events::id.desc())
-                .limit(page.limit.get() as i64 + 1)
-                .select(event_columns())
-                .load(conn)
-                .await
                 .map_err(store_error)?;
-            if let (true, Some(cursor)) = (rows.is_empty(), page.starting_after) {
-                let exists: bool = diesel::select(diesel::dsl::exists(
-                    order_events::table
-                        .find(cursor)
-                        .filter(order_events::published),
-                ))
-                .get_result(conn)
-                .await
-                .map_err(store_error)?;
-                if !exists {
-                    return Err(StoreError::MissingReference);
+                if let (true, Some(cursor)) = (rows.is_empty(), page.starting_after) {
+                    let exists: bool = diesel::select(diesel::dsl::exists(
+                        order_events::table
+                            .find(cursor)
+                            .filter(order_events::published),
+                    ))
+                    .get_result(conn)
+                    .await
+                    .map_err(store_error)?;
+                    if !exists {
+                        return Err(StoreError::MissingReference);
+                    }
                 }
-            }
-            let events = rows
-                .into_iter()
-                .map(event_of_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page::from_overfetch(events, page.limit))
-        })
-        .await
+                Ok(rows)
+            })
+            .await?;
+        let events = rows
+            .into_iter()
+            .map(event_of_feed_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(events, page.limit))
     }
 
     async fn deliveries(

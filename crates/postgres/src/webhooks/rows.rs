@@ -15,7 +15,7 @@ use orderpay_domain::webhook::{
 use crate::errors::corrupt;
 use crate::orders::{ItemRow, OrderRow, order_of};
 use crate::payments::PaymentRow;
-use crate::schema::{order_events, webhook_deliveries, webhook_endpoints};
+use crate::schema::{webhook_deliveries, webhook_endpoints};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, QueryableByName)]
 #[diesel(table_name = webhook_endpoints, check_for_backend(diesel::pg::Pg))]
@@ -82,54 +82,22 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
     }
 }
 
-/// An event as read: its history row and its snapshot (`orderpay_event_snapshot`).
-pub(super) type EventRow = (Uuid, String, DateTime<Utc>, Option<serde_json::Value>);
-
-/// The columns of an [`EventRow`].
-pub(super) fn event_columns() -> (
-    order_events::id,
-    order_events::type_,
-    order_events::created_at,
-    diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>>,
-) {
-    (
-        order_events::id,
-        order_events::type_,
-        order_events::created_at,
-        diesel::dsl::sql("orderpay_event_snapshot(order_events)"),
-    )
-}
-
-/// An event's snapshot: the order's row, its items and its latest payment's row.
-#[derive(serde::Deserialize)]
-pub(super) struct Snapshot {
-    pub(super) order: OrderRow,
-    pub(super) items: Vec<ItemRow>,
-    pub(super) payment: Option<PaymentRow>,
-}
-
-pub(crate) fn event_of(
+/// An event from its order's rows as the event left them.
+pub(super) fn event_of_rows(
     id: Uuid,
     kind: &str,
     created_at: DateTime<Utc>,
-    snapshot: Option<serde_json::Value>,
+    order: OrderRow,
+    items: Vec<ItemRow>,
+    payment: Option<PaymentRow>,
 ) -> Result<Event, StoreError> {
-    let snapshot = snapshot.ok_or_else(|| corrupt("event", "its order is gone"))?;
-    let snapshot: Snapshot =
-        serde_json::from_value(snapshot).map_err(|e| corrupt("event snapshot", e))?;
     Ok(Event {
         id: OrderEventId::from_uuid(id),
         kind: OrderEventType::parse(kind).map_err(|e| corrupt("event type", e))?,
         created_at,
-        order: order_of(snapshot.order, snapshot.items)?,
-        payment: snapshot.payment.map(Payment::try_from).transpose()?,
+        order: order_of(order, items)?,
+        payment: payment.map(Payment::try_from).transpose()?,
     })
-}
-
-pub(super) fn event_of_row(
-    (id, kind, created_at, snapshot): EventRow,
-) -> Result<Event, StoreError> {
-    event_of(id, &kind, created_at, snapshot)
 }
 
 #[derive(Queryable, Selectable)]

@@ -6,9 +6,8 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use diesel::QueryableByName;
 use diesel::sql_types::{
-    Array, BigInt, Bool, Int2, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+    Array, BigInt, Bool, Int2, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -19,7 +18,10 @@ use orderpay_domain::webhook::{
     RecordedAttempt, WebhookEndpoint, WebhookEndpointId,
 };
 
-use super::rows::{EndpointRow, event_of};
+use super::feed::{
+    EVENT_COLUMNS, EVENT_JOINS, EVENT_ROW, EventSql, FeedRow, SqlOf, event_of_feed_row,
+};
+use super::rows::EndpointRow;
 use crate::PgStore;
 use crate::errors::store_error;
 
@@ -73,14 +75,22 @@ static CLAIM: LazyLock<[String; 7]> = LazyLock::new(|| {
     ]
 });
 
-/// The end of [`ClaimDue`]'s text, after its global limit.
-const CLAIM_END: &str = ") RETURNING d.id, d.endpoint_id, d.event_id, d.attempts) \
-     SELECT claimed.id AS delivery_id, claimed.attempts AS delivery_attempts, e.event_id, \
-     e.event_type, e.event_created_at, e.snapshot, w.* \
-     FROM claimed JOIN webhook_endpoints w ON w.id = claimed.endpoint_id \
-     CROSS JOIN LATERAL (SELECT e.id AS event_id, e.type AS event_type, \
-     e.created_at AS event_created_at, orderpay_event_snapshot(e) AS snapshot \
-     FROM order_events e WHERE e.id = claimed.event_id OFFSET 0) e";
+/// The end of [`ClaimDue`]'s text, after its global limit: each claimed delivery with its
+/// endpoint and its event (read as the feed reads it).
+static CLAIM_END: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        ") RETURNING d.id, d.endpoint_id, d.event_id, d.attempts) \
+         SELECT claimed.id, claimed.attempts, w.id, w.url, w.description, w.enabled_events, \
+         w.status, w.secret_version, w.previous_secret_until, w.failing_since, \
+         w.disabled_reason, w.created_at, w.updated_at, w.version, {columns} \
+         FROM claimed JOIN webhook_endpoints w ON w.id = claimed.endpoint_id \
+         CROSS JOIN LATERAL (SELECT {row} FROM order_events e \
+         WHERE e.id = claimed.event_id OFFSET 0) e {joins}",
+        columns = *EVENT_COLUMNS,
+        row = EVENT_ROW,
+        joins = EVENT_JOINS,
+    )
+});
 
 impl diesel::query_builder::QueryId for ClaimDue<'_> {
     type QueryId = ClaimDue<'static>;
@@ -88,7 +98,7 @@ impl diesel::query_builder::QueryId for ClaimDue<'_> {
 }
 
 impl diesel::query_builder::Query for ClaimDue<'_> {
-    type SqlType = diesel::sql_types::Untyped;
+    type SqlType = (SqlUuid, Int4, SqlOf<EndpointRow>, EventSql);
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimDue<'_> {
@@ -113,28 +123,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimDue<'_> {
         out.push_bind_param::<Array<SqlUuid>, _>(&self.skip)?;
         out.push_sql(") ORDER BY c.next_attempt_at, c.event_sequence LIMIT ");
         out.push_bind_param::<BigInt, _>(&self.limit)?;
-        out.push_sql(CLAIM_END);
+        out.push_sql(&CLAIM_END);
         Ok(())
     }
 }
 
-#[derive(QueryableByName)]
-struct ClaimRow {
-    #[diesel(sql_type = SqlUuid)]
-    delivery_id: Uuid,
-    #[diesel(sql_type = Int4)]
-    delivery_attempts: i32,
-    #[diesel(sql_type = SqlUuid)]
-    event_id: Uuid,
-    #[diesel(sql_type = Text)]
-    event_type: String,
-    #[diesel(sql_type = Timestamptz)]
-    event_created_at: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    snapshot: Option<serde_json::Value>,
-    #[diesel(embed)]
-    endpoint: EndpointRow,
-}
+/// A claimed delivery: its id, its attempts counted, its endpoint and its event.
+type ClaimRow = (Uuid, i32, EndpointRow, FeedRow);
 
 pub(super) async fn claim_due(
     store: &PgStore,
@@ -156,18 +151,13 @@ pub(super) async fn claim_due(
         .with_conn(async |conn| statement.load(conn).await.map_err(store_error))
         .await?;
     rows.into_iter()
-        .map(|row| {
+        .map(|(id, attempts, endpoint, event)| {
             Ok(DueDelivery {
-                id: DeliveryId::from_uuid(row.delivery_id),
+                id: DeliveryId::from_uuid(id),
                 lease: token,
-                attempts: u32::try_from(row.delivery_attempts).unwrap_or(u32::MAX),
-                endpoint: WebhookEndpoint::try_from(row.endpoint)?,
-                event: event_of(
-                    row.event_id,
-                    &row.event_type,
-                    row.event_created_at,
-                    row.snapshot,
-                )?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                endpoint: WebhookEndpoint::try_from(endpoint)?,
+                event: event_of_feed_row(event)?,
             })
         })
         .collect()
