@@ -139,8 +139,10 @@ pub struct AppState {
 /// [`routes`]), and Swagger UI with the document it shows.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     routes::register(cfg);
+    cfg.route("/openapi.json", web::get().to(openapi::serve));
     cfg.service(
-        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()),
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .config(utoipa_swagger_ui::Config::from("/openapi.json")),
     );
 }
 

@@ -500,7 +500,7 @@ pub struct ApiDoc;
 
 /// This document
 ///
-/// `GET /openapi.json`, as the document describes it (Swagger UI's service serves it).
+/// `GET /openapi.json`, as the document describes it ([`serve`] answers it).
 #[utoipa::path(get, path = "/openapi.json", tag = "health", operation_id = "openapi_document",
     responses((status = 200, description = "This document", body = serde_json::Value)))]
 #[allow(dead_code)] // documents a route another service answers
@@ -512,13 +512,26 @@ fn openapi_json() {}
 #[allow(dead_code)]
 fn docs() {}
 
-/// The document, generated once per process.
-static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
-    std::sync::LazyLock::new(ApiDoc::openapi);
+/// The document as served at `/openapi.json`, serialized once per process. Held as objects
+/// it took 5 MB of heap, and Swagger UI kept a copy of those per HTTP worker: most of the
+/// process's memory (bench/README.md, "Memory").
+static DOCUMENT_JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    serde_json::to_string(&ApiDoc::openapi()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document did not serialize");
+        String::from("{}")
+    })
+});
 
-/// The document as served.
+/// The document, generated anew (for tests and tools; the service serves [`serve`]'s text).
 pub fn document() -> utoipa::openapi::OpenApi {
-    DOCUMENT.clone()
+    ApiDoc::openapi()
+}
+
+/// `GET /openapi.json`.
+pub async fn serve() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(DOCUMENT_JSON.as_str())
 }
 
 /// Each documented route pattern's methods, as an `Allow` header says them (`GET, POST`):
@@ -526,7 +539,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn allowed_methods(route: &str) -> Option<&'static str> {
     static ALLOWED: std::sync::LazyLock<std::collections::HashMap<String, String>> =
         std::sync::LazyLock::new(|| {
-            DOCUMENT
+            document()
                 .paths
                 .paths
                 .iter()
