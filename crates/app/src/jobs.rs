@@ -92,8 +92,6 @@ fn webhook_dispatcher(config: &Config, store: &PgStore) -> anyhow::Result<Dispat
 /// wanting them), ten times a second at most.
 const WEBHOOK_PACE: orderpay_webhooks::worker::Pace = orderpay_webhooks::worker::Pace {
     poll: std::time::Duration::from_secs(1),
-    idle_gap: std::time::Duration::from_millis(5),
-    idle_gap_max: std::time::Duration::from_millis(100),
     claim_gap: std::time::Duration::from_millis(5),
 };
 

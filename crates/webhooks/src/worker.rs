@@ -15,12 +15,11 @@ use orderpay_domain::webhook::{Dispatcher, RecordedAttempt, WebhookEndpointId};
 #[derive(Debug, Clone, Copy)]
 pub struct Pace {
     /// How often it looks for due deliveries when nothing woke it (retries falling due,
-    /// deliveries another replica committed).
+    /// deliveries another replica committed). A wake-up is looked at at once: only writes
+    /// that made deliveries wake the sender, so no back-off is needed against idle ones (a
+    /// doubling gap here, up to 100 ms, kept deliveries waiting while orders came at a steady
+    /// pace: commit-to-receipt p99 80 ms at 200 orders/s, bench/README.md).
     pub poll: Duration,
-    /// The least and the most time between two looks that found nothing though woken (orders
-    /// written, no endpoint wanting them): doubling from one to the other.
-    pub idle_gap: Duration,
-    pub idle_gap_max: Duration,
     /// While deliveries are in flight, the least time between two looks asked for by
     /// wake-ups (each order written, each group recorded): in a burst, one claim then serves
     /// the deliveries of many writes. (A share of completions asks for a look at once.)
@@ -46,7 +45,6 @@ pub async fn run_until_stopped(
     let (completed, outcomes) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(dispatcher.clone(), outcomes, recorded.clone()));
     let mut sending = Sending::default();
-    let mut idle_gap = pace.idle_gap;
     // Completions since the last claim: a share of them asks for a look at once.
     let mut completions = 0;
     // A wake-up asked for a look; while deliveries are in flight it waits out `claim_gap`.
@@ -78,7 +76,6 @@ pub async fn run_until_stopped(
             }
         }
         if found {
-            idle_gap = pace.idle_gap;
             // More may be due (more endpoints, or a burst larger than a share): look again.
             wanted = true;
         }
@@ -103,13 +100,6 @@ pub async fn run_until_stopped(
             }
         }
         wanted = true;
-        if !found && !busy {
-            // Woken but found nothing, again and again, with nothing in flight: look less
-            // often, up to the most; a look that finds work resets it. (With deliveries in
-            // flight, their completions pace the looks instead.)
-            tokio::time::sleep(idle_gap).await;
-            idle_gap = (idle_gap * 2).min(pace.idle_gap_max);
-        }
     }
     while let Some(done) = sending.tasks.join_next_with_id().await {
         sending.finished(done, &completed);
